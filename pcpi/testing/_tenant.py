@@ -1,0 +1,688 @@
+"""The fake Prisma Cloud tenant's behaviour: routes, tokens, limits and faults.
+
+This is the *app* the HTTPS engine in :mod:`._server` serves.  It models Prisma
+Cloud where pcpi touches it: CSPM login/extend/metadata/search, Compute
+(``/compute`` prefix, SaaS token exchange or self-hosted user/password with
+projects) and CNA (``/cna`` prefix).  Everything is in memory and driven by
+:class:`TenantSettings`, which tests may change while the tenant runs.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import dataclasses
+import fnmatch
+import io
+import json
+import random
+import re
+import secrets
+import threading
+import time
+from collections import Counter
+from typing import Any, Dict, List, Optional, Tuple
+
+from ._ratelimit import TokenBucket
+from ._server import Reply, Request
+
+__all__ = ["TenantSettings", "TenantApp", "CONTROL_OPS"]
+
+_JSON = {"Content-Type": "application/json; charset=UTF-8"}
+
+#: Operations a test may run on a tenant, in-process or over ``/_fake/<op>``.
+CONTROL_OPS = ("stats", "reset_stats", "configure", "settings", "fail_next", "reset_next",
+               "stall_next", "close_next", "clear_faults", "add_route", "expire_tokens",
+               "issued_secrets")
+
+
+@dataclasses.dataclass
+class TenantSettings:
+    """How the fake tenant behaves.  Every field can be changed at run time with
+    ``configure(**changes)``."""
+
+    #: service time added to every API response, in seconds
+    latency: float = 0.0
+    #: modelled network round trip: +1 RTT per request, +2 RTT per new connection
+    rtt: float = 0.0
+    #: seconds a CSPM, Compute or CNA token stays valid
+    token_lifetime: float = 600.0
+    #: per-user token bucket ``(replenish_per_second, burst)`` for API calls, or None
+    rate_limit: Optional[Tuple[float, float]] = None
+    #: per-endpoint buckets, e.g. ``{"GET /cloud": (10, 5)}``; override ``rate_limit``
+    endpoint_rate_limits: Dict[str, Tuple[float, float]] = dataclasses.field(default_factory=dict)
+    #: add ``Retry-After`` to 429s: False, True (seconds until a token) or a number
+    retry_after: Any = False
+    #: probability that an API call is answered with one of ``error_statuses``
+    error_rate: float = 0.0
+    error_statuses: Tuple[int, ...] = (500, 502, 503)
+    #: close a keep-alive connection after this many requests (None: never)
+    max_requests_per_connection: Optional[int] = None
+    #: close a keep-alive connection idle for this many seconds (None: never)
+    idle_timeout: Optional[float] = 60.0
+    #: cloud accounts behind ``GET /cloud``
+    accounts: int = 50
+    #: resources an RQL config search finds, and the server's page size cap
+    search_items: int = 250
+    search_page_size: int = 100
+    #: resources behind each Compute list endpoint
+    compute_items: int = 120
+    #: self-hosted Compute projects accepted in ``?project=``
+    projects: Tuple[str, ...] = ("Central Console", "project-a")
+    #: seed for error_rate draws (None: random)
+    seed: Optional[int] = None
+
+
+class _Token:
+    __slots__ = ("kind", "user", "expires")
+
+    def __init__(self, kind: str, user: str, expires: float):
+        self.kind = kind
+        self.user = user
+        self.expires = expires
+
+
+def _status_json(message: str, i18n: str) -> Tuple[bytes, dict]:
+    """Prisma Cloud puts error detail in an ``x-redlock-status`` header."""
+    status = json.dumps([{"i18nKey": i18n, "severity": "error", "subject": None}])
+    return json.dumps({"error": message}).encode(), {**_JSON, "x-redlock-status": status}
+
+
+class TenantApp:
+    """Turns requests into replies; thread-safe for control calls from tests."""
+
+    def __init__(self, base_url_fn, settings: Optional[TenantSettings] = None,
+                 access_key: Optional[str] = None, secret_key: Optional[str] = None,
+                 username: str = "admin", password: Optional[str] = None):
+        self._base_url_fn = base_url_fn
+        self.settings = settings or TenantSettings()
+        self.access_key = access_key or "fake-ak-" + secrets.token_hex(8)
+        self.secret_key = secret_key or "fake-sk-" + secrets.token_urlsafe(24)
+        self.username = username
+        self.password = password or "fake-pw-" + secrets.token_urlsafe(18)
+        self.prisma_id = str(random.randint(10**17, 10**18 - 1))
+        self.lock = threading.Lock()
+        self.tokens: Dict[str, _Token] = {}
+        self.faults: List[dict] = []
+        self.routes: Dict[Tuple[str, str], dict] = {}
+        self.buckets: Dict[tuple, TokenBucket] = {}
+        self.rng = random.Random(self.settings.seed)
+        self._account_list = []
+        self._account_csv = b""
+        self._rebuild_accounts()
+        self.server_stats = None  # set by the owner: the engine's connection counters
+        self.reset_stats()
+
+    # ------------------------------------------------------------------ engine hooks
+    def connect_delay(self) -> float:
+        return 2 * self.settings.rtt
+
+    def idle_timeout(self) -> Optional[float]:
+        return self.settings.idle_timeout
+
+    def max_requests_per_connection(self) -> Optional[int]:
+        return self.settings.max_requests_per_connection
+
+    # ------------------------------------------------------------------ control ops
+    def stats(self) -> dict:
+        """Counters since the last reset (connections, handshakes, requests...)."""
+        with self.lock:
+            out = {
+                "requests": self.c_requests,
+                "requests_by_endpoint": dict(self.c_endpoints),
+                "responses_by_status": {str(k): v for k, v in self.c_status.items()},
+                "logins": self.c_logins,
+                "login_failures": self.c_login_failures,
+                "extends": self.c_extends,
+                "compute_logins": self.c_compute_logins,
+                "cna_logins": self.c_cna_logins,
+                "throttled": self.c_throttled,
+                "faults_injected": self.c_faults,
+                "tokens_issued": self.c_tokens,
+            }
+        if self.server_stats is not None:
+            out.update(self.server_stats.snapshot())
+        return out
+
+    def reset_stats(self) -> None:
+        """Zero every counter."""
+        with self.lock:
+            self.c_requests = 0
+            self.c_endpoints: Counter = Counter()
+            self.c_status: Counter = Counter()
+            self.c_logins = self.c_login_failures = self.c_extends = 0
+            self.c_compute_logins = self.c_cna_logins = 0
+            self.c_throttled = self.c_faults = self.c_tokens = 0
+        if self.server_stats is not None:
+            self.server_stats.reset()
+
+    def configure(self, **changes) -> dict:
+        """Change settings while running; returns the new settings."""
+        with self.lock:
+            fields = {f.name for f in dataclasses.fields(TenantSettings)}
+            unknown = set(changes) - fields
+            if unknown:
+                raise ValueError(f"unknown tenant settings: {sorted(unknown)}")
+            for name, value in changes.items():
+                if name in ("rate_limit",) and value is not None:
+                    value = tuple(value)
+                if name == "endpoint_rate_limits":
+                    value = {k: tuple(v) for k, v in (value or {}).items()}
+                if name in ("error_statuses", "projects"):
+                    value = tuple(value)
+                setattr(self.settings, name, value)
+            if {"rate_limit", "endpoint_rate_limits"} & set(changes):
+                self.buckets.clear()
+            if "seed" in changes:
+                self.rng = random.Random(self.settings.seed)
+            if "accounts" in changes:
+                self._rebuild_accounts()
+        return self.settings_dict()
+
+    def settings(self) -> dict:
+        return self.settings_dict()
+
+    def settings_dict(self) -> dict:
+        return dataclasses.asdict(self.settings)
+
+    def fail_next(self, status: int, count: int = 1, *, method: Optional[str] = None,
+                  path: Optional[str] = None, headers: Optional[dict] = None,
+                  body: Any = None) -> None:
+        """Answer the next ``count`` matching requests with ``status``.
+
+        ``path`` is an exact path or a glob (``/cloud/*``); None matches all.
+        """
+        self._add_fault("status", count, method, path, status=int(status),
+                        headers=dict(headers or {}), body=body)
+
+    def reset_next(self, count: int = 1, *, method: Optional[str] = None,
+                   path: Optional[str] = None) -> None:
+        """Reset the connection half-way through the next ``count`` responses."""
+        self._add_fault("reset", count, method, path)
+
+    def stall_next(self, seconds: float, count: int = 1, *, method: Optional[str] = None,
+                   path: Optional[str] = None) -> None:
+        """Hold the next ``count`` responses for ``seconds`` before answering."""
+        self._add_fault("stall", count, method, path, seconds=float(seconds))
+
+    def close_next(self, count: int = 1, *, method: Optional[str] = None,
+                   path: Optional[str] = None) -> None:
+        """Close the connection instead of answering the next ``count`` requests."""
+        self._add_fault("close", count, method, path)
+
+    def clear_faults(self) -> None:
+        with self.lock:
+            self.faults.clear()
+
+    def add_route(self, method: str, path: str, status: int = 200, json: Any = None, *,
+                  body: Optional[str] = None, headers: Optional[dict] = None,
+                  auth: bool = True) -> None:
+        """Serve a canned response for ``method path`` (exact path or glob).
+
+        ``auth=True`` requires a valid CSPM token like the real API routes.
+        """
+        if json is not None:
+            payload = _dumps(json)
+            hdrs = dict(_JSON)
+        else:
+            payload = (body or "").encode()
+            hdrs = {"Content-Type": "text/plain"}
+        hdrs.update(headers or {})
+        with self.lock:
+            self.routes[(method.upper(), path)] = {"status": int(status), "body": payload,
+                                                   "headers": hdrs, "auth": auth}
+
+    def expire_tokens(self) -> int:
+        """Make every token issued so far invalid; returns how many."""
+        with self.lock:
+            for tok in self.tokens.values():
+                tok.expires = 0.0
+            return len(self.tokens)
+
+    def issued_secrets(self) -> List[str]:
+        """Every token issued plus the credentials: what must never be logged."""
+        with self.lock:
+            return list(self.tokens) + [self.secret_key, self.password]
+
+    # ------------------------------------------------------------------ internals
+    def _add_fault(self, kind: str, count: int, method, path, **extra) -> None:
+        if count < 1:
+            raise ValueError("count must be >= 1")
+        fault = {"kind": kind, "count": int(count),
+                 "method": method.upper() if method else None, "path": path, **extra}
+        with self.lock:
+            self.faults.append(fault)
+
+    def _take_fault(self, req: Request) -> Optional[dict]:
+        if not self.faults:
+            return None
+        with self.lock:
+            for fault in self.faults:
+                if fault["method"] and fault["method"] != req.method:
+                    continue
+                pat = fault["path"]
+                if pat and pat != req.path and not fnmatch.fnmatchcase(req.path, pat):
+                    continue
+                fault["count"] -= 1
+                if fault["count"] <= 0:
+                    self.faults.remove(fault)
+                self.c_faults += 1
+                return fault
+        return None
+
+    def _rebuild_accounts(self) -> None:
+        n = self.settings.accounts
+        self._account_list = [
+            {"accountId": f"{100000000000 + i}", "name": f"account-{i:04d}",
+             "cloudType": ("aws", "azure", "gcp")[i % 3], "enabled": True,
+             "accountType": "account"} for i in range(n)]
+        self._account_by_id = {a["accountId"]: a for a in self._account_list}
+        self._account_json = _dumps(self._account_list)
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerow(["accountId", "name", "cloudType", "enabled"])
+        for a in self._account_list:
+            w.writerow([a["accountId"], a["name"], a["cloudType"], "true"])
+        self._account_csv = buf.getvalue().encode()
+
+    def _mint(self, kind: str, user: str) -> str:
+        now = time.time()
+        header = _b64({"alg": "HS256", "typ": "JWT"})
+        payload = _b64({"sub": user, "kind": kind, "iat": int(now),
+                        "exp": int(now + self.settings.token_lifetime),
+                        "jti": secrets.token_hex(8)})
+        token = f"{header}.{payload}.{secrets.token_urlsafe(32)}"
+        with self.lock:
+            self.tokens[token] = _Token(kind, user, time.monotonic() + self.settings.token_lifetime)
+            self.c_tokens += 1
+        return token
+
+    def _valid(self, token: Optional[str], kinds: Tuple[str, ...]) -> Optional[_Token]:
+        if not token:
+            return None
+        tok = self.tokens.get(token)
+        if tok is None or tok.kind not in kinds or tok.expires <= time.monotonic():
+            return None
+        return tok
+
+    def _count(self, endpoint: str, reply: Reply) -> Reply:
+        with self.lock:
+            self.c_requests += 1
+            self.c_endpoints[endpoint] += 1
+            self.c_status[reply.status] += 1
+        return reply
+
+    # ------------------------------------------------------------------ dispatch
+    def handle(self, req: Request) -> Reply:
+        s = self.settings
+        delay = s.latency + s.rtt
+        endpoint, handler, auth = self._route(req)
+        fault = self._take_fault(req)
+        if fault is not None:
+            reply = self._fault_reply(fault)
+        elif s.error_rate and self.rng.random() < s.error_rate:
+            status = self.rng.choice(s.error_statuses)
+            body, hdrs = _status_json("injected server error", "internal_error")
+            reply = Reply(status, body, hdrs)
+        elif handler is None:
+            reply = auth  # the routing error reply
+        else:
+            reply = self._authorised(req, endpoint, handler, auth)
+        reply.delay += delay
+        return self._count(endpoint, reply)
+
+    def _authorised(self, req: Request, endpoint: str, handler, auth) -> Reply:
+        user = None
+        if auth:
+            tok = self._check_auth(req, auth)
+            if tok is None:
+                body, hdrs = _status_json("invalid or expired token", "invalid_auth_token")
+                return Reply(401, body, hdrs)
+            user = tok.user
+            limited, limit_headers = self._rate_limit(user, endpoint)
+            if limited is not None:
+                return limited
+        else:
+            limit_headers = None
+        try:
+            reply = handler(req)
+        except _BadRequest as exc:
+            body, hdrs = _status_json(str(exc), "bad_request")
+            reply = Reply(400, body, hdrs)
+        if limit_headers:
+            reply.headers.update(limit_headers)
+        return reply
+
+    def _check_auth(self, req: Request, auth: str) -> Optional[_Token]:
+        h = req.headers
+        if auth == "cspm":
+            return self._valid(h.get("x-redlock-auth"), ("cspm",))
+        bearer = h.get("authorization", "")
+        token = bearer[7:] if bearer[:7].lower() == "bearer " else None
+        if auth == "compute":
+            project = req.query.get("project")
+            if project is not None and project not in self.settings.projects:
+                return None
+            # SaaS Compute also takes the CSPM token as a bearer token.
+            return self._valid(token, ("compute", "cspm"))
+        if auth == "cna":
+            if h.get("x-namespace") != "/" + self.prisma_id:
+                return None
+            return self._valid(token, ("cna",))
+        return None
+
+    def _rate_limit(self, user: str, endpoint: str) -> Tuple[Optional[Reply], Optional[dict]]:
+        """``(429 reply or None, rate-limit headers for the answer)``."""
+        s = self.settings
+        spec = s.endpoint_rate_limits.get(endpoint) or s.rate_limit
+        if not spec:
+            return None, None
+        key = (user, endpoint if endpoint in s.endpoint_rate_limits else None)
+        bucket = self.buckets.get(key)
+        if bucket is None:
+            bucket = self.buckets[key] = TokenBucket(*spec)
+        ok, remaining, wait = bucket.take()
+        headers = {"X-RateLimit-Remaining": str(int(remaining)),
+                   "X-RateLimit-Replenish-Rate": _num(spec[0]),
+                   "X-RateLimit-Burst-Capacity": _num(spec[1])}
+        if ok:
+            return None, headers
+        with self.lock:
+            self.c_throttled += 1
+        if s.retry_after is True:
+            headers["Retry-After"] = str(max(1, int(wait + 0.999)))
+        elif s.retry_after:
+            headers["Retry-After"] = _num(s.retry_after)
+        body, hdrs = _status_json("rate limit exceeded", "rate_limit_exceeded")
+        hdrs.update(headers)
+        return Reply(429, body, hdrs), None
+
+    def _fault_reply(self, fault: dict) -> Reply:
+        kind = fault["kind"]
+        if kind == "status":
+            body = fault.get("body")
+            if body is None:
+                payload, hdrs = _status_json("injected fault", "injected_fault")
+            else:
+                payload, hdrs = _dumps(body), dict(_JSON)
+            hdrs.update(fault["headers"])
+            return Reply(fault["status"], payload, hdrs)
+        if kind == "stall":
+            return _PendingStall(fault["seconds"])
+        reply = Reply(200, _dumps({"partial": "x" * 512}), dict(_JSON))
+        reply.action = kind  # reset / close
+        return reply
+
+    def _route(self, req: Request):
+        """Returns ``(endpoint template, handler or None, auth kind or error reply)``."""
+        path, method = req.path, req.method
+        custom = self._custom_route(method, path)
+        if custom is not None:
+            return custom
+        table = _ROUTES.get(path)
+        if table is None:
+            for regex, template, tbl in _PATTERNS:
+                if regex.match(path):
+                    path, table = template, tbl
+                    break
+        if table is None:
+            body, hdrs = _status_json(f"no such endpoint: {req.path}", "not_found")
+            return f"{method} (unknown)", None, Reply(404, body, hdrs)
+        entry = table.get(method)
+        if entry is None:
+            body, hdrs = _status_json(f"method {method} not allowed", "method_not_allowed")
+            hdrs["Allow"] = ", ".join(sorted(table))
+            return f"{method} {path}", None, Reply(405, body, hdrs)
+        name, auth = entry
+        return f"{method} {path}", getattr(self, name), auth
+
+    def _custom_route(self, method: str, path: str):
+        if not self.routes:
+            return None
+        with self.lock:
+            for (m, pat), spec in self.routes.items():
+                if m == method and (pat == path or fnmatch.fnmatchcase(path, pat)):
+                    break
+            else:
+                return None
+
+        def canned(req: Request, spec=spec) -> Reply:
+            return Reply(spec["status"], spec["body"], dict(spec["headers"]))
+
+        return f"{method} {pat}", canned, "cspm" if spec["auth"] else None
+
+    # ------------------------------------------------------------------ control plane
+    def control(self, op: str, body: bytes) -> Tuple[int, bytes]:
+        """Run control ``op`` with JSON keyword arguments; ``(status, JSON body)``."""
+        if op not in CONTROL_OPS:
+            return 404, _dumps({"error": f"unknown control op {op!r}"})
+        try:
+            kwargs = json.loads(body or b"{}")
+            result = getattr(self, op)(**kwargs)
+        except (TypeError, ValueError) as exc:
+            return 400, _dumps({"error": str(exc)})
+        return 200, _dumps({"result": result})
+
+    # ------------------------------------------------------------------ CSPM handlers
+    def h_login(self, req: Request) -> Reply:
+        body = _json_body(req)
+        if body.get("username") == self.access_key and body.get("password") == self.secret_key:
+            token = self._mint("cspm", self.access_key)
+            with self.lock:
+                self.c_logins += 1
+            return Reply(200, _dumps({"token": token, "message": "login_successful",
+                                      "customerNames": [{"customerName": "Fake Tenant",
+                                                         "prismaId": self.prisma_id}]}),
+                         dict(_JSON))
+        with self.lock:
+            self.c_login_failures += 1
+        payload, hdrs = _status_json("invalid credentials", "invalid_credentials")
+        return Reply(401, payload, hdrs)
+
+    def h_extend(self, req: Request) -> Reply:
+        tok = self._valid(req.headers.get("x-redlock-auth"), ("cspm",))
+        if tok is None:
+            payload, hdrs = _status_json("invalid or expired token", "invalid_auth_token")
+            return Reply(401, payload, hdrs)
+        token = self._mint("cspm", tok.user)
+        with self.lock:
+            self.c_extends += 1
+        return Reply(200, _dumps({"token": token, "message": "login_successful"}), dict(_JSON))
+
+    def h_meta_info(self, req: Request) -> Reply:
+        base = self._base_url_fn(req)
+        return self._ok({"twistlockUrl": base + "/compute", "licenseType": "enterprise",
+                         "marketplace": None})
+
+    def h_cloud(self, req: Request) -> Reply:
+        if "text/csv" in req.headers.get("accept", ""):
+            return self._ok_raw(self._account_csv, {"Content-Type": "text/csv"})
+        return self._ok_raw(self._account_json, dict(_JSON))
+
+    def h_cloud_one(self, req: Request) -> Reply:
+        account_id = req.path.rstrip("/").rsplit("/", 1)[1]
+        acct = self._account_by_id.get(account_id)
+        if acct is None:
+            # Scripts ask for accounts that come and go; answer like the real API
+            # for a well-formed id it does not know about.
+            if not account_id.isdigit():
+                raise _BadRequest(f"malformed account id: {account_id}")
+            acct = {"accountId": account_id, "name": f"account-{account_id}",
+                    "cloudType": "aws", "enabled": True, "accountType": "account"}
+        return self._ok(acct)
+
+    def h_search(self, req: Request) -> Reply:
+        body = _json_body(req)
+        query = body.get("query")
+        if not isinstance(query, str) or not query.strip():
+            raise _BadRequest("query is required")
+        limit = _limit(body)
+        items, next_token = self._page(query, 0, limit)
+        data = {"items": items, "totalRows": len(items)}
+        if next_token:
+            data["nextPageToken"] = next_token
+        return self._ok({"query": query, "searchType": "config", "id": secrets.token_hex(8),
+                         "cloudType": "aws", "data": data})
+
+    def h_search_page(self, req: Request) -> Reply:
+        body = _json_body(req)
+        token = body.get("pageToken")
+        try:
+            state = json.loads(base64.urlsafe_b64decode(token.encode()))
+            query, offset = state["q"], int(state["o"])
+        except Exception:
+            raise _BadRequest("invalid pageToken") from None
+        items, next_token = self._page(query, offset, _limit(body))
+        data = {"items": items, "totalRows": len(items)}
+        if next_token:
+            data["nextPageToken"] = next_token
+        return self._ok(data)
+
+    def _page(self, query: str, offset: int, limit: int):
+        s = self.settings
+        size = max(1, min(limit, s.search_page_size))
+        end = min(s.search_items, offset + size)
+        items = [{"id": f"res-{i:07d}", "name": f"resource-{i}", "cloudType": "aws",
+                  "accountId": self._account_list[i % len(self._account_list)]["accountId"]
+                  if self._account_list else "0",
+                  "regionId": "us-east-1", "data": {"index": i}}
+                 for i in range(offset, end)]
+        next_token = None
+        if end < s.search_items:
+            next_token = base64.urlsafe_b64encode(
+                json.dumps({"q": query, "o": end}).encode()).decode()
+        return items, next_token
+
+    def h_cns_config(self, req: Request) -> Reply:
+        return self._ok({"public-api": self._base_url_fn(req) + "/cna"})
+
+    def h_license(self, req: Request) -> Reply:
+        return self._ok({"prismaId": self.prisma_id, "licenseType": "enterprise"})
+
+    # ------------------------------------------------------------------ Compute handlers
+    def h_compute_auth(self, req: Request) -> Reply:
+        body = _json_body(req)
+        project = req.query.get("project")
+        if project is not None and project not in self.settings.projects:
+            payload, hdrs = _status_json("unknown project", "unauthorized")
+            return Reply(401, payload, hdrs)
+        user = None
+        if body.get("token"):
+            tok = self._valid(body["token"], ("cspm",))
+            user = tok.user if tok else None
+        elif body.get("username") == self.username and body.get("password") == self.password:
+            user = self.username
+        if user is None:
+            with self.lock:
+                self.c_login_failures += 1
+            return Reply(401, _dumps({"err": "Unauthorized"}), dict(_JSON))
+        token = self._mint("compute", user)
+        with self.lock:
+            self.c_compute_logins += 1
+        return self._ok({"token": token})
+
+    def h_compute_list(self, req: Request) -> Reply:
+        kind = req.path.rstrip("/").rsplit("/", 1)[1]
+        total = self.settings.compute_items
+        try:
+            offset = int(req.query.get("offset", 0))
+            limit = int(req.query.get("limit", 50))
+        except ValueError:
+            raise _BadRequest("offset and limit must be integers") from None
+        end = min(total, offset + max(0, min(limit, 100)))
+        project = req.query.get("project", "Central Console")
+        items = [{"_id": f"{kind}-{i:05d}", "kind": kind, "project": project}
+                 for i in range(offset, end)]
+        reply = self._ok(items)
+        reply.headers["Total-Count"] = str(total)
+        return reply
+
+    def h_compute_version(self, req: Request) -> Reply:
+        return self._ok("32.07.123")
+
+    # ------------------------------------------------------------------ CNA handlers
+    def h_cna_issue(self, req: Request) -> Reply:
+        body = _json_body(req)
+        meta = body.get("metadata") or {}
+        tok = self._valid(meta.get("token") if isinstance(meta, dict) else None, ("cspm",))
+        if body.get("realm") != "PCIdentityToken" or tok is None:
+            return Reply(401, _dumps({"title": "Unauthorized"}), dict(_JSON))
+        token = self._mint("cna", tok.user)
+        with self.lock:
+            self.c_cna_logins += 1
+        return self._ok({"token": token})
+
+    def h_cna_namespaces(self, req: Request) -> Reply:
+        return self._ok([{"name": "/" + self.prisma_id + f"/ns-{i}"} for i in range(5)])
+
+    # ------------------------------------------------------------------ helpers
+    def _ok(self, obj: Any) -> Reply:
+        return self._ok_raw(_dumps(obj), dict(_JSON))
+
+    def _ok_raw(self, body: bytes, headers: dict) -> Reply:
+        return Reply(200, body, headers)
+
+
+class _PendingStall(Reply):
+    """A stalled answer: the engine waits, then sends a normal 200."""
+
+    def __init__(self, seconds: float):
+        super().__init__(200, _dumps({"stalled": seconds}), dict(_JSON),
+                         action="stall", stall=seconds)
+
+
+class _BadRequest(Exception):
+    pass
+
+
+def _json_body(req: Request) -> dict:
+    if not req.body:
+        raise _BadRequest("a JSON body is required")
+    try:
+        body = json.loads(req.body)
+    except (ValueError, UnicodeDecodeError):
+        raise _BadRequest("malformed JSON body") from None
+    if not isinstance(body, dict):
+        raise _BadRequest("the JSON body must be an object")
+    return body
+
+
+def _limit(body: dict) -> int:
+    try:
+        return int(body.get("limit", 100))
+    except (TypeError, ValueError):
+        raise _BadRequest("limit must be an integer") from None
+
+
+def _dumps(obj: Any) -> bytes:
+    return json.dumps(obj, separators=(",", ":")).encode()
+
+
+def _b64(obj: dict) -> str:
+    return base64.urlsafe_b64encode(_dumps(obj)).rstrip(b"=").decode()
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+# path -> {method: (handler name, auth kind)}
+_ROUTES = {
+    "/login": {"POST": ("h_login", None)},
+    "/auth_token/extend": {"GET": ("h_extend", None)},
+    "/meta_info": {"GET": ("h_meta_info", "cspm")},
+    "/cloud": {"GET": ("h_cloud", "cspm")},
+    "/search/config": {"POST": ("h_search", "cspm")},
+    "/search/config/page": {"POST": ("h_search_page", "cspm")},
+    "/cnsConfig": {"GET": ("h_cns_config", "cspm")},
+    "/license": {"GET": ("h_license", "cspm")},
+    "/compute/api/v1/authenticate": {"POST": ("h_compute_auth", None)},
+    "/compute/api/v1/version": {"GET": ("h_compute_version", "compute")},
+    "/cna/issue": {"POST": ("h_cna_issue", None)},
+    "/cna/namespaces": {"GET": ("h_cna_namespaces", "cna")},
+}
+_PATTERNS = [
+    (re.compile(r"^/cloud/(?:[a-z]+/)?[^/]+/?$"), "/cloud/{id}", {"GET": ("h_cloud_one", "cspm")}),
+    (re.compile(r"^/compute/api/v1/(?:hosts|images|containers)/?$"), "/compute/api/v1/{list}",
+     {"GET": ("h_compute_list", "compute")}),
+]
