@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import json
 import os
 import ssl
-import threading
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 

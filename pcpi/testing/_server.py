@@ -192,7 +192,9 @@ class _Connection(asyncio.Protocol):
     async def _read_request(self) -> Optional[Request]:
         idle = self.server.app.idle_timeout()
         if idle:
-            self.idle_handle = self.loop.call_later(idle, self._close)
+            # Like a real server's keep-alive timeout: drop the socket; an idle
+            # client would never answer a TLS close_notify.
+            self.idle_handle = self.loop.call_later(idle, self._abort)
         try:
             head = await self.reader.readuntil(b"\r\n\r\n")
         except asyncio.IncompleteReadError:

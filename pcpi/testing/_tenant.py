@@ -440,11 +440,12 @@ class TenantApp:
         if not self.routes:
             return None
         with self.lock:
-            for (m, pat), spec in self.routes.items():
-                if m == method and (pat == path or fnmatch.fnmatchcase(path, pat)):
-                    break
-            else:
-                return None
+            found = next(((pat, spec) for (m, pat), spec in self.routes.items()
+                          if m == method and (pat == path or fnmatch.fnmatchcase(path, pat))),
+                         None)
+        if found is None:
+            return None
+        pat, spec = found
 
         def canned(req: Request, spec=spec) -> Reply:
             return Reply(spec["status"], spec["body"], dict(spec["headers"]))
