@@ -1,0 +1,27 @@
+"""pcpi: the Python client for the Prisma Cloud APIs.
+
+::
+
+    from pcpi import session_loader
+    manager = session_loader.load_config()[0]
+    cspm = manager.create_cspm_session()
+    res = cspm.request("GET", "/cloud")
+
+Every session of a tenant shares one pooled ``requests.Session``; calls retry
+401s (one re-login for all threads), 429/5xx (backoff that resets after
+recovery) and connection failures of calls that are safe to repeat.
+"""
+
+__version__ = "1.1.0.dev0"
+
+from . import (  # noqa: E402
+           errors,  # noqa: E402
+           onprem_session_manager,
+           saas_session_manager,
+           session_loader,
+)
+from ._policy import Backoff, RetryPolicy  # noqa: E402
+from ._transport import DEFAULT_TIMEOUT, Transport  # noqa: E402
+
+__all__ = ["__version__", "errors", "session_loader", "saas_session_manager",
+           "onprem_session_manager", "Backoff", "RetryPolicy", "Transport", "DEFAULT_TIMEOUT"]

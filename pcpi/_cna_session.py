@@ -1,0 +1,54 @@
+"""CNA session: token from ``/issue`` with the CSPM token, on the
+``public-api`` URL that ``/cnsConfig`` gives, namespaced by the Prisma ID."""
+
+from __future__ import annotations
+
+from ._cspm_backed import CSPMBackedSession
+from ._session_base import _json_of
+
+__all__ = ["CNASession"]
+
+
+class CNASession(CSPMBackedSession):
+    """A Prisma Cloud CNA session; logs in when created."""
+
+    def __init__(self, tenant_name: str, a_key: str, s_key: str, api_url: str, verify: bool,
+                 proxies: dict, logger, cspm_session={}, **options):  # noqa: B006 - 1.0.1 API
+        """``cspm_session`` is reused when given (else one is created);
+        ``options`` as for :class:`pcpi._cspm_session.CSPMSession`."""
+        if options.get("transport") is None and cspm_session:
+            options["transport"] = cspm_session.transport
+        super().__init__(logger, **options)
+        self.tenant = tenant_name
+        self.a_key = a_key
+        self.s_key = s_key
+        self.api_url = api_url.rstrip("/")
+        self.verify = verify
+        self.proxies = proxies
+        self.token_time_stamp = 0
+        self._attach_cspm(cspm_session)
+        self.api_url, self.prisma_id = self._cna_metadata()
+        self.auth_key = "Authorization"
+        self.auth_style = "Bearer "
+        self.token = ""
+        self.headers = {
+            "content-type": "application/json; charset=UTF-8",
+            "X-Namespace": "/" + self.prisma_id,
+            "Authorization": "Bearer ",
+        }
+        self._api_login_wrapper()
+
+    def _cna_metadata(self):
+        cns = _json_of(self.cspm_session.request("GET", "/cnsConfig"), "GET /cnsConfig")
+        lic = _json_of(self.cspm_session.request("GET", "/license"), "GET /license")
+        if not cns.get("public-api") or not lic.get("prismaId"):
+            raise ValueError(f"tenant '{self.tenant}' gave no CNA API URL or Prisma ID: is "
+                             "CNA enabled for it?")
+        return cns["public-api"].rstrip("/"), str(lic["prismaId"])
+
+    def _api_login(self) -> object:
+        """POST /issue with the CSPM token: ``[response, seconds]``."""
+        self._log.debug("API - Generating CNA session token.")
+        return self._login_call(f"{self.api_url}/issue",
+                                {"realm": "PCIdentityToken",
+                                 "metadata": {"token": self.cspm_token}})

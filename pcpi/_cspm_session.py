@@ -1,0 +1,53 @@
+"""CSPM session: ``x-redlock-auth`` token from ``/login``, extended via
+``/auth_token/extend``."""
+
+from __future__ import annotations
+
+from ._session_base import Session
+from .errors import CredentialsRejectedError
+
+__all__ = ["CSPMSession"]
+
+
+class CSPMSession(Session):
+    """A Prisma Cloud CSPM API session; logs in when created."""
+
+    def __init__(self, tenant_name: str, a_key: str, s_key: str, api_url: str, verify: bool,
+                 proxies: dict, logger, **options):
+        """``options`` (keyword-only): ``transport``, ``retry_policy``,
+        ``retries``, ``sleep`` (see :class:`pcpi._session_base.Session`)."""
+        super().__init__(logger, **options)
+        self.tenant = tenant_name
+        self.a_key = a_key
+        self.s_key = s_key
+        self.api_url = api_url.rstrip("/")
+        self.verify = verify
+        self.proxies = proxies
+        self.token_time_stamp = 0
+        self.token = ""
+        self.auth_key = "x-redlock-auth"
+        self.auth_style = ""
+        self.headers = {
+            "content-type": "application/json; charset=UTF-8",
+            "x-redlock-auth": "",
+        }
+        self._api_login_wrapper()
+
+    def _api_login(self) -> object:
+        """POST /login with the access key: ``[response, seconds]``."""
+        self._log.debug("API - Generating CSPM session token.")
+        return self._login_call(f"{self.api_url}/login",
+                                {"username": self.a_key, "password": self.s_key})
+
+    def _expired_login(self) -> None:
+        raise CredentialsRejectedError(
+            f"Prisma Cloud at {self.api_url} rejected access key '{self.a_key}' for tenant "
+            f"'{self.tenant}' (401 on /login). Check the access key ID and secret key in your "
+            f"credentials file (default ~/.prismacloud/credentials.json) or environment, "
+            f"and that the key is enabled and not expired.")
+
+    def _api_refresh(self) -> None:
+        """GET /auth_token/extend with the current token: ``[response, seconds]``."""
+        self._log.debug("API - Refreshing CSPM session token.")
+        return self._login_call(f"{self.api_url}/auth_token/extend", None,
+                                headers=self.headers, method="GET")

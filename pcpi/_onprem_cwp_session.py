@@ -1,0 +1,45 @@
+"""Self-hosted Compute (CWP) session: user/password login on the console,
+``?project=`` added to every call when ``project_flag`` is set."""
+
+from __future__ import annotations
+
+from ._session_base import Session
+from .errors import CredentialsRejectedError
+
+__all__ = ["CWPSession"]
+
+
+class CWPSession(Session):
+    """A self-hosted Prisma Cloud Compute console session; logs in when created."""
+
+    def __init__(self, tenant_name: str, api_url: str, uname: str, passwd: str, verify: bool,
+                 proxies: dict, project_flag: bool, logger: object, **options):
+        """``options`` as for :class:`pcpi._cspm_session.CSPMSession`."""
+        super().__init__(logger, **options)
+        self.tenant = tenant_name
+        self.uname = uname
+        self.passwd = passwd
+        self.verify = verify
+        self.proxies = proxies
+        self.project_flag = project_flag
+        self.token_time_stamp = 0
+        self.api_url = api_url.rstrip("/")
+        self.auth_key = "Authorization"
+        self.auth_style = "Bearer "
+        self.headers = {
+            "content-type": "application/json; charset=UTF-8",
+            "Authorization": "Bearer ",
+        }
+        self._api_login_wrapper()
+
+    def _api_login(self) -> object:
+        """POST /api/v1/authenticate with user and password: ``[response, seconds]``."""
+        self._log.debug("API - Generating CWP session token.")
+        return self._login_call(f"{self.api_url}/api/v1/authenticate",
+                                {"username": self.uname, "password": self.passwd})
+
+    def _expired_login(self) -> None:
+        raise CredentialsRejectedError(
+            f"the Compute console at {self.api_url} rejected user '{self.uname}' (401 on "
+            f"/api/v1/authenticate). Check the user name and password in your credentials "
+            f"file or environment.")

@@ -1,0 +1,128 @@
+"""Retry policy: when to retry, and how long to wait.  No I/O here.
+
+Modelled on urllib3's ``util/retry.py`` (a small documented policy object) and
+botocore's standard retry mode (decisions as small checks).  The one retry loop
+in :mod:`pcpi._session_base` asks these questions and does the sleeping.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import email.utils
+import random
+import time
+from typing import Callable, Optional
+
+import requests
+
+__all__ = ["Backoff", "RetryPolicy", "parse_retry_after", "is_safe_to_repeat",
+           "IDEMPOTENT_METHODS", "READ_ONLY_POSTS"]
+
+#: methods whose repeat cannot change state twice (RFC 9110 section 9.2.2)
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+
+#: Prisma Cloud POST endpoints that only read or authenticate: safe to resend
+READ_ONLY_POSTS = ("/login", "/search/config", "/search/config/page", "/search/history",
+                   "/api/v1/authenticate", "/issue")
+
+
+@dataclasses.dataclass(frozen=True)
+class Backoff:
+    """Exponential backoff: ``initial`` doubling (``multiplier``) up to ``maximum``.
+
+    ``jitter`` takes up to that fraction off each delay, so threads throttled
+    together do not come back together.  Delays never exceed ``maximum``.
+    """
+
+    initial: float = 1.0
+    maximum: float = 32.0
+    multiplier: float = 2.0
+    jitter: float = 0.25
+
+    def delay(self, attempt: int, maximum: Optional[float] = None,
+              rand: Callable[[], float] = random.random) -> float:
+        """Delay before retry number ``attempt`` (1 for the first retry)."""
+        cap = self.maximum if maximum is None else maximum
+        base = min(cap, self.initial * self.multiplier ** max(0, attempt - 1))
+        return base * (1.0 - self.jitter * rand())
+
+
+def parse_retry_after(value: Optional[str], now: Optional[float] = None) -> Optional[float]:
+    """Seconds to wait from a ``Retry-After`` header (seconds or HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when is None:
+            return None
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    if seconds != seconds:  # NaN
+        return None
+    return max(0.0, seconds)
+
+
+def is_safe_to_repeat(method: str, url_path: str, idempotent: Optional[bool] = None) -> bool:
+    """Whether a call may be sent again after a connection failed mid-way.
+
+    ``idempotent`` (the caller's word) wins; otherwise idempotent methods and
+    Prisma Cloud's read-only POSTs (login, RQL search) are safe.
+    """
+    if idempotent is not None:
+        return idempotent
+    if method in IDEMPOTENT_METHODS:
+        return True
+    return method == "POST" and url_path.endswith(READ_ONLY_POSTS)
+
+
+def _never_sent(exc: requests.RequestException) -> bool:
+    """The request cannot have reached the server: the connection never opened."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        text = repr(exc.args[0]) if exc.args else ""
+        return "NewConnectionError" in text or "NameResolutionError" in text
+    return False
+
+
+@dataclasses.dataclass(frozen=True)
+class RetryPolicy:
+    """What pcpi retries, besides the 1.0.1 attributes on each session.
+
+    Throttling and server errors use ``backoff`` (its maximum is the session's
+    ``retry_timer_max``; the count is ``session.retries``).  ``Retry-After`` is
+    honoured up to ``retry_after_max`` seconds.  Connection errors and timeouts
+    are retried ``connection_retries`` times with ``connection_backoff`` when the
+    call is safe to repeat, or when the request never left this machine.
+    """
+
+    backoff: Backoff = Backoff()
+    retry_after_max: float = 120.0
+    connection_retries: int = 3
+    connection_backoff: Backoff = Backoff(initial=0.5, maximum=4.0)
+
+    def throttle_delay(self, attempt: int, retry_after: Optional[str], maximum: float,
+                       rand: Callable[[], float] = random.random) -> float:
+        """Wait before retry ``attempt`` of a 429/5xx answer."""
+        delay = self.backoff.delay(attempt, maximum, rand)
+        hinted = parse_retry_after(retry_after)
+        if hinted is not None:
+            delay = max(delay, min(hinted, self.retry_after_max))
+        return delay
+
+    def retry_exception(self, exc: BaseException, safe: bool, failures: int) -> bool:
+        """Whether to resend after ``exc`` (the ``failures``-th for this call)."""
+        if failures > self.connection_retries:
+            return False
+        if isinstance(exc, requests.exceptions.SSLError):
+            return False  # a certificate problem does not go away by asking again
+        if not isinstance(exc, (requests.exceptions.ConnectionError,
+                                requests.exceptions.Timeout,
+                                requests.exceptions.ChunkedEncodingError)):
+            return False  # invalid URL, bad proxy scheme, ...: asking again cannot help
+        return safe or _never_sent(exc)

@@ -1,0 +1,53 @@
+"""SaaS Compute (CWP) session: Compute token from the CSPM token, on the
+``twistlockUrl`` that ``/meta_info`` gives."""
+
+from __future__ import annotations
+
+from ._cspm_backed import CSPMBackedSession
+from ._session_base import _json_of
+
+__all__ = ["SaaSCWPSession"]
+
+
+class SaaSCWPSession(CSPMBackedSession):
+    """A Prisma Cloud Compute session on SaaS; logs in when created."""
+
+    def __init__(self, tenant_name: str, a_key: str, s_key: str, api_url: str, verify: bool,
+                 proxies: dict, logger, cspm_session={}, **options):  # noqa: B006 - 1.0.1 API
+        """``cspm_session`` is reused when given (else one is created);
+        ``options`` as for :class:`pcpi._cspm_session.CSPMSession`."""
+        transport = options.get("transport")
+        if transport is None and cspm_session:
+            options["transport"] = cspm_session.transport
+        super().__init__(logger, **options)
+        self.tenant = tenant_name
+        self.a_key = a_key
+        self.s_key = s_key
+        self.api_url = api_url.rstrip("/")
+        self.verify = verify
+        self.proxies = proxies
+        self.token_time_stamp = 0
+        self._attach_cspm(cspm_session)
+        self.api_url = self._compute_url()
+        self.auth_key = "Authorization"
+        self.auth_style = "Bearer "
+        self.token = ""
+        self.headers = {
+            "content-type": "application/json; charset=UTF-8",
+            "Authorization": "Bearer ",
+        }
+        self._api_login_wrapper()
+
+    def _compute_url(self) -> str:
+        res = self.cspm_session.request("GET", "/meta_info")
+        url = _json_of(res, "GET /meta_info").get("twistlockUrl")
+        if not url:
+            raise ValueError("GET /meta_info gave no twistlockUrl: is Compute enabled for "
+                             f"tenant '{self.tenant}'?")
+        return url.rstrip("/")
+
+    def _api_login(self) -> object:
+        """POST /api/v1/authenticate with the CSPM token: ``[response, seconds]``."""
+        self._log.debug("API - Generating SaaS CWPP session token.")
+        return self._login_call(f"{self.api_url}/api/v1/authenticate",
+                                {"username": None, "password": None, "token": self.cspm_token})

@@ -1,0 +1,51 @@
+"""Session manager for a self-hosted Prisma Cloud Compute console."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from ._log import py_logger
+from ._manager_options import ManagerOptions
+from ._policy import RetryPolicy
+from ._session_types import CWPSession
+from ._transport import DEFAULT_TIMEOUT, Timeout, Transport, normalize_verify
+
+__all__ = ["CWPSessionManager", "py_logger"]
+
+
+class CWPSessionManager(ManagerOptions):
+    """Creates Compute sessions for one self-hosted console on one pooled transport.
+
+    ``project_flag=True`` adds ``?project=<tenant_name>`` to every call.  Keyword-only
+    options as for :class:`pcpi.saas_session_manager.SaaSSessionManager`.
+    """
+
+    def __init__(self, tenant_name: str, api_url: str, uname: str, passwd: str,
+                 verify: bool = True, proxies: dict = None, project_flag: bool = False,
+                 logger: object = py_logger, *, pool_connections: int = 200,
+                 pool_maxsize: int = 200, timeout: Timeout = DEFAULT_TIMEOUT, retries: int = 20,
+                 retry_policy: Optional[RetryPolicy] = None,
+                 transport: Optional[Transport] = None):
+        self.logger = logger
+        self.tenant = tenant_name
+        self.uname = uname
+        self.passwd = passwd
+        self.api_url = api_url.rstrip("/")
+        self.verify = normalize_verify(verify)
+        self.proxies = proxies
+        self.project_flag = project_flag
+        self.cwp_session = {}
+        self._init_options(pool_connections=pool_connections, pool_maxsize=pool_maxsize,
+                           timeout=timeout, retries=retries, retry_policy=retry_policy,
+                           transport=transport)
+
+    def __repr__(self) -> str:
+        return f"<CWPSessionManager tenant={self.tenant!r} api_url={self.api_url!r}>"
+
+    def create_cwp_session(self) -> CWPSession:
+        """Log in to the console and return the session (kept as ``self.cwp_session``)."""
+        session = CWPSession(self.tenant, self.api_url, self.uname, self.passwd, self.verify,
+                             self.proxies, self.project_flag, self.logger,
+                             **self._session_options())
+        self.cwp_session = session
+        return session

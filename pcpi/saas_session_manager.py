@@ -1,0 +1,72 @@
+"""Session manager for a Prisma Cloud SaaS tenant (CSPM, Compute, CNA)."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from ._log import py_logger
+from ._manager_options import ManagerOptions
+from ._policy import RetryPolicy
+from ._session_types import CNASession, CSPMSession, SaaSCWPSession
+from ._transport import DEFAULT_TIMEOUT, Timeout, Transport, normalize_verify
+
+__all__ = ["SaaSSessionManager", "py_logger"]
+
+
+class SaaSSessionManager(ManagerOptions):
+    """Creates the sessions of one SaaS tenant; they all share one pooled transport.
+
+    Keyword-only options (defaults): ``pool_connections=200``, ``pool_maxsize=200``
+    (at least your thread count), ``timeout=(10, 180)`` seconds (connect, read),
+    ``retries=20`` (for 429/5xx), ``retry_policy`` (:class:`pcpi.RetryPolicy`),
+    ``transport`` (share one between managers).
+    """
+
+    def __init__(self, tenant_name: str, a_key: str, s_key: str, api_url: str, verify=True,
+                 proxies: dict = None, logger=py_logger, *, pool_connections: int = 200,
+                 pool_maxsize: int = 200, timeout: Timeout = DEFAULT_TIMEOUT, retries: int = 20,
+                 retry_policy: Optional[RetryPolicy] = None,
+                 transport: Optional[Transport] = None):
+        self.logger = logger
+        self.tenant = tenant_name
+        self.a_key = a_key
+        self.s_key = s_key
+        self.api_url = api_url.rstrip("/")
+        self.verify = normalize_verify(verify)
+        self.proxies = proxies
+        self.cspm_session = {}
+        self.saas_cwp_session = {}
+        self.cna_session = {}
+        self._init_options(pool_connections=pool_connections, pool_maxsize=pool_maxsize,
+                           timeout=timeout, retries=retries, retry_policy=retry_policy,
+                           transport=transport)
+
+    def __repr__(self) -> str:
+        return f"<SaaSSessionManager tenant={self.tenant!r} api_url={self.api_url!r}>"
+
+    def create_cspm_session(self) -> CSPMSession:
+        """Log in to CSPM and return the session (kept as ``self.cspm_session``)."""
+        session = CSPMSession(self.tenant, self.a_key, self.s_key, self.api_url, self.verify,
+                              self.proxies, logger=self.logger, **self._session_options())
+        self.cspm_session = session
+        return session
+
+    def create_cwp_session(self) -> SaaSCWPSession:
+        """Log in to Compute with the CSPM token (creating the CSPM session if needed)."""
+        if not self.cspm_session:
+            self.create_cspm_session()
+        session = SaaSCWPSession(self.tenant, self.a_key, self.s_key, self.api_url,
+                                 self.verify, self.proxies, logger=self.logger,
+                                 cspm_session=self.cspm_session, **self._session_options())
+        self.saas_cwp_session = session
+        return session
+
+    def create_cna_session(self) -> CNASession:
+        """Log in to CNA with the CSPM token (creating the CSPM session if needed)."""
+        if not self.cspm_session:
+            self.create_cspm_session()
+        session = CNASession(self.tenant, self.a_key, self.s_key, self.api_url, self.verify,
+                             self.proxies, logger=self.logger, cspm_session=self.cspm_session,
+                             **self._session_options())
+        self.cna_session = session
+        return session
