@@ -18,7 +18,7 @@ class CSPMBackedSession(Session):
             self.cspm_session = CSPMSession(
                 self.tenant, self.a_key, self.s_key, self.api_url, self.verify, self.proxies,
                 self.logger, transport=self._transport, retry_policy=self.retry_policy,
-                retries=self.retries, sleep=self._sleep)
+                retries=self.retries)
         else:
             self.cspm_session = cspm_session
         self.cspm_token = self.cspm_session.token

@@ -15,7 +15,7 @@ class CSPMSession(Session):
     def __init__(self, tenant_name: str, a_key: str, s_key: str, api_url: str, verify: bool,
                  proxies: dict, logger, **options):
         """``options`` (keyword-only): ``transport``, ``retry_policy``,
-        ``retries``, ``sleep`` (see :class:`pcpi._session_base.Session`)."""
+        ``retries`` (see :class:`pcpi._session_base.Session`)."""
         super().__init__(logger, **options)
         self.tenant = tenant_name
         self.a_key = a_key

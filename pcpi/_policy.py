@@ -99,12 +99,15 @@ class RetryPolicy:
     honoured up to ``retry_after_max`` seconds.  Connection errors and timeouts
     are retried ``connection_retries`` times with ``connection_backoff`` when the
     call is safe to repeat, or when the request never left this machine.
+    ``sleep`` does the waiting (inject one to observe delays without waiting).
     """
 
     backoff: Backoff = Backoff()
     retry_after_max: float = 120.0
     connection_retries: int = 3
     connection_backoff: Backoff = Backoff(initial=0.5, maximum=4.0)
+    #: how to wait; tests inject a recorder instead of sleeping
+    sleep: Callable[[float], None] = time.sleep
 
     def throttle_delay(self, attempt: int, retry_after: Optional[str], maximum: float,
                        rand: Callable[[], float] = random.random) -> float:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import copy
 import time
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Iterable, Optional
 from urllib.parse import urlsplit
 
 import requests
@@ -48,10 +48,9 @@ class Session:
     auth_style = "Bearer "
 
     def __init__(self, logger, *, transport: Optional[Transport] = None,
-                 retry_policy: Optional[RetryPolicy] = None, retries: int = 20,
-                 sleep: Callable[[float], None] = time.sleep):
+                 retry_policy: Optional[RetryPolicy] = None, retries: int = 20):
         """``transport`` is shared with the session manager's other sessions;
-        ``retry_policy`` and ``sleep`` are for tuning and for tests."""
+        ``retry_policy`` tunes backoff and connection retries."""
         # 1.0.1 attributes, read live by the retry loop
         self.retries = retries
         self.retry_statuses = [401, 425, 429, 500, 502, 503, 504]
@@ -70,7 +69,6 @@ class Session:
         self.token_time_stamp = 0
         self.retry_policy = retry_policy or RetryPolicy()
         self._transport = transport if transport is not None else Transport()
-        self._sleep = sleep
         self._auth_flight = SingleFlight()
 
     # ------------------------------------------------------------------ attributes
@@ -317,7 +315,7 @@ class Session:
                 log.warning(f"{_describe(exc)} on {method} {_no_query(url)}; retrying in "
                             f"{delay:.1f} seconds ({conn_failures} of "
                             f"{policy.connection_retries})")
-                self._sleep(delay)
+                policy.sleep(delay)
                 continue
             elapsed = round(time.perf_counter() - t0, 3)
             status = res.status_code
@@ -348,7 +346,7 @@ class Session:
                 log.warning(f"FAILED {status} - {elapsed} seconds{note}{err}; waiting "
                             f"{delay:.1f} seconds (retry {throttled} of {self.retries})")
                 res.close()
-                self._sleep(delay)
+                policy.sleep(delay)
                 continue
 
             if quiet:

@@ -36,3 +36,28 @@ def cspm_token(http: requests.Session, tenant) -> str:
                                                   "password": tenant.secret_key}, timeout=10)
     assert res.status_code == 200, res.text
     return res.json()["token"]
+
+
+class Sleeps(list):
+    """A sleep function that records delays instead of waiting."""
+
+    def __call__(self, seconds: float) -> None:
+        self.append(round(seconds, 3))
+
+
+def quiet_policy(**kwargs):
+    """A retry policy with no jitter and a recording sleep (policy.sleep)."""
+    from pcpi import Backoff, RetryPolicy
+
+    kwargs.setdefault("backoff", Backoff(jitter=0.0))
+    kwargs.setdefault("connection_backoff", Backoff(initial=0.5, maximum=4.0, jitter=0.0))
+    kwargs.setdefault("sleep", Sleeps())
+    return RetryPolicy(**kwargs)
+
+
+def saas_manager(tenant, **options):
+    from pcpi.saas_session_manager import SaaSSessionManager
+
+    options.setdefault("retry_policy", quiet_policy())
+    return SaaSSessionManager("fake", tenant.access_key, tenant.secret_key, tenant.saas_url,
+                              verify=tenant.ca_path, **options)
