@@ -1,0 +1,168 @@
+"""One benchmark client in its own process (started by benchmarks/fanout.py).
+
+Reads a JSON config from argv[1], builds the client (logging in), makes one
+warm-up call, prints ``READY`` and waits for ``GO`` on stdin, then sends
+``GET /cloud`` N times through ThreadPoolExecutor(W) (a plain loop for W=1)
+and prints one JSON line of results: wall time, CPU from getrusage, failures,
+time spent sleeping (backoff).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import os
+import resource
+import ssl
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, wait
+from urllib.parse import urlsplit
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+_slept = [0.0]
+_slept_lock = threading.Lock()
+_real_sleep = time.sleep
+
+
+def _counting_sleep(seconds: float) -> None:
+    with _slept_lock:
+        _slept[0] += seconds
+    _real_sleep(seconds)
+
+
+def _cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
+def build(cfg: dict):
+    """Returns a function doing one GET /cloud and returning the status code."""
+    kind, url, ca = cfg["client"], cfg["url"], cfg["ca_path"]
+    ak, sk = cfg["access_key"], cfg["secret_key"]
+    if kind in ("pcpi", "pcpi-1.0.1"):
+        if kind == "pcpi-1.0.1":
+            sys.path.insert(0, cfg["pcpi101_dir"])
+        else:
+            sys.path.insert(0, ROOT)
+        from pcpi.saas_session_manager import SaaSSessionManager
+
+        import pcpi.saas_session_manager as m
+
+        assert (kind == "pcpi") == (os.path.dirname(m.__file__) == os.path.join(ROOT, "pcpi")), \
+            m.__file__
+        options = {}
+        if kind == "pcpi" and cfg.get("pcpi_options"):
+            options = cfg["pcpi_options"]
+        manager = SaaSSessionManager("bench", ak, sk, url, verify=ca, **options)
+        # 1.0.1 logs every call at DEBUG/INFO; both pcpis run with warnings only.
+        logging.getLogger("pcpi").setLevel(logging.WARNING)
+        cspm = manager.create_cspm_session()
+        return lambda: cspm.request("GET", "/cloud").status_code
+    if kind == "requests":
+        import requests
+        from requests.adapters import HTTPAdapter
+
+        session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=200, pool_maxsize=200)
+        session.mount("https://", adapter)
+        token = session.post(f"{url}/login", json={"username": ak, "password": sk},
+                             verify=ca, timeout=30).json()["token"]
+        headers = {"x-redlock-auth": token, "content-type": "application/json; charset=UTF-8"}
+        target = f"{url}/cloud"
+        return lambda: session.get(target, headers=headers, verify=ca, timeout=(10, 180)).status_code
+    if kind == "http.client":
+        ctx = ssl.create_default_context(cafile=ca)
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port
+        local = threading.local()
+
+        def conn() -> http.client.HTTPSConnection:
+            c = getattr(local, "conn", None)
+            if c is None:
+                c = local.conn = http.client.HTTPSConnection(host, port, context=ctx, timeout=180)
+            return c
+
+        c = conn()
+        c.request("POST", "/login", body=json.dumps({"username": ak, "password": sk}),
+                  headers={"Content-Type": "application/json"})
+        token = json.loads(c.getresponse().read())["token"]
+        headers = {"x-redlock-auth": token}
+
+        def call() -> int:
+            c = conn()
+            try:
+                c.request("GET", "/cloud", headers=headers)
+                res = c.getresponse()
+                res.read()
+                return res.status
+            except (OSError, http.client.HTTPException):
+                local.conn = None
+                raise
+        return call
+    raise SystemExit(f"unknown client {kind}")
+
+
+def main() -> int:
+    cfg = json.loads(sys.argv[1])
+    pinned = None
+    if cfg.get("cpu") is not None and hasattr(os, "sched_setaffinity"):
+        try:
+            os.sched_setaffinity(0, {cfg["cpu"]})
+            pinned = cfg["cpu"]
+        except OSError:
+            pinned = None
+    time.sleep = _counting_sleep  # before any client module binds it
+    call = build(cfg)
+    call()  # warm-up: the login and first connection are not measured
+    print("READY", flush=True)
+    if sys.stdin.readline().strip() != "GO":
+        return 2
+    n, w, limit = cfg["calls"], cfg["workers"], cfg.get("max_seconds", 300)
+    codes: list = []
+    errors: list = []
+
+    def one(_: int) -> None:
+        try:
+            codes.append(call())
+        except BaseException as exc:  # SystemExit from 1.0.1's exit() included
+            errors.append(type(exc).__name__)
+
+    slept0 = _slept[0]
+    cpu0 = _cpu()
+    t0 = time.perf_counter()
+    finished = True
+    if w == 1:
+        deadline = t0 + limit
+        for i in range(n):
+            one(i)
+            if time.perf_counter() > deadline:
+                finished = False
+                break
+    else:
+        pool = ThreadPoolExecutor(w)
+        futures = [pool.submit(one, i) for i in range(n)]
+        _done, pending = wait(futures, timeout=limit)
+        finished = not pending
+        for f in pending:
+            f.cancel()
+        if finished:
+            pool.shutdown(wait=True)
+    wall = time.perf_counter() - t0
+    cpu = _cpu() - cpu0
+    ok = sum(1 for c in codes if c == 200)
+    result = {"wall": wall, "cpu": cpu, "ok": ok, "done": len(codes) + len(errors),
+              "failed": n - ok, "errors": sorted(set(errors)),
+              "statuses": sorted(set(codes)), "slept": _slept[0] - slept0,
+              "finished": finished, "cpu_pinned": pinned}
+    print(json.dumps(result), flush=True)
+    if not finished:
+        os._exit(0)  # threads still sleeping in a backoff: do not wait for them
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
