@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 _slept = [0.0]
+_paced = [0.0]  # the part of _slept that was pacing, not backoff
 _slept_lock = threading.Lock()
 _real_sleep = time.sleep
 
@@ -43,20 +44,37 @@ def build(cfg: dict):
     """Returns a function doing one GET /cloud and returning the status code."""
     kind, url, ca = cfg["client"], cfg["url"], cfg["ca_path"]
     ak, sk = cfg["access_key"], cfg["secret_key"]
-    if kind in ("pcpi", "pcpi-1.0.1"):
+    if kind in ("pcpi", "pcpi-nopace", "pcpi-1.0.1"):
         if kind == "pcpi-1.0.1":
             sys.path.insert(0, cfg["pcpi101_dir"])
         else:
             sys.path.insert(0, ROOT)
+        import pcpi.saas_session_manager as m
         from pcpi.saas_session_manager import SaaSSessionManager
 
-        import pcpi.saas_session_manager as m
+        ours = os.path.dirname(m.__file__) == os.path.join(ROOT, "pcpi")
+        assert ours == (kind != "pcpi-1.0.1"), m.__file__
+        options = dict(cfg.get("pcpi_options") or {}) if ours else {}
+        if ours:
+            from pcpi._pacing import Pacer
 
-        assert (kind == "pcpi") == (os.path.dirname(m.__file__) == os.path.join(ROOT, "pcpi")), \
-            m.__file__
-        options = {}
-        if kind == "pcpi" and cfg.get("pcpi_options"):
-            options = cfg["pcpi_options"]
+            delay = Pacer.delay
+
+            def counted(self, key):
+                wait = delay(self, key)
+                if wait > 0:
+                    with _slept_lock:
+                        _paced[0] += wait
+                return wait
+            Pacer.delay = counted
+        if kind == "pcpi-nopace":
+            options["pacing"] = False
+        if "retry_policy" in options:  # {"backoff": {"initial": 1}, ...} from --pcpi-options
+            from pcpi import Backoff, RetryPolicy
+
+            options["retry_policy"] = RetryPolicy(**{
+                k: Backoff(**v) if isinstance(v, dict) else v
+                for k, v in options["retry_policy"].items()})
         manager = SaaSSessionManager("bench", ak, sk, url, verify=ca, **options)
         # 1.0.1 logs every call at DEBUG/INFO; both pcpis run with warnings only.
         logging.getLogger("pcpi").setLevel(logging.WARNING)
@@ -69,11 +87,17 @@ def build(cfg: dict):
         session = requests.Session()
         adapter = HTTPAdapter(pool_connections=200, pool_maxsize=200)
         session.mount("https://", adapter)
-        token = session.post(f"{url}/login", json={"username": ak, "password": sk},
-                             verify=ca, timeout=30).json()["token"]
+        for _ in range(20):  # the login may meet an injected fault too
+            res = session.post(f"{url}/login", json={"username": ak, "password": sk},
+                               verify=ca, timeout=30)
+            if res.status_code == 200:
+                break
+            time.sleep(0.2)
+        token = res.json()["token"]
         headers = {"x-redlock-auth": token, "content-type": "application/json; charset=UTF-8"}
         target = f"{url}/cloud"
-        return lambda: session.get(target, headers=headers, verify=ca, timeout=(10, 180)).status_code
+        return lambda: session.get(target, headers=headers, verify=ca,
+                                   timeout=(10, 180)).status_code
     if kind == "http.client":
         ctx = ssl.create_default_context(cafile=ca)
         parts = urlsplit(url)
@@ -87,9 +111,15 @@ def build(cfg: dict):
             return c
 
         c = conn()
-        c.request("POST", "/login", body=json.dumps({"username": ak, "password": sk}),
-                  headers={"Content-Type": "application/json"})
-        token = json.loads(c.getresponse().read())["token"]
+        for _ in range(20):  # the login may meet an injected fault too
+            c.request("POST", "/login", body=json.dumps({"username": ak, "password": sk}),
+                      headers={"Content-Type": "application/json"})
+            res = c.getresponse()
+            body = res.read()
+            if res.status == 200:
+                break
+            time.sleep(0.2)
+        token = json.loads(body)["token"]
         headers = {"x-redlock-auth": token}
 
         def call() -> int:
@@ -131,7 +161,7 @@ def main() -> int:
         except BaseException as exc:  # SystemExit from 1.0.1's exit() included
             errors.append(type(exc).__name__)
 
-    slept0 = _slept[0]
+    slept0, paced0 = _slept[0], _paced[0]
     cpu0 = _cpu()
     t0 = time.perf_counter()
     finished = True
@@ -156,7 +186,8 @@ def main() -> int:
     ok = sum(1 for c in codes if c == 200)
     result = {"wall": wall, "cpu": cpu, "ok": ok, "done": len(codes) + len(errors),
               "failed": n - ok, "errors": sorted(set(errors)),
-              "statuses": sorted(set(codes)), "slept": _slept[0] - slept0,
+              "statuses": sorted(set(codes)), "slept": _slept[0] - slept0 - (_paced[0] - paced0),
+              "paced": _paced[0] - paced0,
               "finished": finished, "cpu_pinned": pinned}
     print(json.dumps(result), flush=True)
     if not finished:

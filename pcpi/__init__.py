@@ -20,8 +20,10 @@ from . import (  # noqa: E402
            saas_session_manager,
            session_loader,
 )
+from ._pacing import Pacer  # noqa: E402
 from ._policy import Backoff, RetryPolicy  # noqa: E402
 from ._transport import DEFAULT_TIMEOUT, Transport  # noqa: E402
 
 __all__ = ["__version__", "errors", "session_loader", "saas_session_manager",
-           "onprem_session_manager", "Backoff", "RetryPolicy", "Transport", "DEFAULT_TIMEOUT"]
+           "onprem_session_manager", "Backoff", "RetryPolicy", "Pacer", "Transport",
+           "DEFAULT_TIMEOUT"]

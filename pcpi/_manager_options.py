@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Union
 
+from ._pacing import Pacer
 from ._policy import RetryPolicy
 from ._transport import DEFAULT_TIMEOUT, Timeout, Transport
 
@@ -16,10 +17,11 @@ class ManagerOptions:
     def _init_options(self, *, pool_connections: int = 200, pool_maxsize: int = 200,
                       timeout: Timeout = DEFAULT_TIMEOUT, retries: int = 20,
                       retry_policy: Optional[RetryPolicy] = None,
-                      transport: Optional[Transport] = None) -> None:
+                      transport: Optional[Transport] = None,
+                      pacing: Union[bool, Pacer] = True) -> None:
         if transport is None:
             transport = Transport(pool_connections=pool_connections, pool_maxsize=pool_maxsize,
-                                  timeout=timeout)
+                                  timeout=timeout, pacing=pacing)
         self.transport = transport
         self.retries = retries
         self.retry_policy = retry_policy or RetryPolicy()

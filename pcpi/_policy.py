@@ -30,14 +30,17 @@ READ_ONLY_POSTS = ("/login", "/search/config", "/search/config/page", "/search/h
 class Backoff:
     """Exponential backoff: ``initial`` doubling (``multiplier``) up to ``maximum``.
 
-    ``jitter`` takes up to that fraction off each delay, so threads throttled
-    together do not come back together.  Delays never exceed ``maximum``.
+    ``jitter`` takes a random part, up to that fraction, off each delay so
+    threads throttled together do not come back together.  The default 1.0 is
+    "full jitter" (anywhere from 0 to the scheduled delay), which spreads
+    retries best and halves the average wait (see AWS's "Exponential Backoff
+    And Jitter"); 0 gives the bare schedule.  Delays never exceed ``maximum``.
     """
 
     initial: float = 1.0
     maximum: float = 32.0
     multiplier: float = 2.0
-    jitter: float = 0.25
+    jitter: float = 1.0
 
     def delay(self, attempt: int, maximum: Optional[float] = None,
               rand: Callable[[], float] = random.random) -> float:
@@ -94,8 +97,12 @@ def _never_sent(exc: requests.RequestException) -> bool:
 class RetryPolicy:
     """What pcpi retries, besides the 1.0.1 attributes on each session.
 
-    Throttling and server errors use ``backoff`` (its maximum is the session's
-    ``retry_timer_max``; the count is ``session.retries``).  ``Retry-After`` is
+    A 429 waits by ``backoff`` (1 s doubling) and a 5xx by ``server_error_backoff``
+    (0.25 s doubling): "too fast" deserves a real pause, while a 502/503 is most
+    often one failed backend that answers on the next try, and one that keeps
+    failing reaches the same long delays a few retries later.  Both are capped
+    by the session's ``retry_timer_max`` and counted against ``session.retries``.
+    ``Retry-After`` is
     honoured up to ``retry_after_max`` seconds.  Connection errors and timeouts
     are retried ``connection_retries`` times with ``connection_backoff`` when the
     call is safe to repeat, or when the request never left this machine.
@@ -103,6 +110,7 @@ class RetryPolicy:
     """
 
     backoff: Backoff = Backoff()
+    server_error_backoff: Backoff = Backoff(initial=0.25)
     retry_after_max: float = 120.0
     connection_retries: int = 3
     connection_backoff: Backoff = Backoff(initial=0.5, maximum=4.0)
@@ -110,9 +118,10 @@ class RetryPolicy:
     sleep: Callable[[float], None] = time.sleep
 
     def throttle_delay(self, attempt: int, retry_after: Optional[str], maximum: float,
-                       rand: Callable[[], float] = random.random) -> float:
-        """Wait before retry ``attempt`` of a 429/5xx answer."""
-        delay = self.backoff.delay(attempt, maximum, rand)
+                       rand: Callable[[], float] = random.random, status: int = 429) -> float:
+        """Wait before retry ``attempt`` of a 429 or 5xx (``status``) answer."""
+        schedule = self.backoff if status == 429 else self.server_error_backoff
+        delay = schedule.delay(attempt, maximum, rand)
         hinted = parse_retry_after(retry_after)
         if hinted is not None:
             delay = max(delay, min(hinted, self.retry_after_max))

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 import requests
 
 from ._log import Log
+from ._pacing import endpoint_key
 from ._policy import RetryPolicy, is_safe_to_repeat
 from ._token import SingleFlight, token_due
 from ._transport import Transport
@@ -282,6 +283,8 @@ class Session:
         log = self._log
         policy = self.retry_policy
         transport = self._transport
+        pacer = transport.pacer
+        pace_key = endpoint_key(method, url) if pacer is not None else None
         verify = self.verify if verify is None else verify
         proxies = self.proxies if proxies is None else proxies
         note = f" - {custom_log}" if custom_log else ""
@@ -300,6 +303,10 @@ class Session:
             if accept_csv:
                 call_headers = dict(call_headers)
                 call_headers["Accept"] = "text/csv"
+            if pacer is not None:
+                wait = pacer.delay(pace_key)
+                if wait > 0:
+                    policy.sleep(wait)  # our turn under the tenant's rate limit
             t0 = time.perf_counter()
             try:
                 res = transport.send(method, url, headers=call_headers, json=json, data=data,
@@ -319,6 +326,8 @@ class Session:
                 continue
             elapsed = round(time.perf_counter() - t0, 3)
             status = res.status_code
+            if pacer is not None:
+                pacer.observe(pace_key, status, res.headers)
 
             if status in self.success_status or status in status_ignore:
                 if throttled:
@@ -340,7 +349,7 @@ class Session:
             if throttled < self.retries and self._backs_off(status):
                 throttled += 1
                 delay = policy.throttle_delay(throttled, res.headers.get("Retry-After"),
-                                              float(self.retry_timer_max))
+                                              float(self.retry_timer_max), status=status)
                 self.retry_timer = delay
                 err = f" - {custom_error_message}" if custom_error_message else ""
                 log.warning(f"FAILED {status} - {elapsed} seconds{note}{err}; waiting "

@@ -26,6 +26,7 @@ from requests.structures import CaseInsensitiveDict
 from requests.utils import get_environ_proxies
 
 from . import __version__
+from ._pacing import Pacer
 
 __all__ = ["Transport", "DEFAULT_TIMEOUT", "normalize_verify"]
 
@@ -53,12 +54,22 @@ def normalize_verify(verify: Any) -> Union[bool, str]:
 
 
 class Transport:
-    """A pooled, fork-aware HTTP transport with timeouts always set."""
+    """A pooled, fork-aware HTTP transport with timeouts always set.
+
+    ``pacing`` (default on) gives it a :class:`~pcpi._pacing.Pacer` that the
+    sessions sending through it share; pass False to turn pacing off, or a
+    ``Pacer`` to tune or share one.
+    """
 
     def __init__(self, *, pool_connections: int = 200, pool_maxsize: int = 200,
-                 timeout: Timeout = DEFAULT_TIMEOUT, trust_env: bool = True):
+                 timeout: Timeout = DEFAULT_TIMEOUT, trust_env: bool = True,
+                 pacing: Union[bool, Pacer] = True):
         if pool_connections < 1 or pool_maxsize < 1:
             raise ValueError("pool_connections and pool_maxsize must be at least 1")
+        #: paces calls to the tenant's rate limits for every session on this
+        #: transport (None when pacing is off)
+        self.pacer: Optional[Pacer] = (pacing if isinstance(pacing, Pacer)
+                                       else Pacer() if pacing else None)
         self.pool_connections = pool_connections
         self.pool_maxsize = pool_maxsize
         self.timeout = timeout

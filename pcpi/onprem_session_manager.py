@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Union
 
 from ._log import py_logger
 from ._manager_options import ManagerOptions
+from ._pacing import Pacer
 from ._policy import RetryPolicy
 from ._session_types import CWPSession
 from ._transport import DEFAULT_TIMEOUT, Timeout, Transport, normalize_verify
@@ -25,7 +26,7 @@ class CWPSessionManager(ManagerOptions):
                  logger: object = py_logger, *, pool_connections: int = 200,
                  pool_maxsize: int = 200, timeout: Timeout = DEFAULT_TIMEOUT, retries: int = 20,
                  retry_policy: Optional[RetryPolicy] = None,
-                 transport: Optional[Transport] = None):
+                 transport: Optional[Transport] = None, pacing: Union[bool, Pacer] = True):
         self.logger = logger
         self.tenant = tenant_name
         self.uname = uname
@@ -37,7 +38,7 @@ class CWPSessionManager(ManagerOptions):
         self.cwp_session = {}
         self._init_options(pool_connections=pool_connections, pool_maxsize=pool_maxsize,
                            timeout=timeout, retries=retries, retry_policy=retry_policy,
-                           transport=transport)
+                           transport=transport, pacing=pacing)
 
     def __repr__(self) -> str:
         return f"<CWPSessionManager tenant={self.tenant!r} api_url={self.api_url!r}>"

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Union
 
 from ._log import py_logger
 from ._manager_options import ManagerOptions
+from ._pacing import Pacer
 from ._policy import RetryPolicy
 from ._session_types import CNASession, CSPMSession, SaaSCWPSession
 from ._transport import DEFAULT_TIMEOUT, Timeout, Transport, normalize_verify
@@ -19,14 +20,16 @@ class SaaSSessionManager(ManagerOptions):
     Keyword-only options (defaults): ``pool_connections=200``, ``pool_maxsize=200``
     (at least your thread count), ``timeout=(10, 180)`` seconds (connect, read),
     ``retries=20`` (for 429/5xx), ``retry_policy`` (:class:`pcpi.RetryPolicy`),
-    ``transport`` (share one between managers).
+    ``transport`` (share one between managers), ``pacing=True`` (wait for the
+    tenant's rate limit before sending instead of bouncing off 429s; False, or
+    a :class:`pcpi.Pacer`; ignored when ``transport`` is given, which has its own).
     """
 
     def __init__(self, tenant_name: str, a_key: str, s_key: str, api_url: str, verify=True,
                  proxies: dict = None, logger=py_logger, *, pool_connections: int = 200,
                  pool_maxsize: int = 200, timeout: Timeout = DEFAULT_TIMEOUT, retries: int = 20,
                  retry_policy: Optional[RetryPolicy] = None,
-                 transport: Optional[Transport] = None):
+                 transport: Optional[Transport] = None, pacing: Union[bool, Pacer] = True):
         self.logger = logger
         self.tenant = tenant_name
         self.a_key = a_key
@@ -39,7 +42,7 @@ class SaaSSessionManager(ManagerOptions):
         self.cna_session = {}
         self._init_options(pool_connections=pool_connections, pool_maxsize=pool_maxsize,
                            timeout=timeout, retries=retries, retry_policy=retry_policy,
-                           transport=transport)
+                           transport=transport, pacing=pacing)
 
     def __repr__(self) -> str:
         return f"<SaaSSessionManager tenant={self.tenant!r} api_url={self.api_url!r}>"

@@ -50,6 +50,7 @@ def quiet_policy(**kwargs):
     from pcpi import Backoff, RetryPolicy
 
     kwargs.setdefault("backoff", Backoff(jitter=0.0))
+    kwargs.setdefault("server_error_backoff", Backoff(initial=0.25, jitter=0.0))
     kwargs.setdefault("connection_backoff", Backoff(initial=0.5, maximum=4.0, jitter=0.0))
     kwargs.setdefault("sleep", Sleeps())
     return RetryPolicy(**kwargs)

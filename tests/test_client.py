@@ -173,7 +173,17 @@ def test_accept_csv_does_not_leak_into_later_calls(cspm):
 
 
 # ------------------------------------------------------------------ backoff
-def test_429_burst_then_recovery_resets_the_backoff(tenant, cspm):
+@pytest.fixture
+def unpaced(tenant):
+    """A CSPM session with pacing off: its sleeps are the backoff's alone (pacing
+    on a bare 429 adds its own short waits; tests/test_pacing.py covers those)."""
+    m = saas_manager(tenant, pacing=False)
+    yield m.create_cspm_session()
+    m.close()
+
+
+def test_429_burst_then_recovery_resets_the_backoff(tenant, unpaced):
+    cspm = unpaced
     sleeps = sleeps_of(cspm)
     tenant.fail_next(429, 4, path="/cloud")
     assert cspm.request("GET", "/cloud").status_code == 200
@@ -187,13 +197,14 @@ def test_429_burst_then_recovery_resets_the_backoff(tenant, cspm):
 
 def test_backoff_is_capped_by_retry_timer_max(tenant, cspm):
     sleeps = sleeps_of(cspm)
-    cspm.retry_timer_max = 4
+    cspm.retry_timer_max = 1
     tenant.fail_next(503, 5, path="/cloud")
     assert cspm.request("GET", "/cloud").status_code == 200
-    assert sleeps == [1.0, 2.0, 4.0, 4.0, 4.0]
+    assert sleeps == [0.25, 0.5, 1.0, 1.0, 1.0]
 
 
-def test_retry_after_is_honoured(tenant, cspm):
+def test_retry_after_is_honoured(tenant, unpaced):
+    cspm = unpaced
     sleeps = sleeps_of(cspm)
     tenant.fail_next(429, 1, path="/cloud", headers={"Retry-After": "7"})
     assert cspm.request("GET", "/cloud").status_code == 200
@@ -206,7 +217,8 @@ def test_5xx_then_success(tenant, cspm):
     tenant.fail_next(502, 1, path="/cloud")
     tenant.fail_next(504, 1, path="/cloud")
     assert cspm.request("GET", "/cloud").status_code == 200
-    assert sleeps == [1.0, 2.0, 4.0]
+    assert sleeps == [0.25, 0.5, 1.0]  # server errors start at 0.25 s, 429s at 1 s
+    assert cspm.retry_timer == 0
 
 
 def test_retries_exhausted_returns_the_last_response(tenant, cspm, caplog):
@@ -214,13 +226,13 @@ def test_retries_exhausted_returns_the_last_response(tenant, cspm, caplog):
     tenant.fail_next(503, 5, path="/cloud")
     res = cspm.request("GET", "/cloud")
     assert res.status_code == 503
-    assert sleeps_of(cspm) == [1.0, 2.0]
+    assert sleeps_of(cspm) == [0.25, 0.5]
     assert "Max retries exceeded" in caplog.text
 
 
 def test_login_backs_off_on_429(tenant):
     tenant.fail_next(429, 2, path="/login")
-    m = saas_manager(tenant)
+    m = saas_manager(tenant, pacing=False)
     cspm = m.create_cspm_session()
     assert cspm.token
     assert sleeps_of(cspm) == [1.0, 2.0]

@@ -1,0 +1,198 @@
+"""Client-side pacing to the tenant's rate limit.  No I/O here.
+
+Prisma Cloud limits each user per endpoint with a token bucket and describes it
+on its answers (``X-RateLimit-Replenish-Rate``, ``-Burst-Capacity``,
+``-Remaining``).  A :class:`Pacer` keeps a matching bucket on the client side,
+one per endpoint, and tells a caller how long to wait for its token *before*
+sending, so a fan-out runs at the allowed rate instead of bouncing off 429s.
+
+* With the headers the bucket copies the tenant's rate and burst; a 429 empties
+  it, which re-synchronises it when something else (another script of the same
+  user) draws from the same limit.
+* A 429 without the headers starts the fallback of botocore's adaptive retry
+  mode: the rate drops to ``beta`` times the rate measured before the throttle
+  and climbs back on a CUBIC curve.
+* An endpoint that was never limited has no bucket: :meth:`Pacer.delay` is one
+  dictionary lookup, with no lock and no sleep.
+
+Waiting is a reservation: each caller takes its token (the count may go below
+zero) and is told how long until that token exists, so waiting threads leave in
+order and at the rate, never all at once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from typing import Callable, Dict, Mapping, Optional, Tuple
+from urllib.parse import urlsplit
+
+__all__ = ["Pacer", "endpoint_key"]
+
+Key = Tuple[str, str, str]
+
+RATE = "X-RateLimit-Replenish-Rate"
+BURST = "X-RateLimit-Burst-Capacity"
+REMAINING = "X-RateLimit-Remaining"
+
+
+def endpoint_key(method: str, url: str) -> Key:
+    """``(METHOD, host, path template)``: the unit pacing is kept for.
+
+    Path segments that look like identifiers (a digit and more than four
+    characters: account numbers, UUIDs, project ids) become ``{}`` so
+    ``/cloud/123456789012`` and ``/cloud/210987654321`` share one limit, while
+    ``/v2/alert`` keeps its version segment.
+    """
+    parts = urlsplit(url)
+    segments = [("{}" if len(s) > 4 and any(c.isdigit() for c in s) else s)
+                for s in parts.path.split("/")]
+    return method.upper(), parts.netloc.lower(), "/".join(segments) or "/"
+
+
+@dataclasses.dataclass
+class _Bucket:
+    rate: float                 # tokens per second
+    capacity: float             # most tokens held (the burst)
+    tokens: float               # may be negative: reservations not yet due
+    stamp: float                # when ``tokens`` was last brought up to date
+    from_headers: bool          # rate and burst were given by the tenant
+    w_max: float = 0.0          # CUBIC: the rate at the last throttle
+    throttled_at: float = 0.0
+
+    def refill(self, now: float) -> None:
+        if now > self.stamp:
+            self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+            self.stamp = now
+
+    def reserve(self, now: float) -> float:
+        self.refill(now)
+        self.tokens -= 1.0
+        return 0.0 if self.tokens >= 0 else -self.tokens / self.rate
+
+
+@dataclasses.dataclass
+class _Meter:
+    """Smoothed send rate of one endpoint, in tumbling windows (as botocore)."""
+
+    start: float
+    count: int = 0
+    rate: float = 0.0
+
+    def add(self, now: float, window: float = 0.5, smooth: float = 0.8) -> None:
+        self.count += 1
+        elapsed = now - self.start
+        if elapsed >= window:
+            current = self.count / elapsed
+            self.rate = current if not self.rate else smooth * current + (1 - smooth) * self.rate
+            self.count, self.start = 0, now
+
+
+class Pacer:
+    """Per-endpoint client-side token buckets shared by one tenant's sessions.
+
+    ``delay(key)`` answers how long the caller must wait before sending (it has
+    then taken its token); ``observe(key, status, headers)`` feeds every answer
+    back.  ``clock`` is injectable so the policy can be tested without waiting.
+    """
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic, beta: float = 0.7,
+                 scale: float = 0.4, min_rate: float = 0.5) -> None:
+        self.clock = clock
+        self.beta = beta            # share of the rate kept after a throttle
+        self.scale = scale          # CUBIC scaling constant (botocore's C)
+        self.min_rate = min_rate    # never slower than this many calls per second
+        self._buckets: Dict[Key, _Bucket] = {}
+        self._meters: Dict[Key, _Meter] = {}
+        self._lock = threading.Lock()
+
+    def delay(self, key: Key) -> float:
+        """Seconds to wait before sending on ``key`` (0 when not limited)."""
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            return 0.0
+        with self._lock:
+            return bucket.reserve(self.clock())
+
+    def observe(self, key: Key, status: int, headers: Mapping[str, str]) -> None:
+        """Learn from one answer: its rate-limit headers, or a bare 429."""
+        limits = _limits(headers)
+        if limits is None and status != 429 and key not in self._buckets:
+            # Not limited: only measure the send rate, without the lock (a lost
+            # count under a race blurs the estimate a little, nothing more).
+            now = self.clock()
+            meter = self._meters.get(key) or self._meters.setdefault(key, _Meter(now))
+            meter.add(now)
+            return
+        with self._lock:
+            now = self.clock()
+            if limits is not None:
+                self._follow_headers(key, status, limits, now)
+            else:
+                self._adapt(key, status, now)
+
+    def limit(self, key: Key) -> Optional[Tuple[float, float]]:
+        """The ``(rate, burst)`` currently paced for ``key``, or None."""
+        bucket = self._buckets.get(key)
+        return None if bucket is None else (bucket.rate, bucket.capacity)
+
+    # ------------------------------------------------------------------ policy
+    def _follow_headers(self, key: Key, status: int, limits: Tuple[float, float, float],
+                        now: float) -> None:
+        rate, burst, remaining = limits
+        bucket = self._buckets.get(key)
+        if bucket is None or not bucket.from_headers:
+            self._buckets[key] = _Bucket(rate, burst, min(burst, remaining), now, True)
+            return
+        bucket.refill(now)
+        bucket.rate, bucket.capacity = rate, burst
+        if status == 429:
+            bucket.tokens = min(bucket.tokens, 0.0)
+
+    def _adapt(self, key: Key, status: int, now: float) -> None:
+        meter = self._meters.setdefault(key, _Meter(now))
+        meter.add(now)
+        bucket = self._buckets.get(key)
+        if bucket is not None and bucket.from_headers:
+            if status == 429:
+                bucket.refill(now)
+                bucket.tokens = min(bucket.tokens, 0.0)
+            return
+        if status == 429:
+            # no full window yet: count over at least a second (errs slow, not fast)
+            measured = meter.rate or (meter.count / max(now - meter.start, 1.0))
+            current = measured if bucket is None else min(bucket.rate, measured or bucket.rate)
+            current = max(current, self.min_rate)
+            rate = max(self.min_rate, current * self.beta)
+            if bucket is None:
+                bucket = self._buckets[key] = _Bucket(rate, 1.0, 0.0, now, False)
+            else:
+                bucket.refill(now)
+                bucket.rate, bucket.tokens = rate, min(bucket.tokens, 0.0)
+            bucket.w_max, bucket.throttled_at = current, now
+        elif bucket is not None:
+            bucket.refill(now)
+            rate = self._cubic(bucket, now)
+            if meter.rate:
+                rate = min(rate, 2.0 * meter.rate)
+            bucket.rate = max(self.min_rate, rate)
+
+    def _cubic(self, bucket: _Bucket, now: float) -> float:
+        k = (bucket.w_max * (1.0 - self.beta) / self.scale) ** (1.0 / 3.0)
+        return self.scale * (now - bucket.throttled_at - k) ** 3 + bucket.w_max
+
+
+def _limits(headers: Mapping[str, str]) -> Optional[Tuple[float, float, float]]:
+    value = headers.get(RATE)
+    if value is None:
+        return None
+    try:
+        rate = float(value)
+        burst = float(headers.get(BURST) or 1.0)
+        remaining = float(headers.get(REMAINING) or 0.0)
+    except ValueError:
+        return None  # a header we cannot read is ignored, not fatal
+    if rate <= 0 or burst < 1:
+        return None
+    return rate, burst, remaining
