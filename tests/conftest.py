@@ -7,6 +7,27 @@ import requests
 
 from pcpi.testing import FakeTenant
 
+from . import _secrets
+
+_secrets.install()
+
+
+@pytest.fixture(autouse=True)
+def _watch_secrets():
+    """Every test runs under the secrets watch (tests/_secrets.py)."""
+    _secrets.start_test()
+    yield
+    _secrets.stop_test()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.when in ("setup", "call"):
+        setattr(item, f"_secrets_{report.when}", report)
+    _secrets.check_report(item, report)
+    return report
+
 
 @pytest.fixture
 def tenant():

@@ -1,0 +1,142 @@
+"""The secrets watch: no token, secret key or password issued by a fake tenant may
+appear in any log record, any exception that passes through pcpi, or any output
+captured from a test, anywhere in the suite.
+
+* Secrets: every fake tenant (in-process or spawned) hands over what it issued
+  when it stops (``issued_secrets``: tokens, secret key, password).
+* Log records: a record factory sees every record any logger creates, whatever
+  the handlers and levels a test sets up.
+* Exceptions: a trace function that is local to pcpi's own frames (not
+  ``pcpi.testing``) sees every exception raised in or passing through pcpi:
+  requests' exceptions included, caught later or not.
+* Output: captured stdout/stderr/log sections and failure texts of each report.
+
+:func:`check_report` turns a report whose test leaked into a failure that says
+where the secret appeared (without printing the secret).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+import traceback
+from typing import List, Set
+
+import pcpi
+from pcpi import testing
+
+PCPI_DIR = os.path.dirname(pcpi.__file__) + os.sep
+TESTING_DIR = os.path.dirname(testing.__file__) + os.sep
+
+SECRETS: Set[str] = set()
+SEEN: List[str] = []  # texts produced during the current test
+_lock = threading.Lock()
+
+
+def _remember(tenant) -> None:
+    try:
+        found = tenant.issued_secrets()
+    except Exception:  # a spawned tenant that already died has nothing to give
+        return
+    with _lock:
+        SECRETS.update(s for s in found if s and len(s) >= 8)
+
+
+def _wrap_stop(cls) -> None:
+    original = cls.stop
+
+    def stop(self) -> None:
+        if getattr(self, "_started", True):
+            _remember(self)
+        original(self)
+
+    cls.stop = stop
+
+
+def _see(text: str, where: str) -> None:
+    if text:
+        SEEN.append(f"{where}\0{text}")
+
+
+# ---------------------------------------------------------------------- log records
+_factory = logging.getLogRecordFactory()
+
+
+def _record_factory(*args, **kwargs) -> logging.LogRecord:
+    record = _factory(*args, **kwargs)
+    try:
+        text = record.getMessage()
+    except Exception:  # a bad format string is the caller's bug, not a leak
+        text = str(record.msg)
+    if record.exc_info and record.exc_info[1] is not None:
+        text += "\n" + "".join(traceback.format_exception(*record.exc_info))
+    _see(text, f"log record from {record.name}")
+    return record
+
+
+# ---------------------------------------------------------------------- exceptions
+def _local(frame, event, arg):
+    if event == "exception":
+        exc = arg[1]
+        _see(f"{type(exc).__name__}: {exc!s} {exc!r}", f"exception in {frame.f_code.co_name}")
+    return _local
+
+
+def _global(frame, event, arg):
+    name = frame.f_code.co_filename
+    if name.startswith(PCPI_DIR) and not name.startswith(TESTING_DIR):
+        return _local
+    return None
+
+
+def install() -> None:
+    """Start watching (once per session)."""
+    _wrap_stop(testing.FakeTenant)
+    _wrap_stop(testing.RemoteTenant)
+    logging.setLogRecordFactory(_record_factory)
+
+
+def start_test() -> None:
+    SEEN.clear()
+    sys.settrace(_global)
+    threading.settrace(_global)
+
+
+def stop_test() -> None:
+    sys.settrace(None)
+    threading.settrace(None)
+
+
+def leaks(extra_texts=()) -> List[str]:
+    """Where a known secret appeared: one line per place, secret not shown."""
+    with _lock:
+        secrets = list(SECRETS)
+    found = []
+    texts = list(SEEN) + [f"{where}\0{text}" for where, text in extra_texts]
+    for item in texts:
+        where, _, text = item.partition("\0")
+        for secret in secrets:
+            if secret in text:
+                found.append(f"{where}: contains a secret issued by the fake tenant "
+                             f"({secret[:4]}…, {len(secret)} characters)")
+                break
+    return sorted(set(found))
+
+
+def check_report(item, report) -> None:
+    """Fail ``report`` if its test leaked a secret anywhere we can see."""
+    if report.when != "teardown":
+        return
+    texts = [(f"captured {name}", content) for name, content in report.sections]
+    for phase in ("setup", "call"):
+        rep = getattr(item, f"_secrets_{phase}", None)
+        if rep is not None:
+            texts += [(f"{phase} {name}", content) for name, content in rep.sections]
+            if rep.failed:
+                texts.append((f"{phase} failure text", rep.longreprtext))
+    found = leaks(texts)
+    if found:
+        report.outcome = "failed"
+        report.longrepr = "secret leaked:\n" + "\n".join(found)

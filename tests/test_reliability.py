@@ -1,0 +1,252 @@
+"""The fault matrix: what a real network and a real API do to a long job, over
+real sockets against the fake tenant.  Idempotent calls must all end with the
+right answer; what cannot be repaired fails once, clearly, without secrets."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+from pcpi import Backoff, RetryPolicy
+from pcpi.testing import FakeTenant
+
+from . import _secrets
+from .conftest import Sleeps, quiet_policy, saas_manager
+
+
+def _fan_out(fn, calls: int, workers: int) -> list:
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(lambda _: fn(), range(calls)))
+
+
+# ---------------------------------------------------------------------- stale keep-alive
+def test_connections_the_server_closed_while_idle_are_replaced_quietly(tenant, caplog):
+    tenant.configure(idle_timeout=0.2)
+    m = saas_manager(tenant)
+    cspm = m.create_cspm_session()
+    first = cspm.request("GET", "/cloud").json()
+    time.sleep(0.6)  # the tenant closes the pooled connection meanwhile
+    assert cspm.request("GET", "/cloud").json() == first
+    assert tenant.stats()["connections_accepted"] == 2
+    assert sleeps_of_policy(m) == []  # replaced before sending, not retried after a failure
+    assert "retrying" not in caplog.text
+    m.close()
+
+
+def test_connections_closed_after_n_requests_under_fan_out(tenant):
+    tenant.configure(max_requests_per_connection=3)
+    m = saas_manager(tenant)
+    cspm = m.create_cspm_session()
+    codes = _fan_out(lambda: cspm.request("GET", "/cloud").status_code, 300, 20)
+    assert codes == [200] * 300
+    assert tenant.stats()["connections_accepted"] >= 100  # every connection was cut short
+    m.close()
+
+
+def sleeps_of_policy(manager) -> Sleeps:
+    return manager.retry_policy.sleep
+
+
+# ---------------------------------------------------------------------- resets and stalls
+def test_a_reset_mid_response_on_get_is_retried_and_the_body_is_right(tenant):
+    m = saas_manager(tenant)
+    cspm = m.create_cspm_session()
+    expected = cspm.request("GET", "/cloud").json()
+    tenant.reset_next(2, path="/cloud")
+    res = cspm.request("GET", "/cloud")
+    assert res.status_code == 200 and res.json() == expected
+    assert tenant.stats()["requests_by_endpoint"]["GET /cloud"] == 4  # 1 + 2 reset + 1
+    m.close()
+
+
+def test_a_reset_mid_response_on_a_state_changing_post_is_not_resent(tenant):
+    """Documented: a POST that may have been applied is never sent twice; the
+    caller gets requests' exception and decides (README, "Errors")."""
+    tenant.add_route("POST", "/v2/policy", status=200, json={"created": True})
+    m = saas_manager(tenant)
+    cspm = m.create_cspm_session()
+    tenant.reset_next(1, path="/v2/policy")
+    broken = (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError)
+    with pytest.raises(broken):
+        cspm.request("POST", "/v2/policy", json={"name": "p"})
+    assert tenant.stats()["requests_by_endpoint"]["POST /v2/policy"] == 1
+    assert sleeps_of_policy(m) == []
+    m.close()
+
+
+def test_a_reset_on_a_read_only_post_is_resent(tenant):
+    m = saas_manager(tenant)
+    cspm = m.create_cspm_session()
+    tenant.reset_next(1, path="/search/config")
+    res = cspm.request("POST", "/search/config", json={"query": "config from cloud.resource"})
+    assert res.status_code == 200 and res.json()["data"]["items"]
+    m.close()
+
+
+def test_stalled_responses_time_out_and_the_total_is_bounded(tenant):
+    policy = quiet_policy(connection_retries=2, sleep=time.sleep,
+                          connection_backoff=Backoff(initial=0.05, maximum=0.05, jitter=0))
+    m = saas_manager(tenant, retry_policy=policy, timeout=(2, 0.25))
+    cspm = m.create_cspm_session()
+    tenant.stall_next(5, 3, path="/cloud")
+    t0 = time.monotonic()
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        cspm.request("GET", "/cloud")
+    elapsed = time.monotonic() - t0
+    # three attempts of 0.25 s plus two waits of 0.05 s; never the 5 s stall
+    assert 0.75 <= elapsed < 0.75 + 0.1 + 1.0
+    tenant.stall_next(0.5, 1, path="/cloud")  # one slow answer inside the retries: success
+    assert cspm.request("GET", "/cloud").status_code == 200
+    m.close()
+
+
+# ---------------------------------------------------------------------- long faults
+def test_a_30_second_5xx_storm_at_50_workers_then_recovery(tenant):
+    waits = []
+
+    def sleep(seconds: float) -> None:
+        waits.append((time.monotonic(), seconds))
+        time.sleep(seconds)
+
+    m = saas_manager(tenant, retry_policy=RetryPolicy(sleep=sleep))
+    cspm = m.create_cspm_session()
+    cspm.retry_timer_max = 4  # keeps the test short after recovery; the schedule is default
+    tenant.configure(error_rate=1.0)
+    storm_end = time.monotonic() + 30
+    threading.Timer(30, tenant.configure, kwargs={"error_rate": 0.0}).start()
+    codes = _fan_out(lambda: cspm.request("GET", "/cloud").status_code, 200, 50)
+    assert codes == [200] * 200
+    assert time.monotonic() >= storm_end  # the calls rode through all of it
+    assert tenant.stats()["responses_by_status"].get("500", 0) > 200
+    assert cspm.retry_timer == 0
+    # after recovery a new failure waits the initial delay again, not the cap
+    del waits[:]
+    tenant.fail_next(503, 1, path="/cloud")
+    assert cspm.request("GET", "/cloud").status_code == 200
+    assert len(waits) == 1 and waits[0][1] <= 0.25
+    m.close()
+
+
+def test_tokens_expiring_every_few_seconds_under_150_workers_for_30_seconds():
+    with FakeTenant(token_lifetime=3.0, latency=0.02) as tenant:
+        m = saas_manager(tenant)
+        cspm = m.create_cspm_session()
+        tenant.reset_stats()
+        t0 = time.monotonic()
+        deadline = t0 + 30
+        failures = []
+        calls = [0]
+
+        def worker() -> None:
+            while time.monotonic() < deadline:
+                res = cspm.request("GET", "/cloud")
+                calls[0] += 1
+                if res.status_code != 200:
+                    failures.append(res.status_code)
+
+        threads = [threading.Thread(target=worker) for _ in range(150)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        elapsed = time.monotonic() - t0
+        st = tenant.stats()
+        m.close()
+    assert failures == []
+    assert calls[0] > 1000
+    expiries = int(elapsed // 3.0) + 1
+    assert st["logins"] + st["extends"] <= expiries + 1, (st["logins"], st["extends"], elapsed)
+
+
+# ---------------------------------------------------------------------- cannot connect
+def test_an_unresolvable_host_fails_after_bounded_retries_with_the_url(tenant):
+    m = saas_manager(tenant)
+    cspm = m.create_cspm_session()
+    cspm.api_url = "https://no-such-tenant.invalid"
+    with pytest.raises(requests.exceptions.ConnectionError) as info:
+        cspm.request("GET", "/cloud")
+    text = str(info.value)
+    assert "no-such-tenant.invalid" in text
+    assert tenant.secret_key not in text and cspm.token not in text
+    assert len(sleeps_of_policy(m)) == 3  # the connection retries, then the exception
+    m.close()
+
+
+# ---------------------------------------------------------------------- interrupts
+def test_keyboard_interrupt_during_a_call_propagates_at_once(tenant):
+    m = saas_manager(tenant)
+    cspm = m.create_cspm_session()
+    tenant.stall_next(10, 1, path="/cloud")
+    main = threading.main_thread().ident
+    timer = threading.Timer(0.3, signal.pthread_kill, args=(main, signal.SIGINT))
+    t0 = time.monotonic()
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        cspm.request("GET", "/cloud")
+    assert time.monotonic() - t0 < 3  # not after the 10 s stall, and not retried
+    assert sleeps_of_policy(m) == []
+    assert tenant.stats()["requests_by_endpoint"]["GET /cloud"] == 1
+    m.close()
+
+
+def test_keyboard_interrupt_during_a_backoff_propagates_at_once(tenant):
+    def sleep(seconds: float) -> None:
+        raise KeyboardInterrupt  # Ctrl-C while waiting
+
+    m = saas_manager(tenant, retry_policy=quiet_policy(sleep=sleep))
+    cspm = m.create_cspm_session()
+    tenant.fail_next(503, 5, path="/cloud")
+    with pytest.raises(KeyboardInterrupt):
+        cspm.request("GET", "/cloud")
+    assert tenant.stats()["requests_by_endpoint"]["GET /cloud"] == 1
+    m.close()
+
+
+# ---------------------------------------------------------------------- credentials file
+def test_a_failed_write_leaves_no_partial_credentials_file(tmp_path, monkeypatch):
+    from pcpi._credentials import TenantConfig, write_credentials
+
+    target = tmp_path / "creds" / "credentials.json"
+    config = TenantConfig(name="t", url="https://api.prismacloud.io", identity="k",
+                          secret="s" * 12, verify=True, proxies=None)
+
+    def fail(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", fail)
+    with pytest.raises(OSError, match="disk full"):
+        write_credentials(str(target), [config])
+    assert os.listdir(target.parent) == []  # no temp file, no half-written file
+    monkeypatch.undo()
+    write_credentials(str(target), [config])
+    assert os.listdir(target.parent) == ["credentials.json"]
+
+
+# ---------------------------------------------------------------------- the secrets watch
+def test_the_secrets_watch_sees_logs_and_exceptions(tenant):
+    """The suite-wide watch (tests/_secrets.py) is not vacuous: a secret that
+    reaches a log record or an exception raised through pcpi is found."""
+    import logging
+
+    planted = "planted-" + os.urandom(12).hex()  # stands in for an issued token
+    _secrets.SECRETS.add(planted)
+    try:
+        assert _secrets.leaks() == []
+        logging.getLogger("someone.else").warning("token=%s", planted)
+        assert any("log record from someone.else" in x for x in _secrets.leaks())
+        m = saas_manager(tenant)
+        cspm = m.create_cspm_session()
+        cspm.api_url = "https://no-such-tenant.invalid"
+        with pytest.raises(requests.exceptions.ConnectionError):
+            cspm.request("GET", f"/cloud?leak={planted}")  # the URL is in the error
+        assert any(x.startswith("exception in") for x in _secrets.leaks())
+        assert _secrets.leaks([("captured text", f"... {planted} ...")])
+        m.close()
+    finally:
+        _secrets.SECRETS.discard(planted)  # planted here: not a leak of pcpi's
