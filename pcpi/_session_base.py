@@ -40,6 +40,11 @@ VALID_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD")
 # other threads refreshing the token in between (each of those is not fatal).
 _MAX_AUTH_ROUNDS = 3
 
+# A token refused younger than this is not counted as "expired" when learning how
+# long this tenant's tokens live: a token refused at once (wrong project, missing
+# permission) says nothing about its lifetime.
+_MIN_LIFETIME_SAMPLE = 0.5
+
 
 class Session:
     """Base of the CSPM, Compute and CNA sessions (``pcpi._session_base.Session``)."""
@@ -68,6 +73,7 @@ class Session:
 
         self.token = ""
         self.token_time_stamp = 0
+        self._lifetime_seen: Optional[float] = None  # shortest age at which a token expired
         self.retry_policy = retry_policy or RetryPolicy()
         self._transport = transport if transport is not None else Transport()
         self._auth_flight = SingleFlight()
@@ -295,6 +301,7 @@ class Session:
         while True:
             if authenticated:
                 self._refresh_if_due()
+                issued = self.token_time_stamp
                 call_headers = self.headers
                 used = call_headers.get(self.auth_key)
             else:
@@ -338,8 +345,12 @@ class Session:
 
             if authenticated and status == self.expired_code:
                 auth_rounds += 1
-                if (reauthed and used == self._auth_value()) or auth_rounds > _MAX_AUTH_ROUNDS:
+                if auth_rounds > _MAX_AUTH_ROUNDS or (
+                        reauthed and used == self._auth_value()
+                        and not self._aged_out(issued)):
                     raise AuthorizationError(_second_401_message(self, method, url))
+                if not reauthed:
+                    self._learn_lifetime(issued)
                 log.warning(f"FAILED {status} - {elapsed} seconds{note}")
                 res.close()
                 self._reauthenticate(used)
@@ -367,6 +378,21 @@ class Session:
                 return res
             self._log_failure(res, method, url, elapsed, note, custom_error_message)
             return res
+
+    def _learn_lifetime(self, issued: float) -> None:
+        age = time.time() - issued  # at the refusal: the token lived at least this long
+        if issued and age >= _MIN_LIFETIME_SAMPLE and (
+                self._lifetime_seen is None or age < self._lifetime_seen):
+            self._lifetime_seen = age
+
+    def _aged_out(self, issued: float) -> bool:
+        """Whether a token refused after a re-login had simply lived about as long
+        as this tenant's tokens do (short lifetimes under load: another thread's
+        refresh can be old by the time a slow call resends with it), rather than
+        being refused outright, which is what makes a second 401 fatal."""
+        age = time.time() - issued
+        return bool(issued) and self._lifetime_seen is not None and \
+            age >= 0.5 * self._lifetime_seen
 
     def _backs_off(self, status: int) -> bool:
         return status != self.expired_code and (

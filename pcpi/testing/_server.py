@@ -361,6 +361,11 @@ class Server:
                 conn.task.cancel()
                 tasks.append(conn.task)
         await asyncio.gather(*tasks, return_exceptions=True)
+        # connections accepted while shutting down have tasks not in the set yet
+        rest = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in rest:
+            task.cancel()
+        await asyncio.gather(*rest, return_exceptions=True)
         await self._server.wait_closed()
 
     def start_in_thread(self) -> None:
