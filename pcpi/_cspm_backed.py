@@ -11,6 +11,15 @@ __all__ = ["CSPMBackedSession"]
 class CSPMBackedSession(Session):
     """A session whose login exchanges the CSPM session's token for its own."""
 
+    def __init__(self, tenant_name: str, a_key: str, s_key: str, api_url: str, verify: bool,
+                 proxies: dict, logger, cspm_session, **options):
+        # the CSPM session's transport (and pool, and pacer) unless told otherwise
+        if options.get("transport") is None and cspm_session:
+            options["transport"] = cspm_session.transport
+        super().__init__(logger, **options)
+        self._set_tenant(tenant_name, a_key, s_key, api_url, verify, proxies)
+        self._attach_cspm(cspm_session)
+
     def _attach_cspm(self, cspm_session) -> None:
         self.cspm_session = {}
         self.cspm_token = ""

@@ -17,13 +17,7 @@ class CSPMSession(Session):
         """``options`` (keyword-only): ``transport``, ``retry_policy``,
         ``retries`` (see :class:`pcpi._session_base.Session`)."""
         super().__init__(logger, **options)
-        self.tenant = tenant_name
-        self.a_key = a_key
-        self.s_key = s_key
-        self.api_url = api_url.rstrip("/")
-        self.verify = verify
-        self.proxies = proxies
-        self.token_time_stamp = 0
+        self._set_tenant(tenant_name, a_key, s_key, api_url, verify, proxies)
         self.token = ""
         self.auth_key = "x-redlock-auth"
         self.auth_style = ""

@@ -16,18 +16,8 @@ class SaaSCWPSession(CSPMBackedSession):
                  proxies: dict, logger, cspm_session={}, **options):  # noqa: B006 - 1.0.1 API
         """``cspm_session`` is reused when given (else one is created);
         ``options`` as for :class:`pcpi._cspm_session.CSPMSession`."""
-        transport = options.get("transport")
-        if transport is None and cspm_session:
-            options["transport"] = cspm_session.transport
-        super().__init__(logger, **options)
-        self.tenant = tenant_name
-        self.a_key = a_key
-        self.s_key = s_key
-        self.api_url = api_url.rstrip("/")
-        self.verify = verify
-        self.proxies = proxies
-        self.token_time_stamp = 0
-        self._attach_cspm(cspm_session)
+        super().__init__(tenant_name, a_key, s_key, api_url, verify, proxies, logger,
+                         cspm_session, **options)
         self.api_url = self._compute_url()
         self.auth_key = "Authorization"
         self.auth_style = "Bearer "

@@ -95,6 +95,17 @@ class Session:
         """The pooled transport this session sends through."""
         return self._transport
 
+    def _set_tenant(self, tenant_name: str, a_key: str, s_key: str, api_url: str,
+                    verify: Any, proxies: Optional[dict]) -> None:
+        """The 1.0.1 attributes that say which tenant this is and how to reach it."""
+        self.tenant = tenant_name
+        self.a_key = a_key
+        self.s_key = s_key
+        self.api_url = api_url.rstrip("/")
+        self.verify = verify
+        self.proxies = proxies
+        self.token_time_stamp = 0
+
     def _auth_value(self) -> Optional[str]:
         return self.headers.get(self.auth_key)
 
