@@ -44,6 +44,12 @@ def _remember(tenant) -> None:
         SECRETS.update(s for s in found if s and len(s) >= 8)
 
 
+def remember(*values: str) -> None:
+    """Watch for these values too (secrets a test's own server issued)."""
+    with _lock:
+        SECRETS.update(v for v in values if v and len(v) >= 8)
+
+
 def _wrap_stop(cls) -> None:
     original = cls.stop
 

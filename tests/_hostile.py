@@ -1,0 +1,276 @@
+"""Small hostile servers for the security tests: raw sockets and TLS, one script per test.
+
+Unlike the fake tenant, these servers do exactly what a test tells them, byte for
+byte: redirect anywhere, answer with a bomb, trickle, echo secrets, cut a body
+short.  Each request is parsed (request line, headers, body) and handed to the
+test's ``handler(request)``, which returns the raw answer as bytes (see
+:func:`answer`), or writes it itself through ``request.conn`` and returns
+``None``.  Every request received is kept in ``server.seen``.
+
+A server stops by itself when its ``with`` block ends: the listening socket and
+every open connection are closed, and every loop a handler runs must watch
+``server.stopping``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json as jsonlib
+import os
+import socket
+import ssl
+import tempfile
+import threading
+import time
+from typing import Callable, Dict, List, Optional, Tuple
+
+import trustme
+
+from . import _secrets
+
+__all__ = ["Request", "HostileServer", "HostileTenant", "answer", "jwt", "ca_path",
+           "ACCESS_KEY", "SECRET_KEY", "USERNAME", "PASSWORD"]
+
+ACCESS_KEY = "hostile-access-key"
+SECRET_KEY = "hostile-secret-" + os.urandom(8).hex()
+USERNAME = "hostile-user"
+PASSWORD = "hostile-password-" + os.urandom(8).hex()
+_secrets.remember(SECRET_KEY, PASSWORD)
+
+_ca: Optional[trustme.CA] = None
+_cert = None
+_ca_path: Optional[str] = None
+_ca_lock = threading.Lock()
+
+
+def _tls():
+    global _ca, _cert, _ca_path
+    with _ca_lock:
+        if _ca is None:
+            _ca = trustme.CA(organization_name="pcpi hostile test CA")
+            _cert = _ca.issue_cert("127.0.0.1", "localhost", "::1")
+            fd, path = tempfile.mkstemp(prefix="pcpi-hostile-ca-", suffix=".pem")
+            os.close(fd)
+            _ca.cert_pem.write_to_path(path)
+            _ca_path = path
+    return _cert, _ca_path
+
+
+def ca_path() -> str:
+    """PEM of the CA that signed every hostile server's certificate."""
+    return _tls()[1]
+
+
+def jwt(exp: Optional[float] = None, **claims) -> str:
+    """A token shaped like Prisma Cloud's (a JWT; the signature is random)."""
+    def part(obj) -> str:
+        raw = jsonlib.dumps(obj, separators=(",", ":")).encode()
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    body = dict(claims)
+    body.setdefault("sub", "hostile@example.com")
+    body["exp"] = int(exp if exp is not None else time.time() + 600)
+    body["jti"] = os.urandom(6).hex()
+    sig = base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode()
+    return f"{part({'alg': 'HS256', 'typ': 'JWT'})}.{part(body)}.{sig}"
+
+
+def answer(status: int = 200, body: bytes = b"", *, json=None, headers=None,
+           reason: str = "X") -> bytes:
+    """A whole HTTP/1.1 answer with Content-Length (unless ``headers`` set framing)."""
+    if json is not None:
+        body = jsonlib.dumps(json).encode()
+        headers = {"Content-Type": "application/json", **(headers or {})}
+    headers = dict(headers or {})
+    if not any(k.lower() in ("content-length", "transfer-encoding") for k in headers):
+        headers["Content-Length"] = str(len(body))
+    head = f"HTTP/1.1 {status} {reason}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in
+                                                        headers.items())
+    return head.encode("latin-1") + b"\r\n" + body
+
+
+class Request:
+    """One request as received."""
+
+    def __init__(self, method: str, target: str, headers: Dict[str, str], body: bytes,
+                 conn: socket.socket, server: "HostileServer"):
+        self.method = method
+        self.target = target
+        self.path, _, self.query = target.partition("?")
+        self.headers = headers  # lower-case names
+        self.body = body
+        self.conn = conn
+        self.server = server
+
+    def json(self):
+        return jsonlib.loads(self.body or b"null")
+
+    def __repr__(self) -> str:
+        return f"<{self.method} {self.path} {len(self.body)} bytes>"
+
+
+Handler = Callable[[Request], Optional[bytes]]
+
+
+class HostileServer:
+    """A threaded HTTP(S) server on loopback that runs ``handler`` for every request."""
+
+    def __init__(self, handler: Handler, *, tls: bool = True, host: str = "127.0.0.1"):
+        self.handler = handler
+        self.tls = tls
+        self.host = host
+        self.seen: List[Request] = []
+        self.stopping = threading.Event()
+        self._conns: List[socket.socket] = []
+        self._threads: List[threading.Thread] = []
+        self._lock = threading.Lock()
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self._sock = socket.socket(family, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind((host, 0))
+        self._sock.listen(128)
+        self._sock.settimeout(0.1)
+        self.port = self._sock.getsockname()[1]
+        if tls:
+            cert, _ = _tls()
+            self._ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            cert.configure_cert(self._ctx)
+
+    @property
+    def origin(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
+
+    url = origin
+
+    def hits(self, path: Optional[str] = None) -> List[Request]:
+        with self._lock:
+            return [r for r in self.seen if path is None or r.path == path]
+
+    # ------------------------------------------------------------------ lifecycle
+    def __enter__(self) -> "HostileServer":
+        t = threading.Thread(target=self._accept, daemon=True, name=f"hostile-{self.port}")
+        t.start()
+        self._threads.append(t)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stopping.set()
+        with self._lock:
+            conns = list(self._conns)
+        for c in conns:
+            try:
+                socket.socket.shutdown(c, socket.SHUT_RDWR)
+            except OSError:
+                pass
+            c.close()
+        for t in list(self._threads):
+            t.join(5)
+        self._sock.close()
+
+    def _accept(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                raw, _ = self._sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with self._lock:
+                self._conns.append(raw)
+            t = threading.Thread(target=self._serve, args=(raw,), daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def _serve(self, raw: socket.socket) -> None:
+        conn = raw
+        try:
+            raw.settimeout(10)
+            if self.tls:
+                conn = self._ctx.wrap_socket(raw, server_side=True)
+                with self._lock:
+                    self._conns.append(conn)
+            rfile = conn.makefile("rb")
+            while not self.stopping.is_set():
+                req = self._read(rfile, conn)
+                if req is None:
+                    return
+                with self._lock:
+                    self.seen.append(req)
+                out = self.handler(req)
+                if out is not None:
+                    conn.sendall(out)
+                if req.headers.get("connection", "").lower() == "close" or out is CLOSE:
+                    return
+        except (OSError, ssl.SSLError, ValueError):
+            return
+        finally:
+            try:
+                conn.close()
+            except OSError:
+                pass
+
+    def _read(self, rfile, conn) -> Optional[Request]:
+        line = rfile.readline(65537)
+        if not line:
+            return None
+        method, target, _ = line.decode("latin-1").split(" ", 2)
+        headers: Dict[str, str] = {}
+        while True:
+            h = rfile.readline(65537)
+            if h in (b"\r\n", b"\n", b""):
+                break
+            name, _, value = h.decode("latin-1").partition(":")
+            headers[name.strip().lower()] = value.strip()
+        body = b""
+        if headers.get("transfer-encoding", "").lower() == "chunked":
+            parts = []
+            while True:
+                size = int(rfile.readline().split(b";")[0], 16)
+                if size == 0:
+                    rfile.readline()
+                    break
+                parts.append(rfile.read(size))
+                rfile.readline()
+            body = b"".join(parts)
+        elif headers.get("content-length"):
+            body = rfile.read(int(headers["content-length"]))
+        return Request(method, target, headers, body, conn, self)
+
+
+#: a handler may return this to answer nothing and close the connection
+CLOSE = b""
+
+
+class HostileTenant(HostileServer):
+    """A hostile server that logs pcpi in like Prisma Cloud (``/login``, Compute's
+    ``/api/v1/authenticate``, CNA's ``/issue``) and hands every other request to
+    ``routes[(METHOD, path)]`` (404 when absent).  Tokens it issues are JWTs and
+    are registered with the secrets watch."""
+
+    def __init__(self, routes: Optional[Dict[Tuple[str, str], Handler]] = None, **kwargs):
+        self.routes: Dict[Tuple[str, str], Handler] = dict(routes or {})
+        self.tokens: List[str] = []
+        super().__init__(self._dispatch, **kwargs)
+
+    def issue(self) -> str:
+        token = jwt()
+        self.tokens.append(token)
+        _secrets.remember(token)
+        return token
+
+    @property
+    def token(self) -> str:
+        """The token issued last."""
+        return self.tokens[-1]
+
+    def _dispatch(self, req: Request) -> Optional[bytes]:
+        route = self.routes.get((req.method, req.path))
+        if route is not None:
+            return route(req)
+        if req.method == "POST" and req.path.endswith(("/login", "/api/v1/authenticate",
+                                                       "/issue")):
+            return answer(200, json={"token": self.issue()})
+        if req.method == "GET" and req.path == "/auth_token/extend":
+            return answer(200, json={"token": self.issue()})
+        return answer(404, json={"error": "not found"})

@@ -1,0 +1,626 @@
+"""pcpi against servers that misbehave on purpose (tests/_hostile.py): raw sockets and
+TLS, not the fake tenant's happy path.  One section per way a server (or careless
+input) could leak a secret, lose data or hold a call forever.
+
+Each test first asserts what a user would see go wrong (a secret reaching another
+origin, rows silently missing, a body resent empty...), then the error pcpi gives.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import logging
+import os
+import threading
+import time
+import zlib
+
+import pytest
+import requests
+from packaging.requirements import Requirement
+
+from pcpi import errors
+from pcpi.onprem_session_manager import CWPSessionManager
+from pcpi.saas_session_manager import SaaSSessionManager
+
+from . import _secrets
+from ._hostile import (
+    ACCESS_KEY,
+    CLOSE,
+    PASSWORD,
+    SECRET_KEY,
+    USERNAME,
+    HostileServer,
+    HostileTenant,
+    answer,
+    ca_path,
+    jwt,
+)
+from .conftest import Sleeps, quiet_policy
+
+REDIRECTS = [301, 302, 307, 308]
+
+
+def saas(server, **options) -> SaaSSessionManager:
+    options.setdefault("retry_policy", quiet_policy())
+    return SaaSSessionManager("hostile", ACCESS_KEY, SECRET_KEY, server.url,
+                              verify=ca_path(), **options)
+
+
+def self_hosted(server, **options) -> CWPSessionManager:
+    options.setdefault("retry_policy", quiet_policy())
+    return CWPSessionManager("hostile", server.url, USERNAME, PASSWORD,
+                             verify=ca_path(), **options)
+
+
+def outcome(fn):
+    """What ``fn()`` returned, or the exception it raised (KeyboardInterrupt aside)."""
+    try:
+        return fn()
+    except (Exception, SystemExit) as exc:  # PcpiError is a SystemExit
+        return exc
+
+
+@pytest.fixture
+def evil():
+    """Another origin (another port) that records whatever reaches it."""
+    with HostileServer(lambda r: answer(200, json={"evil": True})) as s:
+        yield s
+
+
+@pytest.fixture
+def evil_http():
+    """Another origin on plain http."""
+    with HostileServer(lambda r: answer(200, json={"evil": True}), tls=False) as s:
+        yield s
+
+
+def _targets(evil, evil_http):
+    return {"other-port": evil.url, "other-host": f"https://localhost:{evil.port}",
+            "plain-http": evil_http.url}
+
+
+# ---------------------------------------------------------------------- 1. token on redirect
+@pytest.mark.parametrize("status", REDIRECTS)
+@pytest.mark.parametrize("where", ["other-port", "other-host", "plain-http"])
+def test_a_redirect_to_another_origin_never_carries_the_token(status, where, evil, evil_http):
+    target = _targets(evil, evil_http)[where]
+    routes = {("GET", "/cloud"): lambda r: answer(status, headers={
+        "Location": target + "/steal?next=%2Fcloud"})}
+    with HostileTenant(routes) as tenant:
+        m = saas(tenant)
+        cspm = m.create_cspm_session()
+        got = outcome(lambda: cspm.request("GET", "/cloud"))
+        m.close()
+    assert evil.hits() == [] and evil_http.hits() == []
+    assert isinstance(got, errors.OriginError), got
+    assert isinstance(got, requests.RequestException)  # per call, not fatal
+    host = target.split("://", 1)[1]
+    assert host in str(got) and "steal" not in str(got)  # names the origin, not the path
+    assert len(tenant.hits("/cloud")) == 1  # not retried either
+
+
+def test_a_same_origin_redirect_is_followed_with_the_token_and_the_body():
+    routes = {
+        ("GET", "/cloud"): lambda r: answer(302, headers={"Location": "/cloud/v2"}),
+        ("GET", "/cloud/v2"): lambda r: answer(200, json={"moved": True}),
+        ("POST", "/v2/policy"): lambda r: answer(307, headers={"Location": "/v3/policy"}),
+        ("POST", "/v3/policy"): lambda r: answer(200, json=r.json()),
+    }
+    with HostileTenant(routes) as tenant:
+        m = saas(tenant)
+        cspm = m.create_cspm_session()
+        assert cspm.request("GET", "/cloud").json() == {"moved": True}
+        assert cspm.request("POST", "/v2/policy", json={"name": "p"}).json() == {"name": "p"}
+        m.close()
+    assert tenant.hits("/cloud/v2")[0].headers["x-redlock-auth"] == tenant.token
+    assert tenant.hits("/v3/policy")[0].json() == {"name": "p"}
+
+
+def test_a_same_origin_redirect_loop_is_bounded():
+    routes = {("GET", "/cloud"): lambda r: answer(302, headers={"Location": "/cloud"})}
+    with HostileTenant(routes) as tenant:
+        m = saas(tenant)
+        cspm = m.create_cspm_session()
+        got = outcome(lambda: cspm.request("GET", "/cloud"))
+        m.close()
+    assert len(tenant.hits("/cloud")) <= 6
+    assert isinstance(got, requests.exceptions.TooManyRedirects), got
+
+
+# ---------------------------------------------------------------------- 2. credentials on redirect
+@pytest.mark.parametrize("status", [307, 308])
+def test_a_login_redirected_elsewhere_never_reposts_the_keys(status, evil):
+    routes = {("POST", "/login"): lambda r: answer(status, headers={
+        "Location": evil.url + "/login"})}
+    with HostileTenant(routes) as tenant:
+        got = outcome(lambda: saas(tenant).create_cspm_session())
+    assert evil.hits() == []
+    assert isinstance(got, errors.OriginError), got
+
+
+@pytest.mark.parametrize("status", [307, 308])
+def test_a_self_hosted_login_redirected_elsewhere_never_reposts_the_password(status, evil):
+    routes = {("POST", "/api/v1/authenticate"): lambda r: answer(status, headers={
+        "Location": evil.url + "/api/v1/authenticate"})}
+    with HostileTenant(routes) as tenant:
+        got = outcome(lambda: self_hosted(tenant).create_cwp_session())
+    assert evil.hits() == []
+    assert isinstance(got, errors.OriginError), got
+
+
+def test_a_compute_authenticate_redirected_elsewhere_never_carries_the_cspm_token(evil):
+    with HostileTenant() as tenant:
+        tenant.routes[("GET", "/meta_info")] = lambda r: answer(200, json={
+            "twistlockUrl": tenant.url + "/compute"})
+        tenant.routes[("POST", "/compute/api/v1/authenticate")] = lambda r: answer(
+            308, headers={"Location": evil.url + "/api/v1/authenticate"})
+        got = outcome(lambda: saas(tenant).create_cwp_session())
+    assert evil.hits() == []
+    assert isinstance(got, errors.OriginError), got
+
+
+# ---------------------------------------------------------------------- 3. http learned
+def test_an_http_compute_url_from_an_https_tenant_is_refused(evil_http):
+    routes = {("GET", "/meta_info"): lambda r: answer(200, json={"twistlockUrl": evil_http.url})}
+    with HostileTenant(routes) as tenant:
+        got = outcome(lambda: saas(tenant).create_cwp_session())
+    assert evil_http.hits() == []
+    assert isinstance(got, errors.OriginError), got
+    assert "http://" in str(got) and "twistlockUrl" in str(got)
+
+
+def test_an_http_cna_url_from_an_https_tenant_is_refused(evil_http):
+    routes = {("GET", "/cnsConfig"): lambda r: answer(200, json={"public-api": evil_http.url}),
+              ("GET", "/license"): lambda r: answer(200, json={"prismaId": "806775"})}
+    with HostileTenant(routes) as tenant:
+        got = outcome(lambda: saas(tenant).create_cna_session())
+    assert evil_http.hits() == []
+    assert isinstance(got, errors.OriginError), got
+
+
+def test_plain_http_works_where_the_user_wrote_it_with_one_warning(caplog):
+    with HostileTenant(tls=False) as tenant:
+        tenant.routes[("GET", "/meta_info")] = lambda r: answer(200, json={
+            "twistlockUrl": tenant.url + "/compute"})
+        tenant.routes[("GET", "/compute/api/v1/hosts")] = lambda r: answer(200, json=[])
+        tenant.routes[("GET", "/cloud")] = lambda r: answer(200, json=[])
+        with caplog.at_level(logging.WARNING, logger="pcpi"):
+            m = saas(tenant)
+            cspm = m.create_cspm_session()
+            cwp = m.create_cwp_session()
+            for _ in range(3):
+                assert cspm.request("GET", "/cloud").status_code == 200
+                assert cwp.request("GET", "/api/v1/hosts").status_code == 200
+            m.close()
+    warnings = [r for r in caplog.records if "plain http" in r.getMessage()]
+    assert len(warnings) == 1 and "hostile" in warnings[0].getMessage()
+
+
+# ---------------------------------------------------------------------- 4. RQL pagination
+FIRST_PAGE = {"query": "config from cloud.resource", "searchType": "config",
+              "data": {"items": [{"id": 1}, {"id": 2}], "totalRows": 2, "nextPageToken": "p1"}}
+
+
+def rql_tenant(page, **kwargs) -> HostileTenant:
+    return HostileTenant({("POST", "/search/config"): lambda r: answer(200, json=FIRST_PAGE),
+                          ("POST", "/search/config/page"): page}, **kwargs)
+
+
+BAD_PAGES = {
+    "400": lambda r: answer(400, json={"message": "bad token"}),
+    "429": lambda r: answer(429, json={"message": "slow down"}),
+    "503": lambda r: answer(503, b"unavailable"),
+    "not-json": lambda r: answer(200, b"<html>gateway</html>",
+                                 headers={"Content-Type": "text/html"}),
+    "no-items": lambda r: answer(200, json={"message": "ok"}),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_PAGES))
+def test_a_page_that_fails_raises_with_what_was_delivered(kind):
+    with rql_tenant(BAD_PAGES[kind]) as tenant:
+        m = saas(tenant, retries=2)
+        cspm = m.create_cspm_session()
+        got = outcome(lambda: cspm.config_search_request({"query": "config from cloud.resource"}))
+        m.close()
+    assert not isinstance(got, dict), "a truncated result was returned as if complete"
+    assert isinstance(got, errors.IncompleteResultError), got
+    assert (got.pages, got.rows) == (1, 2)
+    assert "1 page" in str(got) and "2 rows" in str(got)
+
+
+def test_the_page_callback_never_sees_an_error_body():
+    seen = []
+    with rql_tenant(BAD_PAGES["400"]) as tenant:
+        m = saas(tenant)
+        cspm = m.create_cspm_session()
+        got = outcome(lambda: cspm.config_search_request_function(
+            {"query": "config from cloud.resource"}, lambda *page: seen.append(page)))
+        m.close()
+    assert [page[1]["items"] for page in seen] == [FIRST_PAGE["data"]["items"]]
+    assert isinstance(got, errors.IncompleteResultError), got
+
+
+def test_a_repeated_page_token_ends_with_a_clear_error():
+    def same_token(req):  # bounded here so that a client that loops still ends
+        if len(req.server.hits("/search/config/page")) > 50:
+            return answer(400)
+        return answer(200, json={"items": [{"id": 3}], "totalRows": 1, "nextPageToken": "p1"})
+
+    with rql_tenant(same_token) as tenant:
+        m = saas(tenant)
+        cspm = m.create_cspm_session()
+        got = outcome(lambda: cspm.config_search_request({"query": "q"}))
+        m.close()
+    assert len(tenant.hits("/search/config/page")) <= 2
+    assert isinstance(got, errors.IncompleteResultError), got
+    assert "repeated" in str(got)
+
+
+def test_an_endless_run_of_pages_is_bounded():
+    def endless(req):
+        n = len(req.server.hits("/search/config/page"))
+        if n > 30:
+            return answer(400)
+        return answer(200, json={"items": [{"id": n}], "totalRows": 1,
+                                 "nextPageToken": f"p{n + 1}"})
+
+    with rql_tenant(endless) as tenant:
+        m = saas(tenant)
+        cspm = m.create_cspm_session()
+        got = outcome(lambda: cspm.config_search_request({"query": "q"}, max_pages=10))
+        m.close()
+    assert len(tenant.hits("/search/config/page")) == 9  # pages 2..10
+    assert isinstance(got, errors.IncompleteResultError), got
+    assert got.pages == 10 and "10 pages" in str(got)
+
+
+# ---------------------------------------------------------------------- 5. bodies on retry
+def _fail_first(status=503):
+    def handle(req):
+        if len(req.server.hits(req.path)) == 1:
+            return answer(status, b"busy", headers={"Retry-After": "0"})
+        return answer(200, json={"received": len(req.body)})
+    return handle
+
+
+def test_a_retried_multipart_upload_sends_the_same_bytes(tmp_path):
+    path = tmp_path / "report.csv"
+    path.write_bytes(b"id,name\n" + b"1,alpha\n" * 2000)
+    with HostileTenant({("POST", "/upload"): _fail_first()}) as tenant:
+        m = saas(tenant)
+        cspm = m.create_cspm_session()
+        with open(path, "rb") as fh:
+            res = cspm.request("POST", "/upload", files={"file": fh})
+        m.close()
+    first, second = tenant.hits("/upload")
+    assert second.body == first.body and path.read_bytes() in second.body
+    assert res.json() == {"received": len(first.body)}
+
+
+def test_a_retried_file_body_is_rewound(tmp_path):
+    path = tmp_path / "blob.bin"
+    path.write_bytes(os.urandom(50_000))
+    with HostileTenant({("PUT", "/blob"): _fail_first(502)}) as tenant:
+        m = saas(tenant)
+        cspm = m.create_cspm_session()
+        with open(path, "rb") as fh:
+            fh.read(10)  # the caller's position is where the body starts
+            res = cspm.request("PUT", "/blob", data=fh)
+        m.close()
+    first, second = tenant.hits("/blob")
+    assert first.body == second.body == path.read_bytes()[10:]
+    assert res.status_code == 200
+
+
+def test_a_body_that_cannot_be_replayed_is_not_resent_and_says_why(caplog):
+    with HostileTenant({("POST", "/upload"): _fail_first()}) as tenant:
+        m = saas(tenant)
+        cspm = m.create_cspm_session()
+        res = cspm.request("POST", "/upload", data=(b"chunk%d" % i for i in range(3)))
+        m.close()
+    assert [h.body for h in tenant.hits("/upload")] == [b"chunk0chunk1chunk2"]
+    assert res.status_code == 503
+    assert "cannot be sent again" in caplog.text
+
+
+# ---------------------------------------------------------------------- 6. idempotency
+@pytest.mark.parametrize("status", [500, 502, 504])
+def test_a_state_changing_post_is_not_resent_after_a_gateway_error(status):
+    with HostileTenant({("POST", "/v2/policy"): _fail_first(status)}) as tenant:
+        m = saas(tenant)
+        cspm = m.create_cspm_session()
+        res = cspm.request("POST", "/v2/policy", json={"name": "p"})
+        explicit = cspm.request("POST", "/v2/policy", json={"name": "q"}, idempotent=False)
+        m.close()
+    assert len(tenant.hits("/v2/policy")) == 2  # one each, never resent
+    assert res.status_code == status and explicit.status_code == 200
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_state_changing_post_is_resent_when_the_answer_proves_it_was_not_processed(status):
+    with HostileTenant({("POST", "/v2/policy"): _fail_first(status)}) as tenant:
+        m = saas(tenant)
+        cspm = m.create_cspm_session()
+        res = cspm.request("POST", "/v2/policy", json={"name": "p"})
+        m.close()
+    assert res.status_code == 200 and len(tenant.hits("/v2/policy")) == 2
+
+
+def test_idempotent_true_and_false_decide_for_any_method():
+    with HostileTenant({("POST", "/v2/policy"): _fail_first(502),
+                        ("GET", "/cloud"): _fail_first(502)}) as tenant:
+        m = saas(tenant)
+        cspm = m.create_cspm_session()
+        post = cspm.request("POST", "/v2/policy", json={}, idempotent=True)
+        get = cspm.request("GET", "/cloud", idempotent=False)
+        m.close()
+    assert post.status_code == 200 and len(tenant.hits("/v2/policy")) == 2
+    assert get.status_code == 502 and len(tenant.hits("/cloud")) == 1
+
+
+# ---------------------------------------------------------------------- 7. bounds
+def _limited(rate, burst="1", remaining="0"):
+    return lambda r: answer(200, json=[], headers={
+        "X-RateLimit-Replenish-Rate": rate, "X-RateLimit-Burst-Capacity": burst,
+        "X-RateLimit-Remaining": remaining})
+
+
+@pytest.mark.parametrize("rate,remaining", [("0.000001", "0"), ("1e-300", "0"),
+                                            ("10", "-1e308"), ("10", "-1e999"),
+                                            ("nan", "0"), ("inf", "-5"), ("10", "nan")])
+def test_pacing_waits_are_capped_whatever_the_headers_say(rate, remaining):
+    sleeps = Sleeps()
+    with HostileTenant({("GET", "/cloud"): _limited(rate, "1", remaining)}) as tenant:
+        m = saas(tenant, retry_policy=quiet_policy(sleep=sleeps))
+        cspm = m.create_cspm_session()
+        for _ in range(4):
+            assert cspm.request("GET", "/cloud").status_code == 200
+        m.close()
+    assert all(0 <= s <= 120 for s in sleeps), sleeps
+
+
+def _trickle(head: bytes, body: bytes, *, every: float = 0.05, limit: float = 6.0):
+    """Send ``head`` then ``body`` a byte at a time; after ``limit`` seconds the rest
+    at once (so that a client without a total deadline still ends)."""
+    def handle(req):
+        sent, t0 = 0, time.monotonic()
+        data = head + body
+        while sent < len(data) and time.monotonic() - t0 < limit:
+            if req.server.stopping.wait(every):
+                return CLOSE
+            req.conn.sendall(data[sent:sent + 1])
+            sent += 1
+        req.conn.sendall(data[sent:])
+        return None
+    return handle
+
+
+@pytest.mark.parametrize("part", ["headers", "body"])
+def test_a_trickling_server_cannot_hold_a_call_past_its_timeout(part):
+    body = json.dumps({"pad": "x" * 4000}).encode()
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" + \
+        b"X-Padding: " + b"p" * 400 + b"\r\n" + f"Content-Length: {len(body)}\r\n\r\n".encode()
+    if part == "body":
+        handler = lambda r: (r.conn.sendall(head), _trickle(b"", body)(r))[1]  # noqa: E731
+    else:
+        handler = _trickle(head, body)
+    policy = quiet_policy(connection_retries=0)
+    with HostileTenant({("GET", "/cloud"): handler}) as tenant:
+        m = saas(tenant, retry_policy=policy, timeout=(2, 0.5))
+        cspm = m.create_cspm_session()
+        t0 = time.monotonic()
+        got = outcome(lambda: cspm.request("GET", "/cloud"))
+        took = time.monotonic() - t0
+        m.close()
+    assert not isinstance(got, requests.Response), f"answered after {took:.1f} s"
+    assert isinstance(got, errors.DeadlineExceeded), got
+    assert isinstance(got, requests.exceptions.ReadTimeout)  # a timeout like any other
+    assert "2.5" in str(got)
+
+
+def _bomb() -> bytes:
+    """1 MiB of gzip that inflates to 1 GiB of zeros."""
+    out = [b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"]
+    comp = zlib.compressobj(9, zlib.DEFLATED, -15)
+    mib = bytes(1 << 20)
+    block = comp.compress(mib) + comp.flush(zlib.Z_FULL_FLUSH)
+    crc = 0
+    for _ in range(1024):
+        out.append(block)
+        crc = zlib.crc32(mib, crc)
+    out.append(comp.flush())
+    out.append(crc.to_bytes(4, "little") + (1 << 30 & 0xFFFFFFFF).to_bytes(4, "little"))
+    return b"".join(out)
+
+
+@pytest.fixture(scope="module")
+def bomb() -> bytes:
+    data = _bomb()
+    assert len(data) < 2 << 20
+    return data
+
+
+def test_a_decompression_bomb_stops_at_the_size_limit(bomb):
+    sent = answer(200, bomb, headers={"Content-Type": "application/json",
+                                      "Content-Encoding": "gzip"})
+    with HostileTenant({("GET", "/cloud"): lambda r: sent}) as tenant:
+        m = saas(tenant, max_response_bytes=16 << 20)
+        cspm = m.create_cspm_session()
+        got = outcome(lambda: cspm.request("GET", "/cloud"))
+        m.close()
+    assert not isinstance(got, requests.Response), "1 GiB was read into memory"
+    assert isinstance(got, errors.ResponseTooLargeError), got
+    assert "16 MiB" in str(got) and "max_response_bytes" in str(got)
+
+
+def test_an_endless_chunked_body_stops_at_the_size_limit():
+    def endless(req):
+        req.conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        chunk = b"%x\r\n%s\r\n" % (1 << 16, b"a" * (1 << 16))
+        for _ in range(4096):  # 256 MiB at most, so that a client without a limit ends
+            if req.server.stopping.is_set():
+                return CLOSE
+            req.conn.sendall(chunk)
+        req.conn.sendall(b"0\r\n\r\n")
+        return None
+
+    with HostileTenant({("GET", "/cloud"): endless}) as tenant:
+        m = saas(tenant, max_response_bytes=8 << 20)
+        cspm = m.create_cspm_session()
+        got = outcome(lambda: cspm.request("GET", "/cloud"))
+        m.close()
+    assert not isinstance(got, requests.Response), "the whole body was read"
+    assert isinstance(got, errors.ResponseTooLargeError), got
+
+
+def test_a_declared_length_over_the_limit_is_refused_before_reading():
+    with HostileTenant({("GET", "/cloud"): lambda r: (r.conn.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 10000000000\r\n\r\n" + b"x" * 1000), None)[1]}
+            ) as tenant:
+        m = saas(tenant)
+        cspm = m.create_cspm_session()
+        got = outcome(lambda: cspm.request("GET", "/cloud"))
+        m.close()
+    assert isinstance(got, errors.ResponseTooLargeError), got
+    assert "10000000000" in str(got)
+
+
+# ---------------------------------------------------------------------- 8. secrets in text
+BAD_TOKENS = {"crlf": "\r\nX-Injected: 1", "leading-space": " ", "tab": "\t", "nul": "\0"}
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_TOKENS))
+def test_a_malformed_token_never_appears_in_an_error_or_a_log(kind, caplog):
+    token = jwt()
+    bad = BAD_TOKENS[kind] + token if kind != "crlf" else token + BAD_TOKENS[kind]
+    _secrets.remember(token)
+    routes = {("POST", "/login"): lambda r: answer(200, json={"token": bad})}
+    with HostileTenant(routes) as tenant:
+        got = outcome(lambda: saas(tenant).create_cspm_session())
+    assert isinstance(got, errors.LoginError), got
+    assert token not in str(got) and token not in caplog.text
+    assert "not a valid header value" in str(got)
+
+
+def test_a_malformed_token_set_by_hand_is_reported_without_its_value(caplog):
+    with HostileTenant({("GET", "/cloud"): lambda r: answer(200, json=[])}) as tenant:
+        m = saas(tenant)
+        cspm = m.create_cspm_session()
+        cspm.headers = dict(cspm.headers, **{"x-redlock-auth": " " + cspm.token})
+        got = outcome(lambda: cspm.request("GET", "/cloud"))
+        m.close()
+    assert isinstance(got, requests.exceptions.InvalidHeader), got
+    assert "x-redlock-auth" in str(got) and tenant.token not in str(got)
+    assert tenant.token not in caplog.text
+
+
+def test_an_echoed_error_body_is_logged_with_secrets_redacted(caplog):
+    other = jwt()
+    _secrets.remember(other)
+
+    def echo(req):
+        return answer(400, json={"error": "bad request", "echo": dict(req.headers),
+                                 "seen": f"Bearer {other}", "key": SECRET_KEY})
+
+    with HostileTenant({("GET", "/cloud"): echo}) as tenant:
+        m = saas(tenant)
+        cspm = m.create_cspm_session()
+        with caplog.at_level(logging.INFO, logger="pcpi"):
+            res = cspm.request("GET", "/cloud")
+        m.close()
+    assert res.status_code == 400 and tenant.token in res.text  # the caller's to read
+    text = caplog.text
+    assert "RESPONSE TEXT" in text and "bad request" in text
+    for secret in (tenant.token, other, SECRET_KEY):
+        assert secret not in text
+    assert "<redacted>" in text
+
+
+# ---------------------------------------------------------------------- 9. short bodies
+def test_urllib3_2_is_required():
+    reqs = [Requirement(r) for r in importlib.metadata.requires("pcpi") or []]
+    urllib3 = [r for r in reqs if r.name == "urllib3" and not r.marker]
+    assert urllib3 and not urllib3[0].specifier.contains("1.26.20")
+
+
+def test_a_body_cut_short_is_an_error_never_a_short_200():
+    def cut(req):
+        req.conn.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n{"items": [1, 2')
+        return CLOSE
+
+    with HostileTenant({("GET", "/cloud"): cut}) as tenant:
+        m = saas(tenant)
+        cspm = m.create_cspm_session()
+        got = outcome(lambda: cspm.request("GET", "/cloud"))
+        m.close()
+    assert isinstance(got, (requests.exceptions.ChunkedEncodingError,
+                            requests.exceptions.ConnectionError)), got
+    assert len(tenant.hits("/cloud")) == 4  # retried (a GET), then raised
+
+
+# ---------------------------------------------------------------------- bad local input
+def test_an_ipv6_literal_url_works(tmp_path):
+    from pcpi import session_loader
+
+    with HostileTenant({("GET", "/api/v1/hosts"): lambda r: answer(200, json=[{"h": 1}])},
+                       host="::1") as tenant:
+        path = tmp_path / "creds.json"
+        path.write_text(json.dumps([{"name": "v6", "url": tenant.url, "identity": USERNAME,
+                                     "secret": PASSWORD, "verify": ca_path()}]))
+        m = session_loader.load_config(str(path), retry_policy=quiet_policy())[0]
+        assert m.api_url == tenant.url
+        cwp = m.create_cwp_session()
+        assert cwp.request("GET", "/api/v1/hosts").json() == [{"h": 1}]
+        m.close()
+
+
+@pytest.mark.parametrize("content", [
+    "[" * 100_000 + "]" * 100_000,
+    '[{"name": "x", "url": "https://api.prismacloud.io", "identity": "a", "secret": "b", '
+    '"n": ' + "1" * 100_000 + "}]",
+    '[{"url": "https://api.prismacloud.io", "identity": "a", "secret": "' + "s" * (2 << 20)
+    + '"}]',
+])
+def test_hostile_json_in_a_credentials_file_is_a_clear_error(tmp_path, content):
+    from pcpi import session_loader
+
+    path = tmp_path / "credentials.json"
+    path.write_text(content)
+    got = outcome(lambda: session_loader.load_config(str(path)))
+    assert isinstance(got, errors.CredentialsFileError), type(got)
+    assert path.read_text() == content
+
+
+def _in_thread(fn, seconds: float):
+    box = []
+    t = threading.Thread(target=lambda: box.append(outcome(fn)), daemon=True)
+    t.start()
+    t.join(seconds)
+    return box[0] if box else None
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this OS")
+def test_a_credentials_path_that_is_a_fifo_is_refused_at_once(tmp_path):
+    from pcpi import session_loader
+
+    fifo = tmp_path / "credentials.json"
+    os.mkfifo(fifo)
+    try:
+        got = _in_thread(lambda: session_loader.load_config(str(fifo)), 5)
+    finally:  # release a reader that blocked in open()
+        try:
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        except OSError:
+            pass
+    assert got is not None, "load_config blocked on the FIFO"
+    assert isinstance(got, errors.CredentialsFileError) and "regular file" in str(got), got
+
+
+def test_a_credentials_path_that_is_a_device_is_refused():
+    from pcpi import session_loader
+
+    got = outcome(lambda: session_loader.load_config(os.devnull))
+    assert isinstance(got, errors.CredentialsFileError) and "regular file" in str(got), got
