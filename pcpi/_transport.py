@@ -1,9 +1,24 @@
-"""The transport: one pooled ``requests.Session`` per tenant, and nothing else.
+"""The transport: one pooled ``requests.Session`` per tenant, and the rules that
+hold whatever a server answers.
 
 Every pcpi session of a tenant (CSPM, Compute, CNA, logins and refreshes
 included) sends through one :class:`Transport`, so connections are reused
 across threads and sessions.  The pool holds as many connections as the
 largest fan-out pcpi is built for, so none is discarded and reopened.
+
+What the transport enforces on every call:
+
+* **the origin rule**: headers and body go to the origin (scheme, host, port)
+  of the URL asked for and nowhere else.  A redirect is followed only to the
+  same origin (at most :data:`MAX_REDIRECTS` times); a redirect to another
+  origin, or onto plain http, raises :class:`~pcpi.errors.OriginError` naming
+  where it pointed, and nothing is sent there.
+* **bounds**: each attempt ends within its whole timeout (connect + read
+  seconds; :mod:`pcpi._deadline`), and an answer larger than
+  ``max_response_bytes`` (decompressed) raises
+  :class:`~pcpi.errors.ResponseTooLargeError` once that many bytes were read.
+* **header values are checked before sending**, so that a malformed token is
+  reported by its header's name, never echoed.
 
 ``requests.Session.request`` re-reads proxy and CA settings from the
 environment (and ``~/.netrc``) on every call, and lets ``REQUESTS_CA_BUNDLE``
@@ -14,11 +29,14 @@ that a ``verify`` the caller gave explicitly always wins.
 
 from __future__ import annotations
 
+import datetime
 import os
+import re
 import threading
+import time
 import weakref
-from typing import Any, Dict, Optional, Tuple, Union
-from urllib.parse import urlsplit
+from typing import Any, Dict, List, Optional, Tuple, Union
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -26,14 +44,49 @@ from requests.structures import CaseInsensitiveDict
 from requests.utils import get_environ_proxies
 
 from . import __version__
+from ._body import EMPTY, Payload
+from ._deadline import tracked_pool_class, watchdog
+from ._origin import describe, same_origin
 from ._pacing import Pacer
+from .errors import DeadlineExceeded, OriginError, ResponseTooLargeError
 
-__all__ = ["Transport", "DEFAULT_TIMEOUT", "normalize_verify"]
+__all__ = ["Transport", "DEFAULT_TIMEOUT", "DEFAULT_MAX_RESPONSE_BYTES", "MAX_REDIRECTS",
+           "normalize_verify", "valid_header_value", "total_seconds"]
 
 #: (connect, read) seconds: quick to notice a dead host, patient with long RQL queries
 DEFAULT_TIMEOUT: Tuple[float, float] = (10.0, 180.0)
 
+#: largest answer read into memory, counted after decompression (512 MiB)
+DEFAULT_MAX_RESPONSE_BYTES = 512 << 20
+
+#: same-origin redirects followed for one call
+MAX_REDIRECTS = 5
+
 Timeout = Union[float, Tuple[float, float]]
+
+_CHUNK = 16 << 10
+# A header value as RFC 9110 allows it (visible characters, obs-text, inner
+# spaces and tabs), on one line: what http.client would send without complaint
+# or injection.
+_HEADER_VALUE = re.compile(r"\A(?:[\x21-\x7e\x80-\xff][\t\x20-\x7e\x80-\xff]*)?\Z")
+
+
+def valid_header_value(value: Any) -> bool:
+    """Whether ``value`` can be sent as an HTTP header value as it is."""
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")
+    return isinstance(value, str) and _HEADER_VALUE.match(value) is not None
+
+
+def total_seconds(timeout: Timeout) -> float:
+    """The whole time one attempt may take: connect + read timeout."""
+    if isinstance(timeout, tuple):
+        return float(sum(t for t in timeout if t is not None))
+    return 2.0 * float(timeout)
+
+
+def _size(n: int) -> str:
+    return f"{n >> 20} MiB" if n >= 1 << 20 and not n % (1 << 20) else f"{n} bytes"
 
 
 def normalize_verify(verify: Any) -> Union[bool, str]:
@@ -53,19 +106,43 @@ def normalize_verify(verify: Any) -> Union[bool, str]:
     raise TypeError(f"verify must be true, false or a CA bundle path, not {type(verify).__name__}")
 
 
+
+class _Adapter(HTTPAdapter):
+    """requests' adapter with pools that report connections to the watchdog."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        _track(self.poolmanager)
+
+    def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
+        return _track(super().proxy_manager_for(proxy, **kwargs))
+
+
+def _track(manager: Any) -> Any:
+    classes = getattr(manager, "pool_classes_by_scheme", None)
+    if classes is not None:
+        manager.pool_classes_by_scheme = {scheme: tracked_pool_class(cls)
+                                          for scheme, cls in classes.items()}
+    return manager
+
+
 class Transport:
     """A pooled, fork-aware HTTP transport with timeouts always set.
 
     ``pacing`` (default on) gives it a :class:`~pcpi._pacing.Pacer` that the
     sessions sending through it share; pass False to turn pacing off, or a
-    ``Pacer`` to tune or share one.
+    ``Pacer`` to tune or share one.  ``max_response_bytes`` bounds the size of
+    an answer after decompression (None: no bound).
     """
 
     def __init__(self, *, pool_connections: int = 200, pool_maxsize: int = 200,
                  timeout: Timeout = DEFAULT_TIMEOUT, trust_env: bool = True,
-                 pacing: Union[bool, Pacer] = True):
+                 pacing: Union[bool, Pacer] = True,
+                 max_response_bytes: Optional[int] = DEFAULT_MAX_RESPONSE_BYTES):
         if pool_connections < 1 or pool_maxsize < 1:
             raise ValueError("pool_connections and pool_maxsize must be at least 1")
+        if max_response_bytes is not None and max_response_bytes < 1:
+            raise ValueError("max_response_bytes must be a positive number of bytes, or None")
         #: paces calls to the tenant's rate limits for every session on this
         #: transport (None when pacing is off)
         self.pacer: Optional[Pacer] = (pacing if isinstance(pacing, Pacer)
@@ -74,6 +151,7 @@ class Transport:
         self.pool_maxsize = pool_maxsize
         self.timeout = timeout
         self.trust_env = trust_env
+        self.max_response_bytes = max_response_bytes
         # Resolved once: what requests would read from the environment per call.
         self._env_ca = (os.environ.get("REQUESTS_CA_BUNDLE")
                         or os.environ.get("CURL_CA_BUNDLE")) if trust_env else None
@@ -91,11 +169,12 @@ class Transport:
     def _open(self) -> None:
         session = requests.Session()
         session.trust_env = False  # resolved once in this object instead
-        adapter = HTTPAdapter(pool_connections=self.pool_connections,
-                              pool_maxsize=self.pool_maxsize, max_retries=0)
+        adapter = _Adapter(pool_connections=self.pool_connections,
+                           pool_maxsize=self.pool_maxsize, max_retries=0)
         session.mount("https://", adapter)
         session.mount("http://", adapter)
         self.session = session
+        self._adapter = adapter
         self.pid = os.getpid()
 
     def verify_for(self, verify: Any) -> Union[bool, str]:
@@ -111,7 +190,8 @@ class Transport:
         env = self._env_proxies.get(key)
         if env is None:
             env = get_environ_proxies(url) if self.trust_env else {}
-            self._env_proxies[key] = env
+            if len(self._env_proxies) < 256:  # a few origins per tenant; bounded anyway
+                self._env_proxies[key] = env
         if not proxies:
             return env
         merged = dict(env)
@@ -121,17 +201,110 @@ class Transport:
     def send(self, method: str, url: str, *, headers: dict, json: Any = None,
              data: Any = None, params: Any = None, files: Any = None,
              verify: Any = None, proxies: Optional[dict] = None,
-             timeout: Optional[Timeout] = None) -> requests.Response:
-        """Send one request on the pooled session; raises requests' exceptions."""
+             timeout: Optional[Timeout] = None,
+             body: Optional[Payload] = None) -> requests.Response:
+        """Send one call: redirects followed within its origin only, each attempt
+        bounded in time and size.  ``body`` (a :class:`~pcpi._body.Payload`)
+        replaces ``json``/``data``/``files`` when the caller prepared it once.
+        Raises requests' exceptions and :class:`~pcpi.errors.PcpiRequestError`."""
+        payload = body if body is not None else Payload.of(json=json, data=data, files=files)
         merged = CaseInsensitiveDict(self._base_headers)
         merged.update(headers)
+        for name, value in merged.items():
+            if not valid_header_value(value):
+                raise requests.exceptions.InvalidHeader(
+                    f"header {name!r} has a value that cannot be sent (leading whitespace, "
+                    f"CR/LF or another control character); the value is not shown")
+        timeout = timeout or self.timeout
+        history: List[requests.Response] = []
+        target = url
+        while True:
+            res = self._attempt(method, target, merged, payload, params if not history else
+                                None, verify, proxies, timeout)
+            if not res.is_redirect:
+                break
+            where = urljoin(res.url, res.headers["location"])
+            if not same_origin(url, where):
+                res.close()
+                downgrade = urlsplit(url).scheme == "https" and \
+                    urlsplit(where).scheme.lower() != "https"
+                raise OriginError(
+                    f"{method} {describe(url)}{urlsplit(target).path} was redirected "
+                    f"({res.status_code}) to {describe(where)}"
+                    f"{', plain http' if downgrade else ', another origin'}; pcpi does not "
+                    f"send tokens, credentials or bodies there.  If the tenant has moved, put "
+                    f"its new URL in your credentials.", response=res)
+            if len(history) >= MAX_REDIRECTS:
+                raise requests.exceptions.TooManyRedirects(
+                    f"{method} {describe(url)}{urlsplit(url).path} was redirected more than "
+                    f"{MAX_REDIRECTS} times", response=res)
+            method, payload = _redirected(res.status_code, method, payload)
+            if not payload.replayable:
+                break  # the 307/308 stays the answer: the body cannot be sent again
+            history.append(res)
+            target = where
+        res.history = history
+        return res
+
+    def _attempt(self, method: str, url: str, headers: CaseInsensitiveDict, payload: Payload,
+                 params: Any, verify: Any, proxies: Optional[dict],
+                 timeout: Timeout) -> requests.Response:
         prep = requests.PreparedRequest()
-        prep.prepare(method=method, url=url, headers=merged, files=files, data=data,
-                     params=params, json=json)
-        return self.session.send(prep, timeout=timeout or self.timeout,
-                                 verify=self.verify_for(verify),
-                                 proxies=self.proxies_for(url, proxies),
-                                 stream=False, cert=None, allow_redirects=True)
+        prep.prepare_method(method)
+        prep.prepare_url(url, params)
+        prep.prepare_headers(headers)
+        payload.rewind()
+        prep.prepare_body(payload.data, None)
+        if payload.content_type and "content-type" not in prep.headers:
+            prep.headers["Content-Type"] = payload.content_type
+        seconds = total_seconds(timeout)
+        # The adapter, not Session.send: no cookie jar for a server to grow, and no
+        # redirect handling, which would read a 3xx body without a bound.
+        adapter = self._adapter
+        attempt = watchdog.start(seconds)
+        try:
+            start = time.perf_counter()
+            res = adapter.send(prep, stream=True, timeout=timeout,
+                               verify=self.verify_for(verify), cert=None,
+                               proxies=self.proxies_for(url, proxies))
+            res.elapsed = datetime.timedelta(seconds=time.perf_counter() - start)
+            self._read(res)
+        except requests.RequestException as exc:
+            if attempt.expired and not isinstance(exc, ResponseTooLargeError):
+                raise _deadline_exceeded(method, url, seconds, prep) from exc
+            raise
+        finally:
+            watchdog.finish(attempt)
+        if attempt.cut:
+            # http.client takes a connection closed inside the headers for their
+            # end: an answer read from a socket the watchdog shut is not trusted
+            raise _deadline_exceeded(method, url, seconds, prep)
+        return res
+
+    def _read(self, res: requests.Response) -> None:
+        """Read the body into ``res.content``, within ``max_response_bytes``."""
+        limit = self.max_response_bytes
+        declared = res.headers.get("Content-Length", "")
+        if limit is not None and declared.isdigit() and int(declared) > limit:
+            res.close()
+            raise ResponseTooLargeError(
+                f"{res.request.method} {describe(res.url)}{urlsplit(res.url).path} answered "
+                f"{declared} bytes, over the {_size(limit)} limit (max_response_bytes)",
+                response=res)
+        chunks = []
+        size = 0
+        for chunk in res.iter_content(_CHUNK):
+            size += len(chunk)
+            if limit is not None and size > limit:
+                res.close()
+                raise ResponseTooLargeError(
+                    f"{res.request.method} {describe(res.url)}{urlsplit(res.url).path} "
+                    f"answered more than {_size(limit)} (max_response_bytes, counted after "
+                    f"decompression); reading stopped there", response=res)
+            chunks.append(chunk)
+        # what Response.content does once it has read everything
+        res._content = b"".join(chunks)
+        res._content_consumed = True
 
     def close(self) -> None:
         """Close pooled connections (the transport reopens on next use)."""
@@ -147,6 +320,21 @@ class Transport:
 
     def __repr__(self) -> str:
         return (f"<pcpi Transport pool={self.pool_maxsize} timeout={self.timeout!r}>")
+
+
+def _deadline_exceeded(method: str, url: str, seconds: float,
+                       prep: requests.PreparedRequest) -> DeadlineExceeded:
+    return DeadlineExceeded(
+        f"{method} {describe(url)}{urlsplit(url).path} took longer than {seconds:g} seconds "
+        f"in all (connect + read timeout); the server was still sending", request=prep)
+
+
+def _redirected(status: int, method: str, payload: Payload) -> Tuple[str, Payload]:
+    """Method and body after a redirect, as browsers and requests do it: 303 (and
+    301/302 for a POST) become a GET without a body; 307/308 keep both."""
+    if status == 303 and method != "HEAD" or status in (301, 302) and method == "POST":
+        return "GET", EMPTY
+    return method, payload
 
 
 _live: "weakref.WeakSet[Transport]" = weakref.WeakSet()

@@ -1,13 +1,24 @@
-"""Named errors for the conditions that ended a pcpi 1.0.1 script.
+"""Named errors: fatal conditions, and calls that could not be completed safely.
 
-1.0.1 called ``exit()`` on bad credentials, a repeated 401 or exhausted login
-retries.  These exceptions subclass :class:`SystemExit`, so an uncaught one still
-ends the script (printing its message), while a caller can now catch
-:class:`PcpiError` and carry on.  Messages say what to fix and never carry a
-token, secret key or password.
+Two families:
+
+* :class:`PcpiError` (a :class:`SystemExit`): the conditions that ended a 1.0.1
+  script (bad credentials, a repeated 401, exhausted login retries, unusable
+  configuration).  An uncaught one still ends the script with its message,
+  while a caller can catch :class:`PcpiError` and carry on.
+* :class:`PcpiRequestError` (a ``requests.RequestException``): one call that
+  pcpi refused to complete as the server asked, because doing so would move a
+  secret to another origin, lose data or exceed a bound.  Other calls go on;
+  ``except requests.RequestException`` catches these along with requests' own.
+
+Messages say what to fix and never carry a token, secret key or password.
 """
 
 from __future__ import annotations
+
+from typing import Optional
+
+import requests
 
 __all__ = [
     "PcpiError",
@@ -17,6 +28,11 @@ __all__ = [
     "LoginError",
     "CredentialsRejectedError",
     "AuthorizationError",
+    "PcpiRequestError",
+    "OriginError",
+    "IncompleteResultError",
+    "ResponseTooLargeError",
+    "DeadlineExceeded",
 ]
 
 
@@ -63,3 +79,43 @@ class CredentialsRejectedError(LoginError):
 
 class AuthorizationError(PcpiError):
     """A call was refused (401) again right after a fresh login."""
+
+
+class PcpiRequestError(requests.exceptions.RequestException):
+    """A call pcpi would not complete as the server asked (see the subclasses)."""
+
+
+class OriginError(PcpiRequestError):
+    """A server tried to move a call to another origin (scheme, host, port): a
+    redirect elsewhere or onto plain http, or a URL learned from the tenant that
+    is plain http while the tenant is https.  Nothing was sent there."""
+
+
+class IncompleteResultError(PcpiRequestError, ValueError):
+    """A paginated result (RQL search) could not be completed: a page failed, or
+    the pages did not end.  ``pages`` and ``rows`` say what was delivered (to the
+    callback, or received) before it; nothing partial is returned as complete."""
+
+    def __init__(self, message: str, *, pages: int, rows: int,
+                 response: Optional[requests.Response] = None):
+        super().__init__(message, response=response)
+        self.pages = pages
+        self.rows = rows
+
+    def __reduce__(self):
+        return _incomplete, (str(self), self.pages, self.rows)
+
+
+class ResponseTooLargeError(PcpiRequestError):
+    """An answer exceeded ``max_response_bytes`` (decompressed bytes counted);
+    reading stopped there."""
+
+
+class DeadlineExceeded(PcpiRequestError, requests.exceptions.ReadTimeout):
+    """One attempt took longer than its whole timeout (connect + read seconds),
+    e.g. against a server that trickles bytes; retried like any read timeout
+    when the call is safe to repeat."""
+
+
+def _incomplete(message: str, pages: int, rows: int) -> IncompleteResultError:
+    return IncompleteResultError(message, pages=pages, rows=rows)
