@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from ._cspm_backed import CSPMBackedSession
-from ._session_base import _json_of
+from ._origin import check_learned_url
 
 __all__ = ["CNASession"]
 
@@ -30,12 +30,14 @@ class CNASession(CSPMBackedSession):
         self._api_login_wrapper()
 
     def _cna_metadata(self):
-        cns = _json_of(self.cspm_session.request("GET", "/cnsConfig"), "GET /cnsConfig")
-        lic = _json_of(self.cspm_session.request("GET", "/license"), "GET /license")
+        cns = self._json_of(self.cspm_session.request("GET", "/cnsConfig"), "GET /cnsConfig")
+        lic = self._json_of(self.cspm_session.request("GET", "/license"), "GET /license")
         if not cns.get("public-api") or not lic.get("prismaId"):
             raise ValueError(f"tenant '{self.tenant}' gave no CNA API URL or Prisma ID: is "
                              "CNA enabled for it?")
-        return cns["public-api"].rstrip("/"), str(lic["prismaId"])
+        url = check_learned_url(cns["public-api"], self.cspm_session.api_url,
+                                "the CNA URL (public-api of /cnsConfig)")
+        return url, str(lic["prismaId"])
 
     def _api_login(self) -> object:
         """POST /issue with the CSPM token: ``[response, seconds]``."""

@@ -16,7 +16,7 @@ from typing import Callable, Optional
 import requests
 
 __all__ = ["Backoff", "RetryPolicy", "parse_retry_after", "is_safe_to_repeat",
-           "IDEMPOTENT_METHODS", "READ_ONLY_POSTS"]
+           "may_resend_after", "IDEMPOTENT_METHODS", "READ_ONLY_POSTS", "NOT_PROCESSED"]
 
 #: methods whose repeat cannot change state twice (RFC 9110 section 9.2.2)
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
@@ -81,6 +81,25 @@ def is_safe_to_repeat(method: str, url_path: str, idempotent: Optional[bool] = N
     if method in IDEMPOTENT_METHODS:
         return True
     return method == "POST" and url_path.endswith(READ_ONLY_POSTS)
+
+
+#: answers that say the request was not processed, so even a call that is not
+#: safe to repeat may be sent again: 429 (the rate limiter turned it away before
+#: the API saw it), 503 (RFC 9110 15.6.4: the server cannot handle the request
+#: now; load balancers and Prisma Cloud's gateway answer it before forwarding)
+#: and 425 (RFC 8470: the server did not process it)
+NOT_PROCESSED = frozenset({425, 429, 503})
+
+
+def may_resend_after(status: int, safe: bool) -> bool:
+    """Whether a call may be sent again after a retryable ``status`` answer.
+
+    A call that is safe to repeat may be resent after any of them.  One that is
+    not (a state-changing POST, or ``idempotent=False``) only after an answer
+    that proves it was not processed: a 500, 502 or 504 may come from a gateway
+    after the change was applied, so resending it could apply it twice.
+    """
+    return safe or status in NOT_PROCESSED
 
 
 def _never_sent(exc: requests.RequestException) -> bool:

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from ._cspm_backed import CSPMBackedSession
-from ._session_base import _json_of
+from ._origin import check_learned_url
 
 __all__ = ["SaaSCWPSession"]
 
@@ -30,11 +30,12 @@ class SaaSCWPSession(CSPMBackedSession):
 
     def _compute_url(self) -> str:
         res = self.cspm_session.request("GET", "/meta_info")
-        url = _json_of(res, "GET /meta_info").get("twistlockUrl")
+        url = self._json_of(res, "GET /meta_info").get("twistlockUrl")
         if not url:
             raise ValueError("GET /meta_info gave no twistlockUrl: is Compute enabled for "
                              f"tenant '{self.tenant}'?")
-        return url.rstrip("/")
+        return check_learned_url(url, self.cspm_session.api_url, "the Compute URL "
+                                 "(twistlockUrl of /meta_info)")
 
     def _api_login(self) -> object:
         """POST /api/v1/authenticate with the CSPM token: ``[response, seconds]``."""

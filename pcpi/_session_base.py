@@ -8,9 +8,13 @@ Every pcpi call, logins and refreshes included, goes through
   login is fatal (:class:`~pcpi.errors.AuthorizationError`).
 * 429 and 5xx: exponential backoff, ``Retry-After`` honoured, up to
   ``session.retries`` times.  Each call starts from the initial delay, so a job
-  never inherits a long delay after the service recovers.
+  never inherits a long delay after the service recovers.  A call that is not
+  safe to repeat is resent only after an answer that proves it was not
+  processed (429, 503, 425; see :func:`pcpi._policy.may_resend_after`).
 * connection errors and timeouts: a few retries when the call is safe to repeat,
   then requests' own exception (never ``''``).
+* every attempt sends the same body (:class:`pcpi._body.Payload`); a body that
+  cannot be read twice is never resent.
 
 Subclasses say how they log in and which header carries the token; they keep
 no per-call state on ``self``, so any number of threads can share one session.
@@ -18,18 +22,20 @@ no per-call state on ``self``, so any number of threads can share one session.
 
 from __future__ import annotations
 
-import copy
 import time
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Optional, Tuple
 from urllib.parse import urlsplit
 
 import requests
 
+from ._body import Payload
 from ._log import Log
 from ._pacing import endpoint_key
-from ._policy import RetryPolicy, is_safe_to_repeat
+from ._policy import RetryPolicy, is_safe_to_repeat, may_resend_after
+from ._redact import redact
+from ._rql import MAX_PAGES, config_search_pages, total_rows
 from ._token import SingleFlight, token_due
-from ._transport import Transport
+from ._transport import Transport, valid_header_value
 from .errors import AuthorizationError, LoginError
 
 __all__ = ["Session", "VALID_METHODS"]
@@ -172,6 +178,12 @@ class Session:
             raise LoginError(
                 f"{what} at {_no_query(res.url)} answered without a token; check that the "
                 f"URL is the API URL (for SaaS https://api*.prismacloud.io, not app*)")
+        if not valid_header_value(self.auth_style + token):
+            raise LoginError(
+                f"{what} at {_no_query(res.url)} answered a token that is not a valid header "
+                f"value (leading whitespace, CR/LF or another control character); pcpi will "
+                f"not send it.  The answer did not come from Prisma Cloud as expected: check "
+                f"the URL and any proxy in between.")
         return token
 
     def _login_call(self, url: str, payload: dict, headers: Optional[dict] = None,
@@ -236,59 +248,43 @@ class Session:
 
     def config_search_request(self, json: dict, verify=None, proxies=None,
                               redlock_ignore: list = None,
-                              status_ignore: list = []) -> dict:  # noqa: B006
+                              status_ignore: list = [], *,  # noqa: B006
+                              max_pages: int = MAX_PAGES) -> dict:
         """Run an RQL config search and return every page merged into the first
         response (``data.items`` and ``data.totalRows`` cover all pages).  The
-        caller's ``json`` is not modified."""
-        total_rows = 0
+        caller's ``json`` is not modified.  A page that fails, a repeated page
+        token or more than ``max_pages`` pages raise
+        :class:`~pcpi.errors.IncompleteResultError`: never a partial result."""
+        rows = 0
         items: list = []
         first: Optional[dict] = None
-        for details, data, _counter, _total in self._config_search_pages(
-                json, verify, proxies, redlock_ignore, status_ignore):
+        for details, data, _counter, _total in config_search_pages(
+                self, json, max_pages=max_pages, verify=verify, proxies=proxies,
+                redlock_ignore=redlock_ignore, status_ignore=status_ignore):
             if first is None:
                 first = details
                 first["data"] = data
             items.extend(data.get("items") or [])
-            total_rows += data.get("totalRows") or 0
-        first["data"].update({"totalRows": total_rows, "items": items})
+            rows += total_rows(data)
+        assert first is not None  # the generator yields the first page or raises
+        first["data"].update({"totalRows": rows, "items": items})
         return first
 
     def config_search_request_function(self, json, function, verify=None, proxies=None,
                                        redlock_ignore: list = None,
-                                       status_ignore: list = []) -> int:  # noqa: B006
+                                       status_ignore: list = [], *,  # noqa: B006
+                                       max_pages: int = MAX_PAGES) -> int:
         """Run an RQL config search, calling ``function(details, data, page,
         total_rows)`` for each page as it arrives; returns the total row count.
-        The caller's ``json`` is not modified."""
+        The caller's ``json`` is not modified.  The callback only ever sees
+        pages; a failure raises :class:`~pcpi.errors.IncompleteResultError`
+        saying how many pages it was given."""
         total = 0
-        for details, data, counter, total in self._config_search_pages(
-                json, verify, proxies, redlock_ignore, status_ignore):
+        for details, data, counter, total in config_search_pages(
+                self, json, max_pages=max_pages, verify=verify, proxies=proxies,
+                redlock_ignore=redlock_ignore, status_ignore=status_ignore):
             function(details, data, counter, total)
         return total
-
-    def _config_search_pages(self, payload, verify, proxies, redlock_ignore, status_ignore):
-        """Yields ``(details, data, page_number, running_total)`` per page."""
-        body = copy.deepcopy(payload)
-        # What 1.0.1 always asked for: heuristic search, big pages, resource JSON.
-        body.update({"heuristicSearch": True, "limit": 2000, "withResourceJson": True})
-        kwargs = dict(verify=verify, proxies=proxies, redlock_ignore=redlock_ignore,
-                      status_ignore=status_ignore)
-        res = self._send("POST", f"{self.api_url}/search/config", json=body, **kwargs)
-        details = _json_of(res, "RQL config search")
-        data = details.pop("data", None)
-        if not isinstance(data, dict):
-            raise ValueError(
-                f"RQL config search answered HTTP {res.status_code} without 'data': "
-                f"{_preview(res)}")
-        counter = 0
-        total = data.get("totalRows") or 0
-        yield details, data, counter, total
-        while data.get("nextPageToken"):
-            body["pageToken"] = data["nextPageToken"]
-            res = self._send("POST", f"{self.api_url}/search/config/page", json=body, **kwargs)
-            data = _json_of(res, "RQL config search page")
-            counter += 1
-            total += data.get("totalRows") or 0
-            yield details, data, counter, total
 
     # ------------------------------------------------------------------ the retry loop
     def _send(self, method: str, url: str, *, json: Any = None, data: Any = None,
@@ -308,6 +304,8 @@ class Session:
         verify = self.verify if verify is None else verify
         proxies = self.proxies if proxies is None else proxies
         note = f" - {custom_log}" if custom_log else ""
+        body = Payload.of(json=json, data=data, files=files)  # the same bytes every attempt
+        safe = is_safe_to_repeat(method, urlsplit(url).path, idempotent)
         throttled = 0
         conn_failures = 0
         auth_rounds = 0
@@ -331,17 +329,21 @@ class Session:
                     policy.sleep(wait)  # our turn under the tenant's rate limit
             t0 = time.perf_counter()
             try:
-                res = transport.send(method, url, headers=call_headers, json=json, data=data,
-                                     params=params, files=files, verify=verify,
-                                     proxies=proxies, timeout=timeout)
+                res = transport.send(method, url, headers=call_headers, body=body,
+                                     params=params, verify=verify, proxies=proxies,
+                                     timeout=timeout)
             except requests.RequestException as exc:
                 conn_failures += 1
-                safe = is_safe_to_repeat(method, urlsplit(url).path, idempotent)
+                what = self._redact(_describe(exc))
                 if not policy.retry_exception(exc, safe, conn_failures):
-                    log.error(f"FAILED {method} {_no_query(url)} - {_describe(exc)}{note}")
+                    log.error(f"FAILED {method} {_no_query(url)} - {what}{note}")
+                    raise
+                if not body.replayable:
+                    log.error(f"FAILED {method} {_no_query(url)} - {what}{note}; "
+                              f"not retried: {body.not_replayable}")
                     raise
                 delay = policy.connection_backoff.delay(conn_failures)
-                log.warning(f"{_describe(exc)} on {method} {_no_query(url)}; retrying in "
+                log.warning(f"{what} on {method} {_no_query(url)}; retrying in "
                             f"{delay:.1f} seconds ({conn_failures} of "
                             f"{policy.connection_retries})")
                 policy.sleep(delay)
@@ -358,6 +360,14 @@ class Session:
                     log.success(f"SUCCESS - {elapsed} seconds{note}")
                 return res
 
+            resend = self._backs_off(status) and may_resend_after(status, safe)
+            if authenticated and status == self.expired_code or \
+                    resend and throttled < self.retries:
+                if not body.replayable:
+                    log.error(f"FAILED {status} - {elapsed} seconds{note} - {method} "
+                              f"{_no_query(url)}; not retried: {body.not_replayable}")
+                    return res
+
             if authenticated and status == self.expired_code:
                 aged = reauthed and self._aged_out(issued)
                 auth_rounds += 1
@@ -373,7 +383,7 @@ class Session:
                 reauthed = True
                 continue
 
-            if throttled < self.retries and self._backs_off(status):
+            if resend and throttled < self.retries:
                 throttled += 1
                 delay = policy.throttle_delay(throttled, res.headers.get("Retry-After"),
                                               float(self.retry_timer_max), status=status)
@@ -387,9 +397,13 @@ class Session:
 
             if quiet:
                 return res
-            if throttled and self._backs_off(status):
+            if throttled and resend:
                 log.error(f"ERROR. Max retries exceeded: {method} {_no_query(url)} still "
                           f"answered {status} after {throttled} retries")
+            elif self._backs_off(status) and not resend:
+                log.warning(f"{method} {_no_query(url)} answered {status} and was not resent: "
+                            f"the call is not safe to repeat (it may have been applied); pass "
+                            f"idempotent=True if it is")
             if redlock_ignore and _redlock_matches(res, redlock_ignore):
                 return res
             self._log_failure(res, method, url, elapsed, note, custom_error_message)
@@ -422,9 +436,39 @@ class Session:
                   f"{method} {_no_query(url)}")
         status = res.headers.get("x-redlock-status")
         if status:
-            log.warning(f"x-redlock-status: {status}")
+            log.warning(f"x-redlock-status: {self._redact(status)}")
         if log.enabled(20):
-            log.info(f"RESPONSE TEXT: {_preview(res)}")
+            log.info(f"RESPONSE TEXT: {self._preview(res)}")
+
+    # ------------------------------------------------------------------ text from servers
+    def _secret_values(self) -> Tuple[Optional[str], ...]:
+        """What must never reach a log line or an error message verbatim."""
+        return (self.token, getattr(self, "cspm_token", None), getattr(self, "s_key", None),
+                getattr(self, "passwd", None), self._auth_value())
+
+    def _redact(self, text: str) -> str:
+        return redact(text, self._secret_values())
+
+    def _preview(self, res: requests.Response, limit: int = 500) -> str:
+        """The start of an answer's body, secrets redacted, for logs and errors."""
+        try:
+            text = res.text
+        except Exception:  # undecodable body
+            return "<unreadable body>"
+        text = self._redact(text[:limit * 4])  # redact first: a cut must not split a token
+        return text if len(text) <= limit else text[:limit] + "..."
+
+    def _json_of(self, res: requests.Response, what: str) -> dict:
+        """The JSON object of an answer the session needs (metadata lookups)."""
+        try:
+            body = res.json()
+        except ValueError:
+            raise ValueError(f"{what} answered HTTP {res.status_code} with a body that is not "
+                             f"JSON: {self._preview(res, 200)}") from None
+        if not isinstance(body, dict):
+            raise ValueError(f"{what} answered HTTP {res.status_code} with unexpected JSON: "
+                             f"{self._preview(res, 200)}")
+        return body
 
 
 # ---------------------------------------------------------------------- helpers
@@ -444,26 +488,6 @@ def _no_query(url: Optional[str]) -> str:
 
 def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
-
-
-def _preview(res: requests.Response, limit: int = 500) -> str:
-    try:
-        text = res.text
-    except Exception:  # undecodable body
-        return "<unreadable body>"
-    return text if len(text) <= limit else text[:limit] + "..."
-
-
-def _json_of(res: requests.Response, what: str) -> dict:
-    try:
-        body = res.json()
-    except ValueError:
-        raise ValueError(f"{what} answered HTTP {res.status_code} with a body that is not "
-                         f"JSON: {_preview(res, 200)}") from None
-    if not isinstance(body, dict):
-        raise ValueError(f"{what} answered HTTP {res.status_code} with unexpected JSON: "
-                         f"{_preview(res, 200)}")
-    return body
 
 
 def _redlock_matches(res: requests.Response, ignore: Iterable[str]) -> bool:

@@ -9,7 +9,13 @@ from ._manager_options import ManagerOptions
 from ._pacing import Pacer
 from ._policy import RetryPolicy
 from ._session_types import CWPSession
-from ._transport import DEFAULT_TIMEOUT, Timeout, Transport, normalize_verify
+from ._transport import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_TIMEOUT,
+    Timeout,
+    Transport,
+    normalize_verify,
+)
 
 __all__ = ["CWPSessionManager", "py_logger"]
 
@@ -26,7 +32,8 @@ class CWPSessionManager(ManagerOptions):
                  logger: object = py_logger, *, pool_connections: int = 200,
                  pool_maxsize: int = 200, timeout: Timeout = DEFAULT_TIMEOUT, retries: int = 20,
                  retry_policy: Optional[RetryPolicy] = None,
-                 transport: Optional[Transport] = None, pacing: Union[bool, Pacer] = True):
+                 transport: Optional[Transport] = None, pacing: Union[bool, Pacer] = True,
+                 max_response_bytes: Optional[int] = DEFAULT_MAX_RESPONSE_BYTES):
         self.logger = logger
         self.tenant = tenant_name
         self.uname = uname
@@ -38,7 +45,8 @@ class CWPSessionManager(ManagerOptions):
         self.cwp_session = {}
         self._init_options(pool_connections=pool_connections, pool_maxsize=pool_maxsize,
                            timeout=timeout, retries=retries, retry_policy=retry_policy,
-                           transport=transport, pacing=pacing)
+                           transport=transport, pacing=pacing,
+                           max_response_bytes=max_response_bytes)
 
     def __repr__(self) -> str:
         return f"<CWPSessionManager tenant={self.tenant!r} api_url={self.api_url!r}>"

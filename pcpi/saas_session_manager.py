@@ -9,7 +9,13 @@ from ._manager_options import ManagerOptions
 from ._pacing import Pacer
 from ._policy import RetryPolicy
 from ._session_types import CNASession, CSPMSession, SaaSCWPSession
-from ._transport import DEFAULT_TIMEOUT, Timeout, Transport, normalize_verify
+from ._transport import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_TIMEOUT,
+    Timeout,
+    Transport,
+    normalize_verify,
+)
 
 __all__ = ["SaaSSessionManager", "py_logger"]
 
@@ -22,14 +28,17 @@ class SaaSSessionManager(ManagerOptions):
     ``retries=20`` (for 429/5xx), ``retry_policy`` (:class:`pcpi.RetryPolicy`),
     ``transport`` (share one between managers), ``pacing=True`` (wait for the
     tenant's rate limit before sending instead of bouncing off 429s; False, or
-    a :class:`pcpi.Pacer`; ignored when ``transport`` is given, which has its own).
+    a :class:`pcpi.Pacer`; ignored when ``transport`` is given, which has its own),
+    ``max_response_bytes=512 MiB`` (largest answer read, after decompression;
+    None for no bound; also ignored when ``transport`` is given).
     """
 
     def __init__(self, tenant_name: str, a_key: str, s_key: str, api_url: str, verify=True,
                  proxies: dict = None, logger=py_logger, *, pool_connections: int = 200,
                  pool_maxsize: int = 200, timeout: Timeout = DEFAULT_TIMEOUT, retries: int = 20,
                  retry_policy: Optional[RetryPolicy] = None,
-                 transport: Optional[Transport] = None, pacing: Union[bool, Pacer] = True):
+                 transport: Optional[Transport] = None, pacing: Union[bool, Pacer] = True,
+                 max_response_bytes: Optional[int] = DEFAULT_MAX_RESPONSE_BYTES):
         self.logger = logger
         self.tenant = tenant_name
         self.a_key = a_key
@@ -42,7 +51,8 @@ class SaaSSessionManager(ManagerOptions):
         self.cna_session = {}
         self._init_options(pool_connections=pool_connections, pool_maxsize=pool_maxsize,
                            timeout=timeout, retries=retries, retry_policy=retry_policy,
-                           transport=transport, pacing=pacing)
+                           transport=transport, pacing=pacing,
+                           max_response_bytes=max_response_bytes)
 
     def __repr__(self) -> str:
         return f"<SaaSSessionManager tenant={self.tenant!r} api_url={self.api_url!r}>"

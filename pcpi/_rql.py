@@ -1,0 +1,113 @@
+"""RQL config search pages: every page, or an error that says what was delivered.
+
+A search answers its first page on ``/search/config`` and the others on
+``/search/config/page``, each naming the next by ``nextPageToken``.  A page
+that fails (an HTTP error after the retries, a body that is not JSON, a body
+without the page's data) raises :class:`~pcpi.errors.IncompleteResultError`
+with how many pages and rows came before it, so a truncated result is never
+returned as a whole one.  A page token seen before (a loop) or more than
+``max_pages`` pages end the same way.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from typing import Any, Dict, Iterator, Optional, Set, Tuple
+
+import requests
+
+from .errors import IncompleteResultError
+
+__all__ = ["MAX_PAGES", "config_search_pages", "total_rows"]
+
+#: pages one search may take (20 million rows at 2,000 a page)
+MAX_PAGES = 10_000
+
+Page = Tuple[Dict[str, Any], Dict[str, Any], int, int]
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _incomplete(why: str, pages: int, rows: int,
+                res: Optional[requests.Response] = None) -> IncompleteResultError:
+    return IncompleteResultError(
+        f"RQL config search incomplete: {why}, after {_count(pages, 'page')} and "
+        f"{_count(rows, 'row')} had been delivered", pages=pages, rows=rows, response=res)
+
+
+def config_search_pages(session: Any, payload: dict, *, max_pages: int = MAX_PAGES,
+                        **send: Any) -> Iterator[Page]:
+    """Yield ``(details, data, page_number, running_total_rows)`` per page.
+
+    ``session`` sends (its retry loop) and previews bodies (redacted);
+    ``send`` holds ``verify``, ``proxies``, ``redlock_ignore``, ``status_ignore``.
+    """
+    if max_pages < 1:
+        raise ValueError("max_pages must be at least 1")
+    body = copy.deepcopy(payload)
+    # What 1.0.1 always asked for: heuristic search, big pages, resource JSON.
+    body.update({"heuristicSearch": True, "limit": 2000, "withResourceJson": True})
+    base = session.api_url
+    pages = rows = total = 0
+    res = session._send("POST", f"{base}/search/config", json=body, **send)
+    details = _json(session, res, "the first page", pages, rows)
+    data = details.pop("data", None)
+    if not isinstance(data, dict):
+        raise _incomplete(f"the first page (HTTP {res.status_code}) has no 'data': "
+                          f"{session._preview(res, 200)}", pages, rows, res)
+    seen: Set[bytes] = set()
+    while True:
+        items = data.get("items", [])
+        if not isinstance(items, list):
+            raise _incomplete(f"page {pages + 1} has 'items' that are not a list", pages, rows,
+                              res)
+        total += total_rows(data)
+        yield details, data, pages, total
+        pages += 1
+        rows += len(items)
+        token = data.get("nextPageToken")
+        if not token:
+            return
+        if not isinstance(token, str):
+            raise _incomplete(f"page {pages} gave a nextPageToken that is not a string",
+                              pages, rows, res)
+        digest = hashlib.sha256(token.encode("utf-8", "replace")).digest()
+        if digest in seen:
+            raise _incomplete(f"the tenant repeated a page token it had given before "
+                              f"(page {pages} pointed back to an earlier page)", pages, rows, res)
+        if pages >= max_pages:
+            raise _incomplete(f"the search has more than {_count(max_pages, 'page')} "
+                              f"(max_pages; pass a larger max_pages= to read further)",
+                              pages, rows, res)
+        seen.add(digest)
+        body["pageToken"] = token
+        res = session._send("POST", f"{base}/search/config/page", json=body, **send)
+        data = _json(session, res, f"page {pages + 1}", pages, rows)
+        if "items" not in data:
+            raise _incomplete(f"page {pages + 1} (HTTP {res.status_code}) has no 'items': "
+                              f"{session._preview(res, 200)}", pages, rows, res)
+
+
+def total_rows(data: Dict[str, Any]) -> int:
+    """A page's ``totalRows``, or 0 when it has none that is a number."""
+    value = data.get("totalRows")
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _json(session: Any, res: requests.Response, what: str, pages: int,
+          rows: int) -> Dict[str, Any]:
+    status = res.status_code
+    if status not in session.success_status:
+        raise _incomplete(f"{what} answered HTTP {status}: {session._preview(res, 200)}",
+                          pages, rows, res)
+    try:
+        found = res.json()
+    except ValueError:
+        found = None
+    if not isinstance(found, dict):
+        raise _incomplete(f"{what} (HTTP {status}) is not a JSON object: "
+                          f"{session._preview(res, 200)}", pages, rows, res)
+    return found
