@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import stat
 import tempfile
 from typing import Any, Dict, List, Optional, Union
 from urllib.parse import urlsplit
@@ -21,6 +22,9 @@ __all__ = ["TenantConfig", "default_path", "read_credentials", "write_credential
            "normalize_url", "is_saas_url", "parse_verify", "parse_flag"]
 
 _SAAS_DOMAINS = ("prismacloud.io", "prismacloud.cn")
+
+#: largest credentials file pcpi reads (a few hundred tenants fit in far less)
+MAX_FILE_BYTES = 1 << 20
 
 
 @dataclasses.dataclass
@@ -76,6 +80,8 @@ def normalize_url(url: Any, what: str = "url") -> str:
     if parts.scheme not in ("https", "http") or not host:
         raise ConfigurationError(f"{what} {url!r} is not an http(s) URL: give e.g. "
                                  f"https://api.prismacloud.io or https://console.example.com")
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 literal keeps its brackets
     netloc = host if port is None else f"{host}:{port}"
     if is_saas_url(text):
         first, _, rest = host.partition(".")
@@ -147,11 +153,17 @@ def _entry(raw: Any, index: int) -> TenantConfig:
                         project_flag=parse_flag(flag))
 
 
-def read_credentials(path: str) -> List[TenantConfig]:
-    """Parse and check a credentials file; raises :class:`CredentialsFileError`."""
+_KINDS = ((stat.S_ISDIR, "a directory; give the path of the JSON credentials file"),
+          (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def _read_file(path: str) -> bytes:
+    """The bytes of a regular file of at most :data:`MAX_FILE_BYTES`.  Anything else
+    is refused before reading: a FIFO would block, a device never end."""
     try:
-        with open(path, "rb") as fh:
-            raw = fh.read()
+        # O_NONBLOCK: opening a FIFO must not wait for a writer (ignored for files)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except IsADirectoryError:
         raise CredentialsFileError(path, "is a directory; give the path of the JSON "
                                          "credentials file") from None
@@ -159,6 +171,33 @@ def read_credentials(path: str) -> List[TenantConfig]:
         raise CredentialsFileError(path, "cannot be read (permission denied)") from None
     except OSError as exc:
         raise CredentialsFileError(path, f"cannot be read ({exc.strerror})") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = next((what for test, what in _KINDS if test(mode)), "not a file")
+            if kind.startswith("a directory"):
+                raise CredentialsFileError(path, f"is {kind}")
+            raise CredentialsFileError(path, f"is {kind}, not a regular file; give the path "
+                                             f"of the JSON credentials file")
+        chunks, size = [], 0
+        while True:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return b"".join(chunks)
+            size += len(chunk)
+            if size > MAX_FILE_BYTES:
+                raise CredentialsFileError(path, f"is larger than {MAX_FILE_BYTES >> 20} MiB; "
+                                                 f"is it really a credentials file?")
+            chunks.append(chunk)
+    except OSError as exc:
+        raise CredentialsFileError(path, f"cannot be read ({exc.strerror})") from None
+    finally:
+        os.close(fd)
+
+
+def read_credentials(path: str) -> List[TenantConfig]:
+    """Parse and check a credentials file; raises :class:`CredentialsFileError`."""
+    raw = _read_file(path)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -170,6 +209,12 @@ def read_credentials(path: str) -> List[TenantConfig]:
     except json.JSONDecodeError as exc:
         raise CredentialsFileError(path, f"is not valid JSON ({exc.msg} at line "
                                          f"{exc.lineno} column {exc.colno})") from None
+    except RecursionError:
+        raise CredentialsFileError(path, "is nested too deeply to be a credentials "
+                                         "file") from None
+    except ValueError:  # e.g. an integer longer than Python reads
+        raise CredentialsFileError(path, "holds a number too long to read; is it really "
+                                         "a credentials file?") from None
     if isinstance(data, dict):
         data = [data]  # one tenant object: the prismacloud-api format
     if not isinstance(data, list):

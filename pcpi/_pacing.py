@@ -18,11 +18,18 @@ sending, so a fan-out runs at the allowed rate instead of bouncing off 429s.
 Waiting is a reservation: each caller takes its token (the count may go below
 zero) and is told how long until that token exists, so waiting threads leave in
 order and at the rate, never all at once.
+
+Bounds: no wait is longer than ``max_wait`` (120 s by default), whatever the
+headers say; header values that are not finite numbers are ignored and the
+others are clamped to sane ranges (:data:`RATE_RANGE`, :data:`BURST_RANGE`,
+``Remaining`` between 0 and the burst); at most ``max_endpoints`` endpoints
+(1,024) are tracked, the oldest forgotten first.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import threading
 import time
 from typing import Callable, Dict, Mapping, Optional, Tuple
@@ -35,6 +42,11 @@ Key = Tuple[str, str, str]
 RATE = "X-RateLimit-Replenish-Rate"
 BURST = "X-RateLimit-Burst-Capacity"
 REMAINING = "X-RateLimit-Remaining"
+
+#: calls per second a tenant's headers may set (outside: clamped)
+RATE_RANGE = (0.01, 100_000.0)
+#: burst sizes a tenant's headers may set (outside: clamped)
+BURST_RANGE = (1.0, 100_000.0)
 
 
 def endpoint_key(method: str, url: str) -> Key:
@@ -98,22 +110,28 @@ class Pacer:
     """
 
     def __init__(self, *, clock: Callable[[], float] = time.monotonic, beta: float = 0.7,
-                 scale: float = 0.4, min_rate: float = 0.5) -> None:
+                 scale: float = 0.4, min_rate: float = 0.5, max_wait: float = 120.0,
+                 max_endpoints: int = 1024) -> None:
+        if not max_wait > 0 or max_endpoints < 1:
+            raise ValueError("max_wait must be positive and max_endpoints at least 1")
         self.clock = clock
         self.beta = beta            # share of the rate kept after a throttle
         self.scale = scale          # CUBIC scaling constant (botocore's C)
         self.min_rate = min_rate    # never slower than this many calls per second
+        self.max_wait = max_wait    # longest single wait, whatever the headers say
+        self.max_endpoints = max_endpoints
         self._buckets: Dict[Key, _Bucket] = {}
         self._meters: Dict[Key, _Meter] = {}
         self._lock = threading.Lock()
 
     def delay(self, key: Key) -> float:
-        """Seconds to wait before sending on ``key`` (0 when not limited)."""
+        """Seconds to wait before sending on ``key`` (0 when not limited; at most
+        ``max_wait``)."""
         bucket = self._buckets.get(key)
         if bucket is None:
             return 0.0
         with self._lock:
-            return bucket.reserve(self.clock())
+            return min(bucket.reserve(self.clock()), self.max_wait)
 
     def observe(self, key: Key, status: int, headers: Mapping[str, str]) -> None:
         """Learn from one answer: its rate-limit headers, or a bare 429."""
@@ -122,7 +140,10 @@ class Pacer:
             # Not limited: only measure the send rate, without the lock (a lost
             # count under a race blurs the estimate a little, nothing more).
             now = self.clock()
-            meter = self._meters.get(key) or self._meters.setdefault(key, _Meter(now))
+            meter = self._meters.get(key)
+            if meter is None:
+                with self._lock:
+                    meter = self._meter(key, now)
             meter.add(now)
             return
         with self._lock:
@@ -137,13 +158,28 @@ class Pacer:
         bucket = self._buckets.get(key)
         return None if bucket is None else (bucket.rate, bucket.capacity)
 
+    # ------------------------------------------------------------------ bounded state
+    def _meter(self, key: Key, now: float) -> _Meter:
+        """The meter of ``key``, created if needed (call with the lock held)."""
+        meter = self._meters.get(key)
+        if meter is None:
+            _make_room(self._meters, self.max_endpoints)
+            meter = self._meters[key] = _Meter(now)
+        return meter
+
+    def _new_bucket(self, key: Key, bucket: _Bucket) -> _Bucket:
+        if key not in self._buckets:
+            _make_room(self._buckets, self.max_endpoints)
+        self._buckets[key] = bucket
+        return bucket
+
     # ------------------------------------------------------------------ policy
     def _follow_headers(self, key: Key, status: int, limits: Tuple[float, float, float],
                         now: float) -> None:
         rate, burst, remaining = limits
         bucket = self._buckets.get(key)
         if bucket is None or not bucket.from_headers:
-            self._buckets[key] = _Bucket(rate, burst, min(burst, remaining), now, True)
+            self._new_bucket(key, _Bucket(rate, burst, remaining, now, True))
             return
         bucket.refill(now)
         bucket.rate, bucket.capacity = rate, burst
@@ -151,7 +187,7 @@ class Pacer:
             bucket.tokens = min(bucket.tokens, 0.0)
 
     def _adapt(self, key: Key, status: int, now: float) -> None:
-        meter = self._meters.setdefault(key, _Meter(now))
+        meter = self._meter(key, now)
         meter.add(now)
         bucket = self._buckets.get(key)
         if bucket is not None and bucket.from_headers:
@@ -166,7 +202,7 @@ class Pacer:
             current = max(current, self.min_rate)
             rate = max(self.min_rate, current * self.beta)
             if bucket is None:
-                bucket = self._buckets[key] = _Bucket(rate, 1.0, 0.0, now, False)
+                bucket = self._new_bucket(key, _Bucket(rate, 1.0, 0.0, now, False))
             else:
                 bucket.refill(now)
                 bucket.rate, bucket.tokens = rate, min(bucket.tokens, 0.0)
@@ -183,7 +219,19 @@ class Pacer:
         return self.scale * (now - bucket.throttled_at - k) ** 3 + bucket.w_max
 
 
+def _make_room(table: dict, most: int) -> None:
+    """Forget the oldest entries of ``table`` until one more fits under ``most``."""
+    while len(table) >= most:
+        del table[next(iter(table))]
+
+
+def _clamp(value: float, bounds: Tuple[float, float]) -> float:
+    return min(max(value, bounds[0]), bounds[1])
+
+
 def _limits(headers: Mapping[str, str]) -> Optional[Tuple[float, float, float]]:
+    """``(rate, burst, remaining)`` from an answer's headers, made sane; None when
+    there are none, or when they are not numbers (ignored, never fatal)."""
     value = headers.get(RATE)
     if value is None:
         return None
@@ -192,7 +240,10 @@ def _limits(headers: Mapping[str, str]) -> Optional[Tuple[float, float, float]]:
         burst = float(headers.get(BURST) or 1.0)
         remaining = float(headers.get(REMAINING) or 0.0)
     except ValueError:
-        return None  # a header we cannot read is ignored, not fatal
-    if rate <= 0 or burst < 1:
         return None
-    return rate, burst, remaining
+    if not (math.isfinite(rate) and math.isfinite(burst) and math.isfinite(remaining)):
+        return None
+    if rate <= 0:
+        return None
+    burst = _clamp(burst, BURST_RANGE)
+    return _clamp(rate, RATE_RANGE), burst, _clamp(remaining, (0.0, burst))
