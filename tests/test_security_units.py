@@ -1,0 +1,203 @@
+"""Network-free tests of the policy behind the security rules: origins, redaction,
+replayable bodies, the idempotency table, pacing bounds, header values."""
+
+from __future__ import annotations
+
+import io
+import math
+
+import pytest
+
+from pcpi import Pacer
+from pcpi._body import EMPTY, Payload
+from pcpi._origin import check_learned_url, describe, origin_of, same_origin
+from pcpi._policy import NOT_PROCESSED, is_safe_to_repeat, may_resend_after
+from pcpi._redact import redact
+from pcpi._transport import _redirected, total_seconds, valid_header_value
+from pcpi.errors import OriginError
+
+
+# ---------------------------------------------------------------------- origins
+@pytest.mark.parametrize("a,b,same", [
+    ("https://api.prismacloud.io/cloud", "https://API.PrismaCloud.io./x?y", True),
+    ("https://api.prismacloud.io", "https://api.prismacloud.io:443/", True),
+    ("http://console:80/a", "http://console/b", True),
+    ("https://api.prismacloud.io", "http://api.prismacloud.io", False),
+    ("https://api.prismacloud.io", "https://api.prismacloud.io:8443", False),
+    ("https://api.prismacloud.io", "https://api2.prismacloud.io", False),
+    ("https://api.prismacloud.io", "https://user@evil.example", False),
+    ("https://[::1]:8083/a", "https://[::1]:8083/b", True),
+    ("https://[::1]:8083", "https://127.0.0.1:8083", False),
+    ("https://host", "ftp://host", False),
+    ("https://host", "https://host:99999", False),
+    ("https://host", "/relative", False),
+])
+def test_same_origin(a, b, same):
+    assert same_origin(a, b) is same
+
+
+def test_an_origin_is_described_without_path_query_or_userinfo():
+    assert describe("https://user:pw@Evil.Example/steal?token=x") == "https://evil.example:443"
+    assert describe("http://[::1]/x") == "http://[::1]:80"
+    assert describe("nonsense") == "an unusable URL"
+    assert origin_of("https://h:8443/p") == ("https", "h", 8443)
+
+
+def test_learned_urls_must_be_https_when_the_tenant_is():
+    tenant = "https://api.prismacloud.io"
+    assert check_learned_url("https://us-east1.cloud.twistlock.com/x/", tenant, "u") == \
+        "https://us-east1.cloud.twistlock.com/x"
+    for bad in ("http://us-east1.cloud.twistlock.com", "//evil", "javascript:x", None, 3):
+        with pytest.raises(OriginError):
+            check_learned_url(bad, tenant, "the Compute URL")
+    # the user wrote http for the tenant: http learned URLs are allowed
+    assert check_learned_url("http://console:8081", "http://console:8081", "u") == \
+        "http://console:8081"
+
+
+# ---------------------------------------------------------------------- redaction
+def test_redaction_hides_the_given_secrets_and_any_jwt():
+    jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
+    text = f'{{"echo": "Bearer {jwt}", "key": "s3cret-key-value", "short": "abc"}}'
+    out = redact(text, ["s3cret-key-value", "abc", None, ""])
+    assert jwt not in out and "s3cret-key-value" not in out
+    assert out.count("<redacted>") == 2 and '"short": "abc"' in out  # too short to hide
+    assert redact("nothing here", ["s3cret-key-value"]) == "nothing here"
+
+
+# ---------------------------------------------------------------------- bodies
+def test_bodies_encode_once_like_requests():
+    assert Payload.of() is EMPTY and EMPTY.replayable
+    js = Payload.of(json={"a": 1})
+    assert js.data == b'{"a": 1}' and js.content_type == "application/json"
+    form = Payload.of(data={"a": "b c"})
+    assert form.data == "a=b+c" and form.content_type == "application/x-www-form-urlencoded"
+    raw = Payload.of(data=b"xyz")
+    assert raw.data == b"xyz" and raw.content_type is None and raw.replayable
+
+
+def test_a_multipart_upload_is_read_once_into_bytes():
+    fh = io.BytesIO(b"id,name\n1,a\n")
+    multi = Payload.of(files={"file": ("r.csv", fh)})
+    assert isinstance(multi.data, bytes) and b"1,a" in multi.data and multi.replayable
+    assert multi.content_type.startswith("multipart/form-data; boundary=")
+
+
+def test_a_seekable_stream_is_rewound_to_where_it_started():
+    fh = io.BytesIO(b"0123456789")
+    fh.read(3)
+    body = Payload.of(data=fh)
+    assert body.replayable
+    fh.read()  # an attempt consumed it
+    body.rewind()
+    assert fh.read() == b"3456789"
+
+
+def test_an_iterator_is_not_replayable_and_says_why():
+    body = Payload.of(data=iter([b"a", b"b"]))
+    assert not body.replayable and "cannot be sent again" in body.not_replayable
+
+    class Pipe(io.RawIOBase):
+        def readable(self):
+            return True
+
+        def seekable(self):
+            return False
+
+    assert not Payload.of(data=Pipe()).replayable
+
+
+# ---------------------------------------------------------------------- idempotency
+@pytest.mark.parametrize("status", [425, 429, 503])
+def test_answers_that_prove_nothing_was_processed_allow_any_resend(status):
+    assert status in NOT_PROCESSED
+    assert may_resend_after(status, safe=False) and may_resend_after(status, safe=True)
+
+
+@pytest.mark.parametrize("status", [500, 502, 504])
+def test_gateway_errors_are_resent_only_when_safe(status):
+    assert may_resend_after(status, safe=True) and not may_resend_after(status, safe=False)
+
+
+def test_what_is_safe_to_repeat():
+    assert is_safe_to_repeat("GET", "/cloud") and is_safe_to_repeat("DELETE", "/x")
+    assert is_safe_to_repeat("POST", "/search/config/page")
+    assert not is_safe_to_repeat("POST", "/v2/policy")
+    assert not is_safe_to_repeat("PATCH", "/v2/policy")
+    assert is_safe_to_repeat("POST", "/v2/policy", idempotent=True)
+    assert not is_safe_to_repeat("GET", "/cloud", idempotent=False)
+
+
+@pytest.mark.parametrize("status,method,expect", [
+    (303, "POST", "GET"), (303, "HEAD", "HEAD"), (302, "POST", "GET"), (301, "POST", "GET"),
+    (302, "PUT", "PUT"), (307, "POST", "POST"), (308, "POST", "POST"),
+])
+def test_redirect_method_rewriting(status, method, expect):
+    body = Payload.of(json={"a": 1})
+    new_method, new_body = _redirected(status, method, body)
+    assert new_method == expect
+    assert (new_body is body) == (expect == method)
+
+
+# ---------------------------------------------------------------------- header values, time
+@pytest.mark.parametrize("value,ok", [
+    ("eyJ.abc.def", True), ("", True), ("Bearer x", True), ("a\tb", True), (b"bytes", True),
+    (" lead", False), ("\tlead", False), ("a\r\nX-Evil: 1", False), ("a\nb", False),
+    ("a\x00b", False), ("a\x7fb", False), ("caf\u00e9", True), ("\u2028x", False), (None, False),
+])
+def test_valid_header_values(value, ok):
+    assert valid_header_value(value) is ok
+
+
+def test_total_seconds_of_a_timeout():
+    assert total_seconds((10, 180)) == 190
+    assert total_seconds(5) == 10
+    assert total_seconds((3, None)) == 3
+
+
+# ---------------------------------------------------------------------- pacing bounds
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+KEY = ("GET", "api.example", "/cloud")
+
+
+def headers(rate, burst="1", remaining="0"):
+    return {"X-RateLimit-Replenish-Rate": rate, "X-RateLimit-Burst-Capacity": burst,
+            "X-RateLimit-Remaining": remaining}
+
+
+@pytest.mark.parametrize("rate,burst,remaining", [
+    ("0.000001", "1", "0"), ("1e-300", "1", "0"), ("10", "1", "-1e308"), ("10", "1e308", "0"),
+])
+def test_no_pacing_wait_exceeds_max_wait(rate, burst, remaining):
+    pacer = Pacer(clock=Clock(), max_wait=120)
+    pacer.observe(KEY, 200, headers(rate, burst, remaining))
+    waits = [pacer.delay(KEY) for _ in range(200)]
+    assert all(0 <= w <= 120 and math.isfinite(w) for w in waits)
+    rate_now, burst_now = pacer.limit(KEY)
+    assert 0.01 <= rate_now <= 100_000 and 1 <= burst_now <= 100_000
+
+
+@pytest.mark.parametrize("bad", [headers("nan"), headers("inf"), headers("10", "nan"),
+                                 headers("10", "1", "-inf"), headers("-5"), headers("ten")])
+def test_headers_that_are_not_finite_numbers_are_ignored(bad):
+    pacer = Pacer(clock=Clock())
+    pacer.observe(KEY, 200, bad)
+    assert pacer.limit(KEY) is None and pacer.delay(KEY) == 0.0
+
+
+def test_pacing_state_is_bounded():
+    pacer = Pacer(clock=Clock(), max_endpoints=16)
+    for i in range(1000):
+        key = ("GET", "api.example", f"/path-{i}")
+        pacer.observe(key, 200, {})                    # measured only
+        pacer.observe(key, 200, headers("10", "5", "5"))  # limited
+    assert len(pacer._meters) <= 16 and len(pacer._buckets) <= 16
+    assert pacer.limit(("GET", "api.example", "/path-999")) == (10.0, 5.0)
+    assert pacer.limit(("GET", "api.example", "/path-0")) is None  # forgotten first
