@@ -38,6 +38,8 @@ class Payload:
         """Encode a body as requests would (same bytes, same Content-Type)."""
         if json is None and data is None and not files:
             return EMPTY
+        if isinstance(data, (bytearray, memoryview)):
+            data = bytes(data)  # requests would stream these; as bytes they replay
         prep = requests.PreparedRequest()
         prep.headers = CaseInsensitiveDict()
         prep.prepare_body(data, files, json)

@@ -153,32 +153,27 @@ def _entry(raw: Any, index: int) -> TenantConfig:
                         project_flag=parse_flag(flag))
 
 
-_KINDS = ((stat.S_ISDIR, "a directory; give the path of the JSON credentials file"),
-          (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+_KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
           (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
 
 
 def _read_file(path: str) -> bytes:
     """The bytes of a regular file of at most :data:`MAX_FILE_BYTES`.  Anything else
-    is refused before reading: a FIFO would block, a device never end."""
+    is refused before it is opened (a FIFO would block, a device never end, and
+    opening some devices does something)."""
     try:
-        # O_NONBLOCK: opening a FIFO must not wait for a writer (ignored for files)
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except IsADirectoryError:
-        raise CredentialsFileError(path, "is a directory; give the path of the JSON "
-                                         "credentials file") from None
+        refuse_unless_regular(path, os.stat(path).st_mode)
+        # O_NONBLOCK: should the path turn into a FIFO meanwhile, opening it must
+        # not wait for a writer (it changes nothing for a regular file)
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | \
+            getattr(os, "O_BINARY", 0)
+        fd = os.open(path, flags)
     except PermissionError:
         raise CredentialsFileError(path, "cannot be read (permission denied)") from None
     except OSError as exc:
         raise CredentialsFileError(path, f"cannot be read ({exc.strerror})") from None
     try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            kind = next((what for test, what in _KINDS if test(mode)), "not a file")
-            if kind.startswith("a directory"):
-                raise CredentialsFileError(path, f"is {kind}")
-            raise CredentialsFileError(path, f"is {kind}, not a regular file; give the path "
-                                             f"of the JSON credentials file")
+        refuse_unless_regular(path, os.fstat(fd).st_mode)
         chunks, size = [], 0
         while True:
             chunk = os.read(fd, 65536)
@@ -193,6 +188,18 @@ def _read_file(path: str) -> bytes:
         raise CredentialsFileError(path, f"cannot be read ({exc.strerror})") from None
     finally:
         os.close(fd)
+
+
+def refuse_unless_regular(path: str, mode: int) -> None:
+    """Raise :class:`CredentialsFileError` unless ``mode`` is a regular file's."""
+    if stat.S_ISREG(mode):
+        return
+    if stat.S_ISDIR(mode):
+        raise CredentialsFileError(path, "is a directory; give the path of the JSON "
+                                         "credentials file")
+    kind = next((what for test, what in _KINDS if test(mode)), "not a file")
+    raise CredentialsFileError(path, f"is {kind}, not a regular file; give the path of the "
+                                     f"JSON credentials file")
 
 
 def read_credentials(path: str) -> List[TenantConfig]:

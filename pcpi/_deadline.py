@@ -27,27 +27,41 @@ __all__ = ["Attempt", "Watchdog", "watchdog", "tracked_pool_class"]
 # How often the watchdog looks again at an expired attempt whose connection has
 # no socket yet (still connecting: the connect timeout bounds that step).
 _RECHECK = 0.05
+# How long the watchdog thread waits for work before it ends (it is started
+# again by the next call): an idle process is single-threaded again, so that a
+# fork() after a job neither warns nor inherits a lock held by it.
+_IDLE = 1.0
+
+_GONE, _NOT_YET, _SHUT = 0, 1, 2
 
 
 class Attempt:
     """One attempt in flight: its deadline and the pooled connection it holds."""
 
-    __slots__ = ("deadline", "seconds", "conn", "expired", "cut", "lock")
+    __slots__ = ("deadline", "conn", "expired", "cut", "lock", "outer")
 
-    def __init__(self, seconds: float):
-        self.seconds = seconds
+    def __init__(self, seconds: float, outer: Optional["Attempt"] = None):
         self.deadline = time.monotonic() + seconds
         self.conn: Any = None
         self.expired = False  # the deadline passed while the attempt was in flight
         self.cut = False      # ... and its socket was shut: whatever it read is suspect
         self.lock = threading.Lock()
+        self.outer = outer    # an attempt this thread started first (a nested call)
 
-    def shut(self) -> bool:
-        """Shut the attempt's socket down; False if it has none (yet)."""
+    def shut(self) -> int:
+        """Shut the attempt's socket down: ``_SHUT``, ``_NOT_YET`` (no connection
+        or no socket yet: connecting) or ``_GONE`` (a connection whose socket
+        cannot be reached: nothing to do but let the read timeout act)."""
         with self.lock:
-            sock = getattr(self.conn, "sock", None)
+            conn = self.conn
+            sock = getattr(conn, "sock", None)
+            for _ in range(3):  # TLS inside a TLS proxy tunnel: urllib3's SSLTransport
+                if sock is None or isinstance(sock, socket.socket):
+                    break
+                sock = getattr(sock, "socket", None)
             if not isinstance(sock, socket.socket):
-                return False
+                return _NOT_YET if conn is None or getattr(conn, "sock", None) is None \
+                    else _GONE
             try:
                 # the plain socket's shutdown, not SSLSocket's, which would also
                 # drop the TLS state under the thread that is reading
@@ -55,7 +69,7 @@ class Attempt:
             except OSError:
                 pass
             self.cut = True
-            return True
+            return _SHUT
 
 
 class Watchdog:
@@ -72,25 +86,33 @@ class Watchdog:
         self._local = threading.local()
 
     def start(self, seconds: float) -> Attempt:
-        """Track an attempt of at most ``seconds`` run by the calling thread."""
-        attempt = Attempt(seconds)
+        """Track an attempt of at most ``seconds`` run by the calling thread.  (If
+        no thread can be started, at interpreter shutdown, it is not tracked.)"""
+        attempt = Attempt(seconds, getattr(self._local, "attempt", None))
         with self._cond:
-            self._active[id(attempt)] = attempt
             if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="pcpi-deadlines",
-                                                daemon=True)
-                self._thread.start()
+                thread = threading.Thread(target=self._run, name="pcpi-deadlines",
+                                          daemon=True)
+                try:
+                    thread.start()
+                except RuntimeError:  # "can't create new thread at interpreter shutdown"
+                    return attempt
+                self._thread = thread
+            self._active[id(attempt)] = attempt
             if attempt.deadline < self._wake_at:
                 self._cond.notify()
         self._local.attempt = attempt
         return attempt
 
     def finish(self, attempt: Attempt) -> None:
-        self._local.attempt = None
+        if getattr(self._local, "attempt", None) is attempt:
+            self._local.attempt = attempt.outer
         with attempt.lock:
             attempt.conn = None
         with self._cond:
             self._active.pop(id(attempt), None)
+            if not self._active:
+                self._cond.notify()  # so that an idle watchdog ends soon
 
     # called by the pool, in the thread that runs the attempt
     def took(self, conn: Any) -> None:
@@ -105,6 +127,14 @@ class Watchdog:
                 attempt.conn = None
 
     def _run(self) -> None:
+        try:
+            self._watch()
+        finally:  # whatever ended it, the next call starts a new one
+            with self._cond:
+                if self._thread is threading.current_thread():
+                    self._thread = None
+
+    def _watch(self) -> None:
         cond = self._cond
         with cond:
             while True:
@@ -113,20 +143,24 @@ class Watchdog:
                 for attempt in list(self._active.values()):
                     if attempt.deadline <= now:
                         attempt.expired = True
-                        if attempt.shut():
+                        state = attempt.shut()
+                        if state != _NOT_YET:
                             del self._active[id(attempt)]
                             continue
                         attempt.deadline = now + _RECHECK
                     wake = min(wake, attempt.deadline)
                 self._wake_at = wake
-                cond.wait(None if wake == float("inf") else wake - now)
+                if not self._active:
+                    if not cond.wait(_IDLE) and not self._active:
+                        return  # idle: end (start() begins a new one)
+                    continue
+                cond.wait(min(wake - now, threading.TIMEOUT_MAX))
 
 
 #: the process's watchdog
 watchdog = Watchdog()
 
 _tracked: Dict[type, type] = {}
-_tracked_lock = threading.Lock()
 
 
 class _TrackedPool:
@@ -147,11 +181,12 @@ def tracked_pool_class(cls: type) -> type:
     """``cls`` (a urllib3 connection pool class) with the watchdog's hooks."""
     if issubclass(cls, _TrackedPool):
         return cls
-    with _tracked_lock:
-        sub = _tracked.get(cls)
-        if sub is None:
-            sub = _tracked[cls] = type(f"Tracked{cls.__name__}", (_TrackedPool, cls), {})
-        return sub
+    sub = _tracked.get(cls)
+    if sub is None:
+        # no lock: this runs in a forked child too, where a lock another thread
+        # held at fork time would never be released; setdefault keeps one class
+        sub = _tracked.setdefault(cls, type(f"Tracked{cls.__name__}", (_TrackedPool, cls), {}))
+    return sub
 
 
 def _after_fork_in_child() -> None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from ._redact import remember
 from ._session_base import Session
 from .errors import CredentialsRejectedError
 
@@ -19,6 +20,7 @@ class CWPSession(Session):
         self.tenant = tenant_name
         self.uname = uname
         self.passwd = passwd
+        remember(passwd)
         self.verify = verify
         self.proxies = proxies
         self.project_flag = project_flag

@@ -14,7 +14,8 @@ No I/O here.
 from __future__ import annotations
 
 from typing import Optional, Tuple
-from urllib.parse import urlsplit
+
+from urllib3.util import parse_url
 
 from .errors import OriginError
 
@@ -24,19 +25,30 @@ Origin = Tuple[str, str, Optional[int]]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
+# Characters no URL pcpi follows may hold: parsers disagree on them (a backslash
+# ends the host for urllib3, not for urllib.parse), or they were never meant to
+# be sent (whitespace and controls).
+_NEVER_IN_URLS = frozenset("\\") | frozenset(map(chr, range(0x21))) | {"\x7f"}
+
 
 def origin_of(url: str) -> Optional[Origin]:
     """``(scheme, host, port)`` of ``url`` (default ports filled in), or None when
-    the URL has no usable origin (no host, an unknown scheme, a bad port)."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
+    the URL has no usable origin (no host, an unknown scheme, a bad port).
+
+    Parsed by urllib3, the parser that decides where requests connects: a URL
+    that another parser reads differently (``https://evil\\@tenant/``) is judged
+    by where it would really go."""
+    if not isinstance(url, str) or any(c in url for c in _NEVER_IN_URLS):
         return None
-    scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower().rstrip(".")
+    try:
+        parts = parse_url(url)
+    except ValueError:  # urllib3's LocationParseError is one
+        return None
+    scheme = (parts.scheme or "").lower()
+    host = (parts.host or "").lower().strip("[]").rstrip(".")
     if scheme not in _DEFAULT_PORTS or not host:
         return None
+    port = parts.port
     return scheme, host, port if port is not None else _DEFAULT_PORTS[scheme]
 
 
@@ -64,7 +76,8 @@ def check_learned_url(url: object, tenant_url: str, what: str) -> str:
         raise OriginError(f"{what} from the tenant at {describe(tenant_url)} is not an "
                           f"absolute http(s) URL; pcpi will not send a token to it")
     tenant = origin_of(tenant_url)
-    if tenant is not None and tenant[0] == "https" and urlsplit(url).scheme.lower() != "https":
+    learned = origin_of(url)
+    if tenant is not None and tenant[0] == "https" and learned and learned[0] != "https":
         raise OriginError(f"{what} from the tenant at {describe(tenant_url)} is "
                           f"{describe(url)}, plain http: pcpi will not send the tenant's "
                           f"token there in clear text.  Ask your administrator to serve it "

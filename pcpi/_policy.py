@@ -14,9 +14,11 @@ import time
 from typing import Callable, Optional
 
 import requests
+import urllib3
 
 __all__ = ["Backoff", "RetryPolicy", "parse_retry_after", "is_safe_to_repeat",
-           "may_resend_after", "IDEMPOTENT_METHODS", "READ_ONLY_POSTS", "NOT_PROCESSED"]
+           "may_resend_after", "never_sent", "IDEMPOTENT_METHODS", "READ_ONLY_POSTS",
+           "NOT_PROCESSED"]
 
 #: methods whose repeat cannot change state twice (RFC 9110 section 9.2.2)
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
@@ -84,32 +86,38 @@ def is_safe_to_repeat(method: str, url_path: str, idempotent: Optional[bool] = N
 
 
 #: answers that say the request was not processed, so even a call that is not
-#: safe to repeat may be sent again: 429 (the rate limiter turned it away before
-#: the API saw it), 503 (RFC 9110 15.6.4: the server cannot handle the request
-#: now; load balancers and Prisma Cloud's gateway answer it before forwarding)
-#: and 425 (RFC 8470: the server did not process it)
+#: safe to repeat may be sent again: 429 (a rate limiter turns the request away
+#: before the API sees it), 425 (RFC 8470: the server did not process it) and
+#: 503 (RFC 9110 15.6.4: the server is unable to handle the request, from
+#: overload or maintenance; it is what load balancers and gateways answer when
+#: no backend took the request).  RetryPolicy(not_processed=...) changes the set.
 NOT_PROCESSED = frozenset({425, 429, 503})
 
 
-def may_resend_after(status: int, safe: bool) -> bool:
+def may_resend_after(status: int, safe: bool,
+                     not_processed: frozenset = NOT_PROCESSED) -> bool:
     """Whether a call may be sent again after a retryable ``status`` answer.
 
     A call that is safe to repeat may be resent after any of them.  One that is
     not (a state-changing POST, or ``idempotent=False``) only after an answer
-    that proves it was not processed: a 500, 502 or 504 may come from a gateway
-    after the change was applied, so resending it could apply it twice.
+    that says it was not processed (``not_processed``): a 500, 502 or 504 may
+    come from a gateway after the change was applied, so resending it could
+    apply it twice.
     """
-    return safe or status in NOT_PROCESSED
+    return safe or status in not_processed
 
 
-def _never_sent(exc: requests.RequestException) -> bool:
-    """The request cannot have reached the server: the connection never opened."""
+def never_sent(exc: requests.RequestException) -> bool:
+    """The request cannot have reached the server: the connection never opened
+    (judged by the exception's type, never by its text, which a server can fill)."""
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return True
-    if isinstance(exc, requests.exceptions.ConnectionError):
-        text = repr(exc.args[0]) if exc.args else ""
-        return "NewConnectionError" in text or "NameResolutionError" in text
-    return False
+    if not isinstance(exc, requests.exceptions.ConnectionError) or \
+            isinstance(exc, requests.exceptions.ProxyError):
+        return False
+    reason = exc.args[0] if exc.args else None
+    reason = getattr(reason, "reason", reason)  # requests wraps urllib3's MaxRetryError
+    return isinstance(reason, urllib3.exceptions.NewConnectionError)  # DNS failures too
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,6 +141,9 @@ class RetryPolicy:
     retry_after_max: float = 120.0
     connection_retries: int = 3
     connection_backoff: Backoff = Backoff(initial=0.5, maximum=4.0)
+    #: answers after which even a call that is not safe to repeat is resent
+    #: (drop 503 here if a service of yours can answer it after a change)
+    not_processed: frozenset = NOT_PROCESSED
     #: how to wait; tests inject a recorder instead of sleeping
     sleep: Callable[[float], None] = time.sleep
 
@@ -156,4 +167,4 @@ class RetryPolicy:
                                 requests.exceptions.Timeout,
                                 requests.exceptions.ChunkedEncodingError)):
             return False  # invalid URL, bad proxy scheme, ...: asking again cannot help
-        return safe or _never_sent(exc)
+        return safe or never_sent(exc)

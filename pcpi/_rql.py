@@ -52,12 +52,12 @@ def config_search_pages(session: Any, payload: dict, *, max_pages: int = MAX_PAG
     body.update({"heuristicSearch": True, "limit": 2000, "withResourceJson": True})
     base = session.api_url
     pages = rows = total = 0
-    res = session._send("POST", f"{base}/search/config", json=body, **send)
+    res = _fetch(session, f"{base}/search/config", body, send, pages, rows)
     details = _json(session, res, "the first page", pages, rows)
     data = details.pop("data", None)
-    if not isinstance(data, dict):
-        raise _incomplete(f"the first page (HTTP {res.status_code}) has no 'data': "
-                          f"{session._preview(res, 200)}", pages, rows, res)
+    if not isinstance(data, dict) or "items" not in data:
+        raise _incomplete(f"the first page (HTTP {res.status_code}) has no 'data' with "
+                          f"'items': {session._preview(res, 200)}", pages, rows, res)
     seen: Set[bytes] = set()
     while True:
         items = data.get("items", [])
@@ -84,11 +84,23 @@ def config_search_pages(session: Any, payload: dict, *, max_pages: int = MAX_PAG
                               pages, rows, res)
         seen.add(digest)
         body["pageToken"] = token
-        res = session._send("POST", f"{base}/search/config/page", json=body, **send)
+        res = _fetch(session, f"{base}/search/config/page", body, send, pages, rows)
         data = _json(session, res, f"page {pages + 1}", pages, rows)
         if "items" not in data:
             raise _incomplete(f"page {pages + 1} (HTTP {res.status_code}) has no 'items': "
                               f"{session._preview(res, 200)}", pages, rows, res)
+
+
+def _fetch(session: Any, url: str, body: dict, send: Dict[str, Any], pages: int,
+           rows: int) -> requests.Response:
+    """One page through the session's retry loop; a call that fails for good
+    (connection, origin, size, deadline) ends the search like a failed page."""
+    try:
+        return session._send("POST", url, json=body, **send)
+    except requests.RequestException as exc:
+        why = session._redact(f"{type(exc).__name__}: {exc}")
+        raise _incomplete(f"page {pages + 1} failed ({why})", pages,
+                          rows, getattr(exc, "response", None)) from exc
 
 
 def total_rows(data: Dict[str, Any]) -> int:

@@ -32,7 +32,7 @@ from ._body import Payload
 from ._log import Log
 from ._pacing import endpoint_key
 from ._policy import RetryPolicy, is_safe_to_repeat, may_resend_after
-from ._redact import redact
+from ._redact import redact, remember
 from ._rql import MAX_PAGES, config_search_pages, total_rows
 from ._token import SingleFlight, token_due
 from ._transport import Transport, valid_header_value
@@ -107,6 +107,7 @@ class Session:
         self.tenant = tenant_name
         self.a_key = a_key
         self.s_key = s_key
+        remember(s_key)
         self.api_url = api_url.rstrip("/")
         self.verify = verify
         self.proxies = proxies
@@ -118,6 +119,7 @@ class Session:
     def _set_token(self, token: str) -> None:
         """Publish a new token: one assignment of a new dict, so a thread
         reading ``self.headers`` sees either the old token or the new one."""
+        remember(token)
         self.token = token
         self.token_time_stamp = time.time()
         headers = dict(self.headers)
@@ -166,22 +168,24 @@ class Session:
             raise AuthorizationError(
                 f"{what} for tenant '{self.tenant}' was refused (401) again after a fresh "
                 f"login; check that the credentials are valid and active")
+        # where the exchange was asked to go (res.url may be a path a server chose)
+        where = self._redact(_no_query((res.history[0] if res.history else res).url))
         if res.status_code not in self.success_status:
             raise LoginError(
                 f"{what} for tenant '{self.tenant}' failed with HTTP {res.status_code} at "
-                f"{_no_query(res.url)}" + _retries_note(res.status_code, self))
+                f"{where}" + _retries_note(res.status_code, self))
         try:
             token = res.json().get("token")
         except (ValueError, AttributeError):
             token = None
         if not token or not isinstance(token, str):
             raise LoginError(
-                f"{what} at {_no_query(res.url)} answered without a token; check that the "
+                f"{what} at {where} answered without a token; check that the "
                 f"URL is the API URL (for SaaS https://api*.prismacloud.io, not app*)")
         if not valid_header_value(self.auth_style + token):
             raise LoginError(
-                f"{what} at {_no_query(res.url)} answered a token that is not a valid header "
-                f"value (leading whitespace, CR/LF or another control character); pcpi will "
+                f"{what} at {where} answered a token that is not a valid header value "
+                f"(leading whitespace, CR/LF or another control character); pcpi will "
                 f"not send it.  The answer did not come from Prisma Cloud as expected: check "
                 f"the URL and any proxy in between.")
         return token
@@ -360,7 +364,8 @@ class Session:
                     log.success(f"SUCCESS - {elapsed} seconds{note}")
                 return res
 
-            resend = self._backs_off(status) and may_resend_after(status, safe)
+            resend = self._backs_off(status) and may_resend_after(status, safe,
+                                                                  policy.not_processed)
             if authenticated and status == self.expired_code or \
                     resend and throttled < self.retries:
                 if not body.replayable:

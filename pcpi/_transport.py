@@ -30,6 +30,7 @@ that a ``verify`` the caller gave explicitly always wins.
 from __future__ import annotations
 
 import datetime
+import math
 import os
 import re
 import threading
@@ -46,8 +47,10 @@ from requests.utils import get_environ_proxies
 from . import __version__
 from ._body import EMPTY, Payload
 from ._deadline import tracked_pool_class, watchdog
-from ._origin import describe, same_origin
+from ._origin import describe, origin_of, same_origin
 from ._pacing import Pacer
+from ._policy import never_sent
+from ._redact import redact, watch_logger
 from .errors import DeadlineExceeded, OriginError, ResponseTooLargeError
 
 __all__ = ["Transport", "DEFAULT_TIMEOUT", "DEFAULT_MAX_RESPONSE_BYTES", "MAX_REDIRECTS",
@@ -65,6 +68,12 @@ MAX_REDIRECTS = 5
 Timeout = Union[float, Tuple[float, float]]
 
 _CHUNK = 16 << 10
+
+# urllib3 logs what a server sent (a path it redirected to, headers it could not
+# parse) at DEBUG and WARNING: its records are redacted like pcpi's own.
+for _name in ("urllib3.connection", "urllib3.connectionpool", "urllib3.response",
+              "urllib3.poolmanager", "urllib3.util.retry"):
+    watch_logger(_name)
 # A header value as RFC 9110 allows it (visible characters, obs-text, inner
 # spaces and tabs), on one line: what http.client would send without complaint
 # or injection.
@@ -78,11 +87,16 @@ def valid_header_value(value: Any) -> bool:
     return isinstance(value, str) and _HEADER_VALUE.match(value) is not None
 
 
-def total_seconds(timeout: Timeout) -> float:
-    """The whole time one attempt may take: connect + read timeout."""
-    if isinstance(timeout, tuple):
-        return float(sum(t for t in timeout if t is not None))
-    return 2.0 * float(timeout)
+def total_seconds(timeout: Any) -> Optional[float]:
+    """The whole time one call may take: connect + read timeout.  None (no total
+    deadline) when either is None, which requests reads as "wait forever", or
+    for a timeout that is not seconds (a ``urllib3.Timeout``)."""
+    try:
+        parts = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+        total = float(sum(parts))
+    except TypeError:
+        return None
+    return total if math.isfinite(total) and total < threading.TIMEOUT_MAX else None
 
 
 def _size(n: int) -> str:
@@ -120,9 +134,10 @@ class _Adapter(HTTPAdapter):
 
 def _track(manager: Any) -> Any:
     classes = getattr(manager, "pool_classes_by_scheme", None)
-    if classes is not None:
+    if classes is not None and not getattr(manager, "_pcpi_tracked", False):
         manager.pool_classes_by_scheme = {scheme: tracked_pool_class(cls)
                                           for scheme, cls in classes.items()}
+        manager._pcpi_tracked = True
     return manager
 
 
@@ -203,10 +218,12 @@ class Transport:
              verify: Any = None, proxies: Optional[dict] = None,
              timeout: Optional[Timeout] = None,
              body: Optional[Payload] = None) -> requests.Response:
-        """Send one call: redirects followed within its origin only, each attempt
-        bounded in time and size.  ``body`` (a :class:`~pcpi._body.Payload`)
-        replaces ``json``/``data``/``files`` when the caller prepared it once.
-        Raises requests' exceptions and :class:`~pcpi.errors.PcpiRequestError`."""
+        """Send one call: redirects followed within its origin only, the whole
+        call (redirects included) bounded in time and each answer in size.
+        ``body`` (a :class:`~pcpi._body.Payload`) replaces ``json``/``data``/
+        ``files`` when the caller prepared it once.  Raises requests' exceptions
+        (with secrets redacted from their text) and
+        :class:`~pcpi.errors.PcpiRequestError`."""
         payload = body if body is not None else Payload.of(json=json, data=data, files=files)
         merged = CaseInsensitiveDict(self._base_headers)
         merged.update(headers)
@@ -216,28 +233,22 @@ class Transport:
                     f"header {name!r} has a value that cannot be sent (leading whitespace, "
                     f"CR/LF or another control character); the value is not shown")
         timeout = timeout or self.timeout
+        call = _Call(method, url, total_seconds(timeout))
         history: List[requests.Response] = []
         target = url
         while True:
-            res = self._attempt(method, target, merged, payload, params if not history else
-                                None, verify, proxies, timeout)
+            res = self._attempt(call, method, target, merged, payload,
+                                params if not history else None, verify, proxies, timeout,
+                                history)
             if not res.is_redirect:
                 break
-            where = urljoin(res.url, res.headers["location"])
-            if not same_origin(url, where):
+            where = _location(res)
+            if where is None or not same_origin(url, where):
                 res.close()
-                downgrade = urlsplit(url).scheme == "https" and \
-                    urlsplit(where).scheme.lower() != "https"
-                raise OriginError(
-                    f"{method} {describe(url)}{urlsplit(target).path} was redirected "
-                    f"({res.status_code}) to {describe(where)}"
-                    f"{', plain http' if downgrade else ', another origin'}; pcpi does not "
-                    f"send tokens, credentials or bodies there.  If the tenant has moved, put "
-                    f"its new URL in your credentials.", response=res)
+                raise call.refused_redirect(res.status_code, where, res)
             if len(history) >= MAX_REDIRECTS:
                 raise requests.exceptions.TooManyRedirects(
-                    f"{method} {describe(url)}{urlsplit(url).path} was redirected more than "
-                    f"{MAX_REDIRECTS} times", response=res)
+                    f"{call} was redirected more than {MAX_REDIRECTS} times", response=res)
             method, payload = _redirected(res.status_code, method, payload)
             if not payload.replayable:
                 break  # the 307/308 stays the answer: the body cannot be sent again
@@ -246,62 +257,79 @@ class Transport:
         res.history = history
         return res
 
-    def _attempt(self, method: str, url: str, headers: CaseInsensitiveDict, payload: Payload,
-                 params: Any, verify: Any, proxies: Optional[dict],
-                 timeout: Timeout) -> requests.Response:
+    def _attempt(self, call: "_Call", method: str, url: str, headers: CaseInsensitiveDict,
+                 payload: Payload, params: Any, verify: Any, proxies: Optional[dict],
+                 timeout: Timeout, history: List[requests.Response]) -> requests.Response:
         prep = requests.PreparedRequest()
         prep.prepare_method(method)
         prep.prepare_url(url, params)
         prep.prepare_headers(headers)
+        if history:  # cookies set along this call's (same-origin) redirects, as requests does
+            jar = requests.cookies.RequestsCookieJar()
+            for hop in history:
+                jar.update(hop.cookies)
+            prep.prepare_cookies(jar)
         payload.rewind()
         prep.prepare_body(payload.data, None)
         if payload.content_type and "content-type" not in prep.headers:
             prep.headers["Content-Type"] = payload.content_type
-        seconds = total_seconds(timeout)
+        seconds = call.remaining()
+        if seconds is not None and seconds <= 0:
+            raise call.deadline_exceeded(prep)
         # The adapter, not Session.send: no cookie jar for a server to grow, and no
         # redirect handling, which would read a 3xx body without a bound.
         adapter = self._adapter
-        attempt = watchdog.start(seconds)
+        attempt = watchdog.start(seconds) if seconds is not None else None
+        failure: Optional[BaseException] = None
         try:
             start = time.perf_counter()
             res = adapter.send(prep, stream=True, timeout=timeout,
                                verify=self.verify_for(verify), cert=None,
                                proxies=self.proxies_for(url, proxies))
             res.elapsed = datetime.timedelta(seconds=time.perf_counter() - start)
-            self._read(res)
-        except requests.RequestException as exc:
-            if attempt.expired and not isinstance(exc, ResponseTooLargeError):
-                raise _deadline_exceeded(method, url, seconds, prep) from exc
+            self._read(call, res)
+        except ResponseTooLargeError:
             raise
+        except requests.RequestException as exc:
+            if attempt is not None and attempt.expired and not never_sent(exc):
+                failure = call.deadline_exceeded(prep)
+            else:  # (a call that never left stays one, so that it can be retried)
+                failure = _without_secrets(exc)
+            if failure is exc:
+                raise
         finally:
-            watchdog.finish(attempt)
-        if attempt.cut:
+            if attempt is not None:
+                watchdog.finish(attempt)
+        if failure is not None:
+            # raised here, outside the handler, so that it carries no reference to
+            # the original, whose text held a secret or was only a broken read
+            raise failure
+        if attempt is not None and attempt.cut:
             # http.client takes a connection closed inside the headers for their
             # end: an answer read from a socket the watchdog shut is not trusted
-            raise _deadline_exceeded(method, url, seconds, prep)
+            raise call.deadline_exceeded(prep)
         return res
 
-    def _read(self, res: requests.Response) -> None:
+    def _read(self, call: "_Call", res: requests.Response) -> None:
         """Read the body into ``res.content``, within ``max_response_bytes``."""
         limit = self.max_response_bytes
-        declared = res.headers.get("Content-Length", "")
-        if limit is not None and declared.isdigit() and int(declared) > limit:
-            res.close()
-            raise ResponseTooLargeError(
-                f"{res.request.method} {describe(res.url)}{urlsplit(res.url).path} answered "
-                f"{declared} bytes, over the {_size(limit)} limit (max_response_bytes)",
-                response=res)
-        chunks = []
-        size = 0
-        for chunk in res.iter_content(_CHUNK):
-            size += len(chunk)
-            if limit is not None and size > limit:
-                res.close()
+        try:
+            if limit is not None and _declared_length(res) > limit:
                 raise ResponseTooLargeError(
-                    f"{res.request.method} {describe(res.url)}{urlsplit(res.url).path} "
-                    f"answered more than {_size(limit)} (max_response_bytes, counted after "
-                    f"decompression); reading stopped there", response=res)
-            chunks.append(chunk)
+                    f"{call} answered {_declared_length(res)} bytes, over the "
+                    f"{_size(limit)} limit (max_response_bytes)", response=res)
+            chunks = []
+            size = 0
+            for chunk in res.iter_content(_CHUNK):
+                size += len(chunk)
+                if limit is not None and size > limit:
+                    raise ResponseTooLargeError(
+                        f"{call} answered more than {_size(limit)} (max_response_bytes, "
+                        f"counted after decompression); reading stopped there", response=res)
+                chunks.append(chunk)
+        except BaseException:
+            res.close()  # whatever stopped the read: the connection is not reused
+            raise
         # what Response.content does once it has read everything
         res._content = b"".join(chunks)
         res._content_consumed = True
@@ -322,11 +350,78 @@ class Transport:
         return (f"<pcpi Transport pool={self.pool_maxsize} timeout={self.timeout!r}>")
 
 
-def _deadline_exceeded(method: str, url: str, seconds: float,
-                       prep: requests.PreparedRequest) -> DeadlineExceeded:
-    return DeadlineExceeded(
-        f"{method} {describe(url)}{urlsplit(url).path} took longer than {seconds:g} seconds "
-        f"in all (connect + read timeout); the server was still sending", request=prep)
+class _Call:
+    """One call as the caller asked for it: what error messages name (never a
+    path a server chose), and the deadline all of its redirects share."""
+
+    __slots__ = ("method", "url", "seconds", "ends")
+
+    def __init__(self, method: str, url: str, seconds: Optional[float]):
+        self.method = method
+        self.url = url
+        self.seconds = seconds
+        self.ends = None if seconds is None else time.monotonic() + seconds
+
+    def __str__(self) -> str:
+        return f"{self.method} {describe(self.url)}{redact(urlsplit(self.url).path)}"
+
+    def remaining(self) -> Optional[float]:
+        return None if self.ends is None else self.ends - time.monotonic()
+
+    def deadline_exceeded(self, prep: requests.PreparedRequest) -> DeadlineExceeded:
+        return DeadlineExceeded(
+            f"{self} took longer than {self.seconds:g} seconds in all (connect + read "
+            f"timeout); the server was still sending", request=prep)
+
+    def refused_redirect(self, status: int, where: Optional[str],
+                         res: requests.Response) -> OriginError:
+        if where is None or origin_of(where) is None:
+            to = "a Location pcpi cannot follow safely (malformed, or read differently by " \
+                 "different URL parsers)"
+        elif origin_of(self.url)[0] == "https" and origin_of(where)[0] != "https":  # type: ignore[index]
+            to = f"{describe(where)}, plain http"
+        else:
+            to = f"{describe(where)}, another origin"
+        return OriginError(
+            f"{self} was redirected ({status}) to {to}; pcpi does not send tokens, "
+            f"credentials or bodies there.  If the tenant has moved, put its new URL in "
+            f"your credentials.", response=res)
+
+
+def _location(res: requests.Response) -> Optional[str]:
+    """Where a redirect points, as an absolute URL (None when it cannot be read)."""
+    try:
+        # requests' reading: http.client decodes headers as latin-1, servers send UTF-8
+        location = res.headers["location"].encode("latin-1").decode("utf-8")
+        return urljoin(res.url, location)
+    except ValueError:  # undecodable, or a malformed IPv6 literal
+        return None
+
+
+def _declared_length(res: requests.Response) -> int:
+    """The Content-Length of an answer that carries a body, or 0."""
+    value = res.headers.get("Content-Length", "")
+    if res.request.method == "HEAD" or res.status_code in (204, 304) or \
+            res.status_code < 200:
+        return 0  # no body follows, whatever the header says
+    if value.isascii() and value.isdigit() and len(value) <= 19:
+        return int(value)
+    return 0  # not a number: urllib3 refuses the framing itself
+
+
+def _without_secrets(exc: requests.RequestException) -> requests.RequestException:
+    """``exc``, or a copy of the same class with secrets redacted from its text:
+    requests puts what the server sent (a status line, a path it redirected to)
+    into its messages."""
+    text = str(exc)
+    clean = redact(text)
+    if clean == text:
+        return exc
+    exc._pcpi_replaced = True  # type: ignore[attr-defined]  # (seen by the test suite)
+    try:
+        return type(exc)(clean, request=exc.request, response=exc.response)
+    except TypeError:  # a subclass with another signature
+        return requests.exceptions.ConnectionError(clean, request=exc.request)
 
 
 def _redirected(status: int, method: str, payload: Payload) -> Tuple[str, Payload]:

@@ -274,3 +274,80 @@ class HostileTenant(HostileServer):
         if req.method == "GET" and req.path == "/auth_token/extend":
             return answer(200, json={"token": self.issue()})
         return answer(404, json={"error": "not found"})
+
+
+class ConnectProxy:
+    """A CONNECT proxy on loopback (plain http, or https with the hostile CA) that
+    relays bytes both ways; ``tunnels`` lists the targets it was asked for."""
+
+    def __init__(self, *, tls: bool = False):
+        self.tls = tls
+        self.tunnels: List[str] = []
+        self.stopping = threading.Event()
+        self._sock = socket.socket()
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(64)
+        self._sock.settimeout(0.1)
+        self.port = self._sock.getsockname()[1]
+        if tls:
+            cert, _ = _tls()
+            self._ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            cert.configure_cert(self._ctx)
+
+    @property
+    def url(self) -> str:
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> "ConnectProxy":
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stopping.set()
+        self._sock.close()
+
+    def _accept(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                client, _ = self._sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=self._relay, args=(client,), daemon=True).start()
+
+    def _relay(self, client: socket.socket) -> None:
+        upstream = None
+        try:
+            client.settimeout(10)
+            if self.tls:
+                client = self._ctx.wrap_socket(client, server_side=True)
+            head = b""
+            while b"\r\n\r\n" not in head and len(head) < 65536:
+                data = client.recv(4096)
+                if not data:
+                    return
+                head += data
+            target = head.split(b"\r\n", 1)[0].split(b" ")[1].decode()
+            self.tunnels.append(target)
+            host, port = target.rsplit(":", 1)
+            upstream = socket.create_connection((host.strip("[]"), int(port)), timeout=10)
+            client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            for s in (client, upstream):
+                s.settimeout(0.05)
+            while not self.stopping.is_set():
+                for src, dst in ((client, upstream), (upstream, client)):
+                    try:
+                        data = src.recv(65536)
+                    except (socket.timeout, ssl.SSLWantReadError):
+                        continue
+                    if not data:
+                        return
+                    dst.sendall(data)
+        except (OSError, ValueError, IndexError):
+            return
+        finally:
+            for s in (client, upstream):
+                if s is not None:
+                    s.close()

@@ -4,11 +4,14 @@ captured from a test, anywhere in the suite.
 
 * Secrets: every fake tenant (in-process or spawned) hands over what it issued
   when it stops (``issued_secrets``: tokens, secret key, password).
-* Log records: a record factory sees every record any logger creates, whatever
-  the handlers and levels a test sets up.
+* Log records: every record any logger hands to its handlers (after that
+  logger's filters, such as the redacting filter pcpi puts on urllib3's
+  loggers), whatever the handlers and levels a test sets up.
 * Exceptions: a trace function that is local to pcpi's own frames (not
   ``pcpi.testing``) sees every exception raised in or passing through pcpi:
-  requests' exceptions included, caught later or not.
+  requests' exceptions included, caught later or not.  The one exception is
+  one pcpi caught and replaced by a redacted copy (it marks those
+  ``_pcpi_replaced``): the caller never gets hold of it.
 * Output: captured stdout/stderr/log sections and failure texts of each report.
 
 :func:`check_report` turns a report whose test leaked into a failure that says
@@ -32,6 +35,7 @@ TESTING_DIR = os.path.dirname(testing.__file__) + os.sep
 
 SECRETS: Set[str] = set()
 SEEN: List[str] = []  # texts produced during the current test
+RAISED: List[tuple] = []  # (where, exception) seen passing through pcpi in this test
 _lock = threading.Lock()
 
 
@@ -67,11 +71,10 @@ def _see(text: str, where: str) -> None:
 
 
 # ---------------------------------------------------------------------- log records
-_factory = logging.getLogRecordFactory()
+_call_handlers = logging.Logger.callHandlers
 
 
-def _record_factory(*args, **kwargs) -> logging.LogRecord:
-    record = _factory(*args, **kwargs)
+def _watched_call_handlers(self, record: logging.LogRecord) -> None:
     try:
         text = record.getMessage()
     except Exception:  # a bad format string is the caller's bug, not a leak
@@ -79,14 +82,13 @@ def _record_factory(*args, **kwargs) -> logging.LogRecord:
     if record.exc_info and record.exc_info[1] is not None:
         text += "\n" + "".join(traceback.format_exception(*record.exc_info))
     _see(text, f"log record from {record.name}")
-    return record
+    _call_handlers(self, record)
 
 
 # ---------------------------------------------------------------------- exceptions
 def _local(frame, event, arg):
     if event == "exception":
-        exc = arg[1]
-        _see(f"{type(exc).__name__}: {exc!s} {exc!r}", f"exception in {frame.f_code.co_name}")
+        RAISED.append((f"exception in {frame.f_code.co_name}", arg[1]))
     return _local
 
 
@@ -101,11 +103,12 @@ def install() -> None:
     """Start watching (once per session)."""
     _wrap_stop(testing.FakeTenant)
     _wrap_stop(testing.RemoteTenant)
-    logging.setLogRecordFactory(_record_factory)
+    logging.Logger.callHandlers = _watched_call_handlers
 
 
 def start_test() -> None:
     SEEN.clear()
+    RAISED.clear()
     sys.settrace(_global)
     threading.settrace(_global)
 
@@ -121,6 +124,8 @@ def leaks(extra_texts=()) -> List[str]:
         secrets = list(SECRETS)
     found = []
     texts = list(SEEN) + [f"{where}\0{text}" for where, text in extra_texts]
+    texts += [f"{where}\0{type(exc).__name__}: {exc!s} {exc!r}" for where, exc in list(RAISED)
+              if not getattr(exc, "_pcpi_replaced", False)]
     for item in texts:
         where, _, text = item.partition("\0")
         for secret in secrets:

@@ -31,6 +31,7 @@ from ._hostile import (
     PASSWORD,
     SECRET_KEY,
     USERNAME,
+    ConnectProxy,
     HostileServer,
     HostileTenant,
     answer,
@@ -99,6 +100,32 @@ def test_a_redirect_to_another_origin_never_carries_the_token(status, where, evi
     host = target.split("://", 1)[1]
     assert host in str(got) and "steal" not in str(got)  # names the origin, not the path
     assert len(tenant.hits("/cloud")) == 1  # not retried either
+
+
+@pytest.mark.parametrize("location", [
+    "https://localhost:{evil}\\@127.0.0.1:{tenant}/cloud",    # urllib3 and urlsplit disagree
+    "https://localhost:{evil}\\.127.0.0.1:{tenant}/cloud",
+    "https://[::1/cloud",                                       # unreadable
+    "https://127.0.0.1:{tenant}/a b",                           # whitespace
+])
+@pytest.mark.parametrize("call", ["request", "login"])
+def test_a_location_that_parsers_read_differently_is_not_followed(location, call, evil):
+    def redirect(req):
+        target = location.format(evil=evil.port, tenant=req.server.port)
+        return answer(307, headers={"Location": target})
+
+    with HostileTenant({("POST", "/cloud"): redirect}) as tenant:
+        if call == "login":
+            tenant.routes[("POST", "/login")] = redirect
+            got = outcome(lambda: saas(tenant).create_cspm_session())
+        else:
+            m = saas(tenant)
+            cspm = m.create_cspm_session()
+            got = outcome(lambda: cspm.request("POST", "/cloud", json={"secret": "policy"}))
+            m.close()
+    assert evil.hits() == []
+    assert isinstance(got, errors.OriginError), got
+    assert "cannot follow safely" in str(got)
 
 
 def test_a_same_origin_redirect_is_followed_with_the_token_and_the_body():
@@ -540,10 +567,13 @@ def test_an_echoed_error_body_is_logged_with_secrets_redacted(caplog):
 
 
 # ---------------------------------------------------------------------- 9. short bodies
-def test_urllib3_2_is_required():
+def test_urllib3_2_6_is_required():
+    """1.26 returns a body cut short as a 200; before 2.6, chained encodings
+    (gzip, gzip) decompress without bound."""
     reqs = [Requirement(r) for r in importlib.metadata.requires("pcpi") or []]
     urllib3 = [r for r in reqs if r.name == "urllib3" and not r.marker]
     assert urllib3 and not urllib3[0].specifier.contains("1.26.20")
+    assert not urllib3[0].specifier.contains("2.5.0")
 
 
 def test_a_body_cut_short_is_an_error_never_a_short_200():
@@ -624,3 +654,284 @@ def test_a_credentials_path_that_is_a_device_is_refused():
 
     got = outcome(lambda: session_loader.load_config(os.devnull))
     assert isinstance(got, errors.CredentialsFileError) and "regular file" in str(got), got
+
+
+# ---------------------------------------------------------------------- found by attacking the fix
+def test_the_deadline_holds_through_an_https_proxy():
+    def trickle(req):
+        req.conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n")
+        for _ in range(40):  # 12 s in all, unless the client gives up
+            if req.server.stopping.wait(0.3):
+                return CLOSE
+            req.conn.sendall(b" ")
+        return None
+
+    with HostileTenant({("GET", "/cloud"): trickle}) as tenant, ConnectProxy(tls=True) as proxy:
+        m = saas(tenant, timeout=(1, 1), proxies={"https": proxy.url},
+                 retry_policy=quiet_policy(connection_retries=0))
+        cspm = m.create_cspm_session()
+        got = outcome(lambda: cspm.request("GET", "/cloud"))
+        m.close()
+    assert proxy.tunnels, "the proxy was not used"
+    assert isinstance(got, errors.DeadlineExceeded), got
+
+
+def test_one_deadline_covers_a_chain_of_redirects():
+    def slow_hop(req):
+        n = int(req.path.rsplit("/", 1)[1])
+        if req.server.stopping.wait(0.7):
+            return CLOSE
+        return answer(307, headers={"Location": f"/hop/{n + 1}"}) if n < 5 else answer(200)
+
+    with HostileTenant() as tenant:
+        for n in range(6):
+            tenant.routes[("GET", f"/hop/{n}")] = slow_hop
+        m = saas(tenant, timeout=(1, 1), retry_policy=quiet_policy(connection_retries=0))
+        cspm = m.create_cspm_session()
+        got = outcome(lambda: cspm.request("GET", "/hop/0"))
+        m.close()
+    assert isinstance(got, errors.DeadlineExceeded), got  # 6 hops of 0.7 s > 2 s in all
+    assert len(tenant.hits()) - 1 <= 4  # the login, then at most the hops within 2 s
+
+
+def test_a_token_echoed_by_the_server_never_reaches_exception_text(caplog):
+    def redirect_to_token(req):
+        return answer(302, headers={"Location": "/echo/" + req.headers["x-redlock-auth"]})
+
+    def bad_status_line(req):
+        req.conn.sendall(b"BAD " + req.headers["x-redlock-auth"].encode() + b"\r\n\r\n")
+        return CLOSE
+
+    def bad_header(req):
+        token = req.headers["x-redlock-auth"].encode()
+        req.conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n" + token + b"\r\n\r\n[]")
+        return CLOSE
+
+    with HostileTenant({("GET", "/cloud"): redirect_to_token,
+                        ("GET", "/status"): bad_status_line,
+                        ("GET", "/header"): bad_header}) as tenant:
+        m = saas(tenant, max_response_bytes=1000)
+        cspm = m.create_cspm_session()
+        token = cspm.token
+        tenant.routes[("GET", "/echo/" + token)] = lambda r: answer(200, b"x" * 5000)
+        logging.getLogger("urllib3").setLevel(logging.DEBUG)
+        try:
+            with caplog.at_level(logging.DEBUG):
+                too_large = outcome(lambda: cspm.request("GET", "/cloud"))
+                status = outcome(lambda: cspm.request("GET", "/status"))
+                header = outcome(lambda: cspm.request("GET", "/header"))
+        finally:
+            logging.getLogger("urllib3").setLevel(logging.NOTSET)
+        m.close()
+    assert isinstance(too_large, errors.ResponseTooLargeError), too_large
+    assert isinstance(status, requests.exceptions.ConnectionError), status
+    for got in (too_large, status, header):
+        chained = (getattr(got, "__context__", None), getattr(got, "__cause__", None))
+        assert token not in f"{got!s} {got!r} {chained!r}"
+    assert tenant.hits("/echo/" + token) and token not in caplog.text
+    assert "<redacted>" in caplog.text
+
+
+def test_a_refresh_redirected_to_a_token_path_does_not_put_it_in_the_login_error():
+    with HostileTenant() as tenant:
+        tenant.routes[("GET", "/auth_token/extend")] = lambda r: answer(
+            302, headers={"Location": "/extend/" + r.headers["x-redlock-auth"]})
+        m = saas(tenant, retries=1)
+        cspm = m.create_cspm_session()
+        token = cspm.token
+        tenant.routes[("GET", "/extend/" + token)] = lambda r: answer(500)
+        cspm.token_time_stamp -= cspm.token_time + 1  # the refresh is due
+        got = outcome(lambda: cspm.request("GET", "/cloud"))
+        m.close()
+    assert tenant.hits("/extend/" + token)
+    assert isinstance(got, errors.LoginError), got
+    assert token not in str(got) and "/auth_token/extend" in str(got)
+
+
+@pytest.mark.parametrize("length", ["\u00b2", "1" * 5000, "-5", "0x10"])
+def test_a_strange_content_length_is_a_request_error_not_a_value_error(length):
+    def weird(req):
+        req.conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: " + length.encode("utf-8") +
+                         b"\r\n\r\n[]")
+        return CLOSE
+
+    with HostileTenant({("GET", "/cloud"): weird}) as tenant:
+        m = saas(tenant, max_response_bytes=1000, retry_policy=quiet_policy(connection_retries=0))
+        cspm = m.create_cspm_session()
+        got = outcome(lambda: cspm.request("GET", "/cloud"))
+        m.close()
+    assert isinstance(got, (requests.RequestException, requests.Response)), repr(got)
+
+
+PAGE_FAILURES = {
+    "reset": lambda r: CLOSE,
+    "redirect-elsewhere": lambda r: answer(307, headers={"Location": "https://localhost:1/"}),
+    "too-large": lambda r: answer(200, json={"items": ["x" * 5000]}),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(PAGE_FAILURES))
+def test_a_page_whose_call_fails_raises_incomplete_with_counts(kind):
+    seen = []
+    with rql_tenant(PAGE_FAILURES[kind]) as tenant:
+        m = saas(tenant, max_response_bytes=4000,
+                 retry_policy=quiet_policy(connection_retries=1))
+        cspm = m.create_cspm_session()
+        got = outcome(lambda: cspm.config_search_request_function(
+            {"query": "q"}, lambda *page: seen.append(page)))
+        m.close()
+    assert len(seen) == 1
+    assert isinstance(got, errors.IncompleteResultError), got
+    assert (got.pages, got.rows) == (1, 2) and isinstance(got.__cause__,
+                                                          requests.RequestException)
+
+
+def test_a_first_page_without_items_is_not_an_empty_result():
+    first = {"data": {"totalRows": 5000, "nextPageToken": None}}
+    with HostileTenant({("POST", "/search/config"): lambda r: answer(200, json=first)}) as t:
+        m = saas(t)
+        cspm = m.create_cspm_session()
+        got = outcome(lambda: cspm.config_search_request({"query": "q"}))
+        m.close()
+    assert isinstance(got, errors.IncompleteResultError), got
+
+
+def test_a_server_cannot_talk_pcpi_into_resending_a_post():
+    """Whether a failed call was sent is decided by the exception's type, never by
+    text the server controls (here a status line naming urllib3's exception)."""
+    def lie(req):
+        req.conn.sendall(b"NewConnectionError NameResolutionError\r\n\r\n")
+        return CLOSE
+
+    with HostileTenant({("POST", "/v2/policy"): lie}) as tenant:
+        m = saas(tenant)
+        cspm = m.create_cspm_session()
+        got = outcome(lambda: cspm.request("POST", "/v2/policy", json={"name": "p"}))
+        m.close()
+    assert isinstance(got, requests.exceptions.ConnectionError), got
+    assert len(tenant.hits("/v2/policy")) == 1
+
+
+def test_head_and_204_are_not_judged_by_their_content_length():
+    def head(req):
+        req.conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 90000\r\n\r\n")
+        return None
+
+    with HostileTenant({("HEAD", "/cloud"): head,
+                        ("GET", "/empty"): lambda r: answer(204, headers={
+                            "Content-Length": "0"})}) as tenant:
+        m = saas(tenant, max_response_bytes=4096)
+        cspm = m.create_cspm_session()
+        assert cspm.request("HEAD", "/cloud").status_code == 200
+        assert cspm.request("GET", "/empty").status_code == 204
+        m.close()
+
+
+def test_a_timeout_part_of_none_means_no_total_deadline_as_in_requests():
+    def slow(req):
+        if req.server.stopping.wait(1.5):
+            return CLOSE
+        return answer(200, json=[])
+
+    with HostileTenant({("GET", "/cloud"): slow}) as tenant:
+        m = saas(tenant)
+        cspm = m.create_cspm_session()
+        assert cspm.request("GET", "/cloud", timeout=(1, None)).status_code == 200
+        m.close()
+
+
+def test_a_bytearray_body_is_replayed():
+    with HostileTenant({("POST", "/upload"): _fail_first()}) as tenant:
+        m = saas(tenant)
+        cspm = m.create_cspm_session()
+        res = cspm.request("POST", "/upload", data=bytearray(b"abc" * 100))
+        m.close()
+    assert res.status_code == 200
+    assert [h.body for h in tenant.hits("/upload")] == [b"abc" * 100] * 2
+
+
+def _trickle_body(seconds: float = 12.0):
+    def handle(req):
+        req.conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n")
+        for _ in range(40):
+            if req.server.stopping.wait(seconds / 40):
+                return CLOSE
+            req.conn.sendall(b" ")
+        return None
+    return handle
+
+
+def test_a_huge_timeout_does_not_disable_deadlines_for_later_calls():
+    from pcpi._deadline import watchdog
+
+    huge = watchdog.start(1e12)  # beyond threading.TIMEOUT_MAX: must not kill the thread
+    time.sleep(0.05)
+    watchdog.finish(huge)
+    with HostileTenant({("GET", "/cloud"): lambda r: answer(200, json=[]),
+                        ("GET", "/slow"): _trickle_body()}) as tenant:
+        m = saas(tenant, retry_policy=quiet_policy(connection_retries=0))
+        cspm = m.create_cspm_session()
+        assert cspm.request("GET", "/cloud", timeout=(1e6, 1e6)).status_code == 200
+        got = outcome(lambda: cspm.request("GET", "/slow", timeout=(1, 1)))
+        m.close()
+    assert isinstance(got, errors.DeadlineExceeded), got
+
+
+def test_the_watchdog_thread_ends_when_idle_and_comes_back():
+    def watchdogs():
+        return [t for t in threading.enumerate() if t.name == "pcpi-deadlines"]
+
+    with HostileTenant({("GET", "/cloud"): lambda r: answer(200, json=[]),
+                        ("GET", "/slow"): _trickle_body()}) as tenant:
+        m = saas(tenant, retry_policy=quiet_policy(connection_retries=0))
+        cspm = m.create_cspm_session()
+        assert cspm.request("GET", "/cloud").status_code == 200
+        for _ in range(100):  # it ends about a second after the last call
+            if not watchdogs():
+                break
+            time.sleep(0.05)
+        assert not watchdogs(), "the watchdog thread outlived the calls"
+        got = outcome(lambda: cspm.request("GET", "/slow", timeout=(1, 1)))
+        m.close()
+    assert isinstance(got, errors.DeadlineExceeded), got
+
+
+def test_a_chained_encoding_bomb_stops_at_the_size_limit():
+    inner = zlib.compressobj(9, zlib.DEFLATED, 31)
+    once = inner.compress(bytes(64 << 20)) + inner.flush()   # 64 MiB of zeros
+    outer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    twice = outer.compress(once) + outer.flush()
+    sent = answer(200, twice, headers={"Content-Encoding": "gzip, gzip"})
+    with HostileTenant({("GET", "/cloud"): lambda r: sent}) as tenant:
+        m = saas(tenant, max_response_bytes=1 << 20)
+        cspm = m.create_cspm_session()
+        got = outcome(lambda: cspm.request("GET", "/cloud"))
+        m.close()
+    assert len(twice) < 1 << 16
+    assert isinstance(got, errors.ResponseTooLargeError), got
+
+
+def test_cookies_set_on_a_same_origin_redirect_go_to_the_next_hop_only():
+    def start(req):
+        return answer(302, headers={"Location": "/cloud/next", "Set-Cookie": "hop=1; Path=/"})
+
+    def finish(req):
+        return answer(200 if "hop=1" in req.headers.get("cookie", "") else 400, json=[])
+
+    with HostileTenant({("GET", "/cloud"): start, ("GET", "/cloud/next"): finish,
+                        ("GET", "/other"): lambda r: answer(200, json=[])}) as tenant:
+        m = saas(tenant)
+        cspm = m.create_cspm_session()
+        assert cspm.request("GET", "/cloud").status_code == 200
+        assert cspm.request("GET", "/other").status_code == 200
+        m.close()
+    assert "cookie" not in tenant.hits("/other")[0].headers  # pcpi keeps no cookie jar
+
+
+def test_the_not_processed_set_is_the_policys():
+    with HostileTenant({("POST", "/v2/policy"): _fail_first(503)}) as tenant:
+        m = saas(tenant, retry_policy=quiet_policy(not_processed=frozenset({429})))
+        cspm = m.create_cspm_session()
+        res = cspm.request("POST", "/v2/policy", json={})
+        m.close()
+    assert res.status_code == 503 and len(tenant.hits("/v2/policy")) == 1

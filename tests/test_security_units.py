@@ -152,7 +152,7 @@ def test_valid_header_values(value, ok):
 def test_total_seconds_of_a_timeout():
     assert total_seconds((10, 180)) == 190
     assert total_seconds(5) == 10
-    assert total_seconds((3, None)) == 3
+    assert total_seconds((3, None)) is None and total_seconds(None) is None  # "forever"
 
 
 # ---------------------------------------------------------------------- pacing bounds
