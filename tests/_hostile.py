@@ -112,14 +112,13 @@ class Request:
 Handler = Callable[[Request], Optional[bytes]]
 
 
-class HostileServer:
-    """A threaded HTTP(S) server on loopback that runs ``handler`` for every request."""
+class _Listener:
+    """A listening socket on loopback with one thread per connection; stops (and
+    closes every connection) when its ``with`` block ends."""
 
-    def __init__(self, handler: Handler, *, tls: bool = True, host: str = "127.0.0.1"):
-        self.handler = handler
+    def __init__(self, *, tls: bool, host: str = "127.0.0.1"):
         self.tls = tls
         self.host = host
-        self.seen: List[Request] = []
         self.stopping = threading.Event()
         self._conns: List[socket.socket] = []
         self._threads: List[threading.Thread] = []
@@ -143,12 +142,7 @@ class HostileServer:
 
     url = origin
 
-    def hits(self, path: Optional[str] = None) -> List[Request]:
-        with self._lock:
-            return [r for r in self.seen if path is None or r.path == path]
-
-    # ------------------------------------------------------------------ lifecycle
-    def __enter__(self) -> "HostileServer":
+    def __enter__(self):
         t = threading.Thread(target=self._accept, daemon=True, name=f"hostile-{self.port}")
         t.start()
         self._threads.append(t)
@@ -182,14 +176,35 @@ class HostileServer:
             t.start()
             self._threads.append(t)
 
+    def _wrap(self, raw: socket.socket) -> socket.socket:
+        raw.settimeout(10)
+        if not self.tls:
+            return raw
+        conn = self._ctx.wrap_socket(raw, server_side=True)
+        with self._lock:
+            self._conns.append(conn)
+        return conn
+
+    def _serve(self, raw: socket.socket) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class HostileServer(_Listener):
+    """A threaded HTTP(S) server on loopback that runs ``handler`` for every request."""
+
+    def __init__(self, handler: Handler, *, tls: bool = True, host: str = "127.0.0.1"):
+        super().__init__(tls=tls, host=host)
+        self.handler = handler
+        self.seen: List[Request] = []
+
+    def hits(self, path: Optional[str] = None) -> List[Request]:
+        with self._lock:
+            return [r for r in self.seen if path is None or r.path == path]
+
     def _serve(self, raw: socket.socket) -> None:
         conn = raw
         try:
-            raw.settimeout(10)
-            if self.tls:
-                conn = self._ctx.wrap_socket(raw, server_side=True)
-                with self._lock:
-                    self._conns.append(conn)
+            conn = self._wrap(raw)
             rfile = conn.makefile("rb")
             while not self.stopping.is_set():
                 req = self._read(rfile, conn)
@@ -276,53 +291,18 @@ class HostileTenant(HostileServer):
         return answer(404, json={"error": "not found"})
 
 
-class ConnectProxy:
+class ConnectProxy(_Listener):
     """A CONNECT proxy on loopback (plain http, or https with the hostile CA) that
     relays bytes both ways; ``tunnels`` lists the targets it was asked for."""
 
     def __init__(self, *, tls: bool = False):
-        self.tls = tls
+        super().__init__(tls=tls)
         self.tunnels: List[str] = []
-        self.stopping = threading.Event()
-        self._sock = socket.socket()
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind(("127.0.0.1", 0))
-        self._sock.listen(64)
-        self._sock.settimeout(0.1)
-        self.port = self._sock.getsockname()[1]
-        if tls:
-            cert, _ = _tls()
-            self._ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-            cert.configure_cert(self._ctx)
 
-    @property
-    def url(self) -> str:
-        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> "ConnectProxy":
-        threading.Thread(target=self._accept, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stopping.set()
-        self._sock.close()
-
-    def _accept(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                client, _ = self._sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=self._relay, args=(client,), daemon=True).start()
-
-    def _relay(self, client: socket.socket) -> None:
-        upstream = None
+    def _serve(self, raw: socket.socket) -> None:
+        client, upstream = raw, None
         try:
-            client.settimeout(10)
-            if self.tls:
-                client = self._ctx.wrap_socket(client, server_side=True)
+            client = self._wrap(raw)
             head = b""
             while b"\r\n\r\n" not in head and len(head) < 65536:
                 data = client.recv(4096)

@@ -157,22 +157,18 @@ def test_a_same_origin_redirect_loop_is_bounded():
 
 
 # ---------------------------------------------------------------------- 2. credentials on redirect
-@pytest.mark.parametrize("status", [307, 308])
-def test_a_login_redirected_elsewhere_never_reposts_the_keys(status, evil):
-    routes = {("POST", "/login"): lambda r: answer(status, headers={
-        "Location": evil.url + "/login"})}
-    with HostileTenant(routes) as tenant:
-        got = outcome(lambda: saas(tenant).create_cspm_session())
-    assert evil.hits() == []
-    assert isinstance(got, errors.OriginError), got
+LOGINS = {"access-key": ("/login", lambda t: saas(t).create_cspm_session()),
+          "self-hosted-password": ("/api/v1/authenticate",
+                                   lambda t: self_hosted(t).create_cwp_session())}
 
 
 @pytest.mark.parametrize("status", [307, 308])
-def test_a_self_hosted_login_redirected_elsewhere_never_reposts_the_password(status, evil):
-    routes = {("POST", "/api/v1/authenticate"): lambda r: answer(status, headers={
-        "Location": evil.url + "/api/v1/authenticate"})}
+@pytest.mark.parametrize("login", sorted(LOGINS))
+def test_a_login_redirected_elsewhere_never_reposts_the_credentials(status, login, evil):
+    path, log_in = LOGINS[login]
+    routes = {("POST", path): lambda r: answer(status, headers={"Location": evil.url + path})}
     with HostileTenant(routes) as tenant:
-        got = outcome(lambda: self_hosted(tenant).create_cwp_session())
+        got = outcome(lambda: log_in(tenant))
     assert evil.hits() == []
     assert isinstance(got, errors.OriginError), got
 
