@@ -152,7 +152,10 @@ class Watchdog:
                 self._wake_at = wake
                 if not self._active:
                     if not cond.wait(_IDLE) and not self._active:
-                        return  # idle: end (start() begins a new one)
+                        # idle: end, saying so before the lock is let go, so that
+                        # a start() right after begins a new thread
+                        self._thread = None
+                        return
                     continue
                 cond.wait(min(wake - now, threading.TIMEOUT_MAX))
 

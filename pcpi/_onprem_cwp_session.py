@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from ._redact import remember
+from ._redact import remember, secret
 from ._session_base import Session
 from .errors import CredentialsRejectedError
 
@@ -19,8 +19,8 @@ class CWPSession(Session):
         super().__init__(logger, **options)
         self.tenant = tenant_name
         self.uname = uname
-        self.passwd = passwd
-        remember(passwd)
+        self.passwd = secret(passwd)
+        remember(passwd, lasting=True)
         self.verify = verify
         self.proxies = proxies
         self.project_flag = project_flag

@@ -30,8 +30,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import threading
 import time
+import weakref
 from typing import Callable, Dict, Mapping, Optional, Tuple
 from urllib.parse import urlsplit
 
@@ -123,6 +125,7 @@ class Pacer:
         self._buckets: Dict[Key, _Bucket] = {}
         self._meters: Dict[Key, _Meter] = {}
         self._lock = threading.Lock()
+        _pacers.add(self)
 
     def delay(self, key: Key) -> float:
         """Seconds to wait before sending on ``key`` (0 when not limited; at most
@@ -247,3 +250,16 @@ def _limits(headers: Mapping[str, str]) -> Optional[Tuple[float, float, float]]:
         return None
     burst = _clamp(burst, BURST_RANGE)
     return _clamp(rate, RATE_RANGE), burst, _clamp(remaining, (0.0, burst))
+
+
+_pacers: "weakref.WeakSet[Pacer]" = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    # a thread that held a pacer's lock at fork time does not exist in the child
+    for pacer in list(_pacers):
+        pacer._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -48,7 +48,10 @@ class Backoff:
               rand: Callable[[], float] = random.random) -> float:
         """Delay before retry number ``attempt`` (1 for the first retry)."""
         cap = self.maximum if maximum is None else maximum
-        base = min(cap, self.initial * self.multiplier ** max(0, attempt - 1))
+        try:
+            base = min(cap, self.initial * self.multiplier ** min(max(0, attempt - 1), 1024))
+        except OverflowError:  # thousands of retries: long past the cap
+            base = cap
         return base * (1.0 - self.jitter * rand())
 
 
@@ -110,6 +113,8 @@ def may_resend_after(status: int, safe: bool,
 def never_sent(exc: requests.RequestException) -> bool:
     """The request cannot have reached the server: the connection never opened
     (judged by the exception's type, never by its text, which a server can fill)."""
+    if getattr(exc, "_pcpi_after_redirect", False):
+        return False  # an earlier hop of the call reached the server
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return True
     if not isinstance(exc, requests.exceptions.ConnectionError) or \

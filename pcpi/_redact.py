@@ -15,45 +15,80 @@ from __future__ import annotations
 
 import collections
 import logging
+import os
 import re
 import threading
 import traceback
-from typing import Deque, Iterable, Optional
+from typing import Iterable, Optional
 
-__all__ = ["redact", "remember", "watch_logger", "REDACTED"]
+__all__ = ["redact", "remember", "watch_logger", "Secret", "SecretBytes", "secret",
+           "REDACTED"]
 
 REDACTED = "<redacted>"
 
 # header.payload.signature, base64url; the header of every JWT starts with '{"' -> eyJ
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
 
-# shorter values are not worth hiding and would blank out ordinary words
-_MIN_SECRET = 8
-
-
-# The secrets this process holds, newest last; bounded (tokens are replaced as
-# they are refreshed, so only the newest few can still be echoed).
-_known: Deque[str] = collections.deque(maxlen=256)
+# The secrets this process holds, in two bounded tables (oldest forgotten first):
+# tokens, replaced as they are refreshed, so only the newest can still be echoed;
+# and lasting ones (secret keys, passwords), kept as long as there is room.
+_TOKENS, _LASTING = 256, 1024
+_tokens: "collections.OrderedDict[str, None]" = collections.OrderedDict()
+_lasting: "collections.OrderedDict[str, None]" = collections.OrderedDict()
 _lock = threading.Lock()
 
 
-def remember(*secrets: Optional[str]) -> None:
-    """Add secrets (a token just issued, a secret key) to those always redacted."""
+def remember(*secrets: Optional[str], lasting: bool = False) -> None:
+    """Add secrets to those always redacted: tokens just issued, or (``lasting``)
+    a secret key or a password."""
+    table, most = (_lasting, _LASTING) if lasting else (_tokens, _TOKENS)
     with _lock:
         for secret in secrets:
-            if isinstance(secret, str) and len(secret) >= _MIN_SECRET and secret not in _known:
-                _known.append(secret)
+            if isinstance(secret, str) and secret:
+                table[str(secret)] = None
+                table.move_to_end(str(secret))
+                while len(table) > most:
+                    table.popitem(last=False)
 
 
 def redact(text: str, secrets: Iterable[Optional[str]] = ()) -> str:
     """``text`` with each of ``secrets``, every secret :func:`remember` was given
     and every JWT-shaped string replaced by ``<redacted>``."""
     with _lock:
-        known = list(_known)
-    for secret in (*secrets, *known):
-        if isinstance(secret, str) and len(secret) >= _MIN_SECRET and secret in text:
+        known = [*_lasting, *_tokens]
+    # longest first, so that a secret containing another is replaced whole
+    for secret in sorted({s for s in (*secrets, *known) if isinstance(s, str) and s},
+                         key=len, reverse=True):
+        if secret in text:
             text = text.replace(secret, REDACTED)
     return _JWT.sub(REDACTED, text)
+
+
+class Secret(str):
+    """A ``str`` whose ``repr`` hides it.  Tokens, secret keys and passwords are
+    kept as these, so that a traceback that prints local variables (loguru's
+    default ``diagnose=True``, IDEs, ``cgitb``) shows ``'<redacted>'`` instead.
+    Everything else about the string is unchanged."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"'{REDACTED}'"
+
+
+class SecretBytes(bytes):
+    """``bytes`` whose ``repr`` hides them: a login body, encoded."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"b'{REDACTED}'"
+
+
+def secret(value: Optional[str]) -> Optional[str]:
+    """``value`` as a :class:`Secret` (None and non-strings unchanged)."""
+    return Secret(value) if isinstance(value, str) and not isinstance(value, Secret) \
+        else value
 
 
 class _RedactingFilter(logging.Filter):
@@ -86,3 +121,12 @@ def watch_logger(name: str) -> None:
     logger = logging.getLogger(name)
     if _filter not in logger.filters:
         logger.addFilter(_filter)
+
+
+def _after_fork_in_child() -> None:
+    global _lock
+    _lock = threading.Lock()  # another thread may have held it at fork time
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -39,10 +39,11 @@ def _incomplete(why: str, pages: int, rows: int,
 
 
 def config_search_pages(session: Any, payload: dict, *, max_pages: int = MAX_PAGES,
-                        **send: Any) -> Iterator[Page]:
+                        max_bytes: Optional[int] = None, **send: Any) -> Iterator[Page]:
     """Yield ``(details, data, page_number, running_total_rows)`` per page.
 
     ``session`` sends (its retry loop) and previews bodies (redacted);
+    ``max_bytes`` bounds the pages' bodies in all (for a caller that keeps them);
     ``send`` holds ``verify``, ``proxies``, ``redlock_ignore``, ``status_ignore``.
     """
     if max_pages < 1:
@@ -59,7 +60,13 @@ def config_search_pages(session: Any, payload: dict, *, max_pages: int = MAX_PAG
         raise _incomplete(f"the first page (HTTP {res.status_code}) has no 'data' with "
                           f"'items': {session._preview(res, 200)}", pages, rows, res)
     seen: Set[bytes] = set()
+    size = len(res.content)
     while True:
+        if max_bytes is not None and size > max_bytes:
+            raise _incomplete(f"the pages add up to more than {max_bytes} bytes "
+                              f"(max_response_bytes), too many to merge in memory; "
+                              f"config_search_request_function() takes them one at a time",
+                              pages, rows, res)
         items = data.get("items", [])
         if not isinstance(items, list):
             raise _incomplete(f"page {pages + 1} has 'items' that are not a list", pages, rows,
@@ -85,6 +92,7 @@ def config_search_pages(session: Any, payload: dict, *, max_pages: int = MAX_PAG
         seen.add(digest)
         body["pageToken"] = token
         res = _fetch(session, f"{base}/search/config/page", body, send, pages, rows)
+        size += len(res.content)
         data = _json(session, res, f"page {pages + 1}", pages, rows)
         if "items" not in data:
             raise _incomplete(f"page {pages + 1} (HTTP {res.status_code}) has no 'items': "
@@ -117,7 +125,7 @@ def _json(session: Any, res: requests.Response, what: str, pages: int,
                           pages, rows, res)
     try:
         found = res.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than Python reads
         found = None
     if not isinstance(found, dict):
         raise _incomplete(f"{what} (HTTP {status}) is not a JSON object: "

@@ -22,6 +22,7 @@ no per-call state on ``self``, so any number of threads can share one session.
 
 from __future__ import annotations
 
+import json as jsonlib
 import time
 from typing import Any, Iterable, Optional, Tuple
 from urllib.parse import urlsplit
@@ -32,7 +33,7 @@ from ._body import Payload
 from ._log import Log
 from ._pacing import endpoint_key
 from ._policy import RetryPolicy, is_safe_to_repeat, may_resend_after
-from ._redact import redact, remember
+from ._redact import Secret, SecretBytes, redact, remember, secret
 from ._rql import MAX_PAGES, config_search_pages, total_rows
 from ._token import SingleFlight, token_due
 from ._transport import Transport, valid_header_value
@@ -48,6 +49,9 @@ _MAX_AUTH_ROUNDS = 3
 # ... and how many in all when the tokens simply keep expiring before a slow call
 # (a starved process, very short token lifetimes) gets through.
 _MAX_EXPIRIES = 10
+
+# How much of a body is redacted before a preview of it is cut to length.
+_PREVIEW_WINDOW = 1 << 20
 
 # A token refused younger than this is not counted as "expired" when learning how
 # long this tenant's tokens live: a token refused at once (wrong project, missing
@@ -106,8 +110,8 @@ class Session:
         """The 1.0.1 attributes that say which tenant this is and how to reach it."""
         self.tenant = tenant_name
         self.a_key = a_key
-        self.s_key = s_key
-        remember(s_key)
+        self.s_key = secret(s_key)
+        remember(s_key, lasting=True)
         self.api_url = api_url.rstrip("/")
         self.verify = verify
         self.proxies = proxies
@@ -120,10 +124,10 @@ class Session:
         """Publish a new token: one assignment of a new dict, so a thread
         reading ``self.headers`` sees either the old token or the new one."""
         remember(token)
-        self.token = token
+        self.token = Secret(token)
         self.token_time_stamp = time.time()
         headers = dict(self.headers)
-        headers[self.auth_key] = self.auth_style + token
+        headers[self.auth_key] = Secret(self.auth_style + token)
         self.headers = headers
 
     # ------------------------------------------------------------------ 1.0.1 login API
@@ -176,7 +180,7 @@ class Session:
                 f"{where}" + _retries_note(res.status_code, self))
         try:
             token = res.json().get("token")
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, RecursionError):  # (deeply nested JSON)
             token = None
         if not token or not isinstance(token, str):
             raise LoginError(
@@ -195,7 +199,10 @@ class Session:
         """One login-style exchange through the retry loop: ``[response, seconds]``.
         A 401 is returned, not retried: what it means depends on the session."""
         t0 = time.perf_counter()
-        res = self._send(method, url, json=payload, authenticated=False,
+        # encoded here, as requests' json= would, but as bytes whose repr hides them
+        body = None if payload is None else SecretBytes(
+            jsonlib.dumps(payload, allow_nan=False).encode("utf-8"))
+        res = self._send(method, url, data=body, authenticated=False,
                          headers=headers or {"content-type": "application/json; charset=UTF-8"},
                          status_ignore=(self.expired_code,), idempotent=True, quiet=True)
         return [res, round(time.perf_counter() - t0, 3)]
@@ -264,6 +271,7 @@ class Session:
         first: Optional[dict] = None
         for details, data, _counter, _total in config_search_pages(
                 self, json, max_pages=max_pages, verify=verify, proxies=proxies,
+                max_bytes=self._transport.max_response_bytes,
                 redlock_ignore=redlock_ignore, status_ignore=status_ignore):
             if first is None:
                 first = details
@@ -364,16 +372,19 @@ class Session:
                     log.success(f"SUCCESS - {elapsed} seconds{note}")
                 return res
 
-            resend = self._backs_off(status) and may_resend_after(status, safe,
-                                                                  policy.not_processed)
-            if authenticated and status == self.expired_code or \
-                    resend and throttled < self.retries:
+            # after a 303 (or a 301/302 to a POST) the call was processed: what
+            # failed is the GET that followed, and resending would repeat the call
+            processed = bool(res.history) and res.request.method != method
+            resend = self._backs_off(status) and (
+                safe or not processed and may_resend_after(status, safe, policy.not_processed))
+            relogin = authenticated and status == self.expired_code and (safe or not processed)
+            if relogin or resend and throttled < self.retries:
                 if not body.replayable:
                     log.error(f"FAILED {status} - {elapsed} seconds{note} - {method} "
                               f"{_no_query(url)}; not retried: {body.not_replayable}")
                     return res
 
-            if authenticated and status == self.expired_code:
+            if relogin:
                 aged = reauthed and self._aged_out(issued)
                 auth_rounds += 1
                 expiries += aged
@@ -460,14 +471,16 @@ class Session:
             text = res.text
         except Exception:  # undecodable body
             return "<unreadable body>"
-        text = self._redact(text[:limit * 4])  # redact first: a cut must not split a token
+        # Redact before cutting, and far past the cut: each secret redacted shortens
+        # the text, and a secret cut in two would not be recognised.
+        text = self._redact(text[:_PREVIEW_WINDOW])
         return text if len(text) <= limit else text[:limit] + "..."
 
     def _json_of(self, res: requests.Response, what: str) -> dict:
         """The JSON object of an answer the session needs (metadata lookups)."""
         try:
             body = res.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             raise ValueError(f"{what} answered HTTP {res.status_code} with a body that is not "
                              f"JSON: {self._preview(res, 200)}") from None
         if not isinstance(body, dict):

@@ -68,6 +68,7 @@ MAX_REDIRECTS = 5
 Timeout = Union[float, Tuple[float, float]]
 
 _CHUNK = 16 << 10
+_REDIRECT_BODY = 64 << 10  # most of a redirect's body that is read (and kept)
 
 # urllib3 logs what a server sent (a path it redirected to, headers it could not
 # parse) at DEBUG and WARNING: its records are redacted like pcpi's own.
@@ -170,7 +171,7 @@ class Transport:
         # Resolved once: what requests would read from the environment per call.
         self._env_ca = (os.environ.get("REQUESTS_CA_BUNDLE")
                         or os.environ.get("CURL_CA_BUNDLE")) if trust_env else None
-        self._env_proxies: Dict[str, Dict[str, str]] = {}
+        self._env_proxies: Dict[str, Dict[str, str]] = {}  # per origin and no_proxy
         self._base_headers = CaseInsensitiveDict({
             "User-Agent": f"pcpi/{__version__} python-requests/{requests.__version__}",
             "Accept-Encoding": "gzip, deflate",
@@ -201,10 +202,11 @@ class Transport:
     def proxies_for(self, url: str, proxies: Optional[dict]) -> Dict[str, str]:
         """The caller's proxies, completed from the environment as requests does."""
         parts = urlsplit(url)
-        key = f"{parts.scheme}://{parts.netloc}"
+        no_proxy = (proxies or {}).get("no_proxy")  # as requests: it narrows the environment's
+        key = f"{parts.scheme}://{parts.netloc} {no_proxy}"
         env = self._env_proxies.get(key)
         if env is None:
-            env = get_environ_proxies(url) if self.trust_env else {}
+            env = get_environ_proxies(url, no_proxy=no_proxy) if self.trust_env else {}
             if len(self._env_proxies) < 256:  # a few origins per tenant; bounded anyway
                 self._env_proxies[key] = env
         if not proxies:
@@ -237,9 +239,14 @@ class Transport:
         history: List[requests.Response] = []
         target = url
         while True:
-            res = self._attempt(call, method, target, merged, payload,
-                                params if not history else None, verify, proxies, timeout,
-                                history)
+            try:
+                res = self._attempt(call, method, target, merged, payload,
+                                    params if not history else None, verify, proxies, timeout,
+                                    history)
+            except requests.RequestException as exc:
+                if history:  # the call reached the server: never "never sent"
+                    exc._pcpi_after_redirect = True  # type: ignore[attr-defined]
+                raise
             if not res.is_redirect:
                 break
             where = _location(res)
@@ -311,8 +318,12 @@ class Transport:
         return res
 
     def _read(self, call: "_Call", res: requests.Response) -> None:
-        """Read the body into ``res.content``, within ``max_response_bytes``."""
+        """Read the body into ``res.content``, within ``max_response_bytes``.  A
+        redirect's body, which nobody reads, is kept only when it is small."""
         limit = self.max_response_bytes
+        if res.is_redirect:
+            _read_redirect(res)
+            return
         try:
             if limit is not None and _declared_length(res) > limit:
                 raise ResponseTooLargeError(
@@ -344,6 +355,8 @@ class Transport:
     def _after_fork_in_child(self) -> None:
         # The parent's sockets stay the parent's: start a new pool, and do not
         # close the inherited one (that could disturb the parent's TLS state).
+        self._lock = threading.Lock()  # it may have been held at fork time
+        self._env_proxies = {}
         self._open()
 
     def __repr__(self) -> str:
@@ -386,6 +399,23 @@ class _Call:
             f"{self} was redirected ({status}) to {to}; pcpi does not send tokens, "
             f"credentials or bodies there.  If the tenant has moved, put its new URL in "
             f"your credentials.", response=res)
+
+
+def _read_redirect(res: requests.Response) -> None:
+    chunks, size = [], 0
+    try:
+        for chunk in res.iter_content(_CHUNK):
+            size += len(chunk)
+            if size > _REDIRECT_BODY:
+                res.close()  # not worth reading: the connection is dropped instead
+                chunks = []
+                break
+            chunks.append(chunk)
+    except requests.RequestException:
+        res.close()  # a broken 3xx body does not matter; its Location does
+        chunks = []
+    res._content = b"".join(chunks)
+    res._content_consumed = True
 
 
 def _location(res: requests.Response) -> Optional[str]:

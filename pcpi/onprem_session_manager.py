@@ -8,6 +8,7 @@ from ._log import py_logger
 from ._manager_options import ManagerOptions
 from ._pacing import Pacer
 from ._policy import RetryPolicy
+from ._redact import secret
 from ._session_types import CWPSession
 from ._transport import (
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -37,7 +38,7 @@ class CWPSessionManager(ManagerOptions):
         self.logger = logger
         self.tenant = tenant_name
         self.uname = uname
-        self.passwd = passwd
+        self.passwd = secret(passwd)  # a str whose repr hides it
         self.api_url = api_url.rstrip("/")
         self.verify = normalize_verify(verify)
         self.proxies = proxies

@@ -8,6 +8,7 @@ from ._log import py_logger
 from ._manager_options import ManagerOptions
 from ._pacing import Pacer
 from ._policy import RetryPolicy
+from ._redact import secret
 from ._session_types import CNASession, CSPMSession, SaaSCWPSession
 from ._transport import (
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -42,7 +43,7 @@ class SaaSSessionManager(ManagerOptions):
         self.logger = logger
         self.tenant = tenant_name
         self.a_key = a_key
-        self.s_key = s_key
+        self.s_key = secret(s_key)  # a str whose repr hides it
         self.api_url = api_url.rstrip("/")
         self.verify = normalize_verify(verify)
         self.proxies = proxies

@@ -9,6 +9,7 @@ origin, rows silently missing, a body resent empty...), then the error pcpi give
 from __future__ import annotations
 
 import importlib.metadata
+import io
 import json
 import logging
 import os
@@ -931,3 +932,179 @@ def test_the_not_processed_set_is_the_policys():
         res = cspm.request("POST", "/v2/policy", json={})
         m.close()
     assert res.status_code == 503 and len(tenant.hits("/v2/policy")) == 1
+
+
+# ---------------------------------------------------------------------- found by the second attack
+@pytest.mark.parametrize("redirect", [303, 302, 301])
+@pytest.mark.parametrize("then", [429, 503, 401])
+def test_a_post_answered_by_a_redirect_is_never_sent_again(redirect, then):
+    """The POST was processed (a 303 says so); what failed is the GET after it."""
+    routes = {("POST", "/v2/policy"): lambda r: answer(redirect, headers={
+                  "Location": "/v2/policy/42"}),
+              ("GET", "/v2/policy/42"): _fail_first(then)}
+    with HostileTenant(routes) as tenant:
+        m = saas(tenant)
+        cspm = m.create_cspm_session()
+        res = cspm.request("POST", "/v2/policy", json={"name": "p"})
+        m.close()
+    assert len(tenant.hits("/v2/policy")) == 1
+    assert res.status_code == then
+
+
+def test_a_short_password_echoed_by_the_server_is_redacted(caplog):
+    password = "pw7char"
+
+    def echo_status(req):
+        req.conn.sendall(b"BAD " + password.encode() + b"\r\n\r\n")
+        return CLOSE
+
+    with HostileTenant({("GET", "/api/v1/hosts"): echo_status}) as tenant:
+        m = CWPSessionManager("hostile", tenant.url, USERNAME, password, verify=ca_path(),
+                              retry_policy=quiet_policy(connection_retries=0))
+        cwp = m.create_cwp_session()
+        got = outcome(lambda: cwp.request("GET", "/api/v1/hosts"))
+        m.close()
+    assert isinstance(got, requests.RequestException), got
+    assert password not in f"{got!s} {got!r}" and password not in caplog.text
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+def test_a_child_forked_while_a_pacer_lock_is_held_does_not_hang():
+    import signal
+
+    with HostileTenant({("GET", "/cloud"): _limited("50", "10", "10")}) as tenant:
+        m = saas(tenant)
+        cspm = m.create_cspm_session()
+        assert cspm.request("GET", "/cloud").status_code == 200  # the endpoint is paced now
+        pacer, held, release = m.transport.pacer, threading.Event(), threading.Event()
+
+        def hold():
+            with pacer._lock:
+                held.set()
+                release.wait(10)
+
+        holder = threading.Thread(target=hold)
+        holder.start()
+        held.wait(5)
+        pid = os.fork()
+        if pid == 0:  # the child: pace a call, then leave at once
+            try:
+                pacer.delay(("GET", "x", "/cloud"))
+                pacer.observe(("GET", "x", "/cloud"), 429, {})
+            finally:
+                os._exit(0)
+        release.set()
+        holder.join(10)
+        for _ in range(100):
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            time.sleep(0.05)
+        else:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        m.close()
+    assert done, "the child hung on a lock held by a thread it does not have"
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+
+
+@pytest.mark.parametrize("excluded", [False, True])
+def test_no_proxy_in_proxies_narrows_the_environment_as_in_requests(excluded, monkeypatch):
+    with HostileTenant({("GET", "/cloud"): lambda r: answer(200, json=[])}) as tenant, \
+            ConnectProxy() as proxy:
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        m = saas(tenant, proxies={"no_proxy": "127.0.0.1"} if excluded else None)
+        cspm = m.create_cspm_session()
+        assert cspm.request("GET", "/cloud").status_code == 200
+        m.close()
+    assert bool(proxy.tunnels) is not excluded
+
+
+def test_loguru_tracebacks_with_variables_do_not_show_secrets():
+    loguru = pytest.importorskip("loguru")
+    out = io.StringIO()
+    logger = loguru.logger
+    sink = logger.add(out, colorize=False, backtrace=True, diagnose=True)  # loguru's defaults
+    try:
+        with HostileTenant({("GET", "/cloud"): lambda r: CLOSE}) as tenant:
+            m = saas(tenant, logger=logger, retry_policy=quiet_policy(connection_retries=0))
+            cspm = m.create_cspm_session()
+            token = cspm.token
+            try:
+                cspm.request("GET", "/cloud")
+            except requests.RequestException:
+                logger.exception("the call failed")
+            tenant.routes[("POST", "/login")] = lambda r: CLOSE
+            try:
+                m.create_cspm_session()
+            except requests.RequestException:
+                logger.exception("the login failed")
+            m.close()
+    finally:
+        logger.remove(sink)
+    text = out.getvalue()
+    assert "the call failed" in text and "the login failed" in text and "<redacted>" in text
+    assert token not in text and SECRET_KEY not in text
+
+
+def test_a_body_whose_secret_straddles_the_preview_window_is_still_redacted(caplog):
+    def echo(req):  # JWTs (redacted to a few characters each), then the secret key
+        noise = ""  # placed so that its first 21 characters end 2,000 characters in
+        while len(noise) < 1800:
+            noise += jwt() + " "
+        return answer(400, (noise.ljust(2000 - 21) + SECRET_KEY).encode())
+
+    with HostileTenant({("GET", "/cloud"): echo}) as tenant:
+        m = saas(tenant)
+        cspm = m.create_cspm_session()
+        with caplog.at_level(logging.INFO, logger="pcpi"):
+            assert cspm.request("GET", "/cloud").status_code == 400
+        m.close()
+    assert "RESPONSE TEXT" in caplog.text and SECRET_KEY[:21] not in caplog.text
+
+
+def test_a_merged_search_is_bounded_in_memory_and_the_callback_is_not():
+    page = {"items": [{"pad": "x" * (1 << 20)}], "totalRows": 1, "nextPageToken": "p"}
+
+    def pages(req):  # p1 (from the first page), then q1 .. q5, the last one final
+        token = req.json()["pageToken"]
+        n = 1 if token == "p1" else int(token[1:]) + 1
+        return answer(200, json=dict(page, nextPageToken=f"q{n}" if n < 5 else None))
+
+    with rql_tenant(pages) as tenant:
+        m = saas(tenant, max_response_bytes=3 << 20)
+        cspm = m.create_cspm_session()
+        merged = outcome(lambda: cspm.config_search_request({"query": "q"}))
+        streamed = cspm.config_search_request_function({"query": "q"}, lambda *a: None)
+        m.close()
+    assert isinstance(merged, errors.IncompleteResultError), merged
+    assert "config_search_request_function" in str(merged) and merged.pages <= 3
+    assert streamed == 2 + 5 * 1  # every page (totalRows 2, then 1 each), one at a time
+
+
+def test_a_redirect_body_is_not_kept():
+    routes = {("GET", "/cloud"): lambda r: answer(302, b"x" * (1 << 20), headers={
+                  "Location": "/cloud/v2"}),
+              ("GET", "/cloud/v2"): lambda r: answer(200, json=[])}
+    with HostileTenant(routes) as tenant:
+        m = saas(tenant)
+        cspm = m.create_cspm_session()
+        res = cspm.request("GET", "/cloud")
+        m.close()
+    assert res.status_code == 200 and len(res.history) == 1
+    assert len(res.history[0].content) <= 64 << 10
+
+
+def test_deeply_nested_json_from_the_server_is_a_clear_error():
+    deep = b"[" * 100_000 + b"]" * 100_000
+    with rql_tenant(lambda r: answer(200, deep)) as tenant:
+        m = saas(tenant)
+        cspm = m.create_cspm_session()
+        page = outcome(lambda: cspm.config_search_request({"query": "q"}))
+        tenant.routes[("POST", "/login")] = lambda r: answer(200, deep)
+        login = outcome(lambda: m.create_cspm_session())
+        m.close()
+    assert isinstance(page, errors.IncompleteResultError), page
+    assert isinstance(login, errors.LoginError), login

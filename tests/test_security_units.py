@@ -4,7 +4,10 @@ replayable bodies, the idempotency table, pacing bounds, header values."""
 from __future__ import annotations
 
 import io
+import json
 import math
+import os
+import pickle
 
 import pytest
 
@@ -12,7 +15,7 @@ from pcpi import Pacer
 from pcpi._body import EMPTY, Payload
 from pcpi._origin import check_learned_url, describe, origin_of, same_origin
 from pcpi._policy import NOT_PROCESSED, is_safe_to_repeat, may_resend_after
-from pcpi._redact import redact
+from pcpi._redact import Secret, SecretBytes, redact, remember
 from pcpi._transport import _redirected, total_seconds, valid_header_value
 from pcpi.errors import OriginError
 
@@ -58,11 +61,37 @@ def test_learned_urls_must_be_https_when_the_tenant_is():
 # ---------------------------------------------------------------------- redaction
 def test_redaction_hides_the_given_secrets_and_any_jwt():
     jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
-    text = f'{{"echo": "Bearer {jwt}", "key": "s3cret-key-value", "short": "abc"}}'
-    out = redact(text, ["s3cret-key-value", "abc", None, ""])
-    assert jwt not in out and "s3cret-key-value" not in out
-    assert out.count("<redacted>") == 2 and '"short": "abc"' in out  # too short to hide
+    text = f'{{"echo": "Bearer {jwt}", "key": "s3cret-key-value", "pw": "pw7char"}}'
+    out = redact(text, ["s3cret-key-value", "pw7char", None, ""])
+    assert jwt not in out and "s3cret-key-value" not in out and "pw7char" not in out
+    assert out.count("<redacted>") == 3
     assert redact("nothing here", ["s3cret-key-value"]) == "nothing here"
+
+
+def test_remembered_keys_outlive_any_number_of_tokens():
+    key = "lasting-" + os.urandom(8).hex()
+    remember(key, lasting=True)
+    for i in range(1000):
+        remember(f"token-{i}-" + os.urandom(8).hex())
+    assert key not in redact(f"echo {key} echo")
+    # ... and a token re-remembered is the newest again, not the first to go
+    token = "token-" + os.urandom(8).hex()
+    remember(token)
+    for i in range(200):
+        remember(f"other-{i}-" + os.urandom(8).hex())
+    remember(token)
+    for i in range(200):
+        remember(f"more-{i}-" + os.urandom(8).hex())
+    assert token not in redact(f"echo {token}")
+
+
+def test_secrets_hide_from_repr_only():
+    key = Secret("s3cret-key-value")
+    assert key == "s3cret-key-value" and f"{key}" == "s3cret-key-value" and str(key) == key
+    assert repr(key) == "'<redacted>'" and "s3cret" not in repr({"password": key})
+    assert json.dumps({"password": key}) == '{"password": "s3cret-key-value"}'
+    assert repr(SecretBytes(b"body")) == "b'<redacted>'" and SecretBytes(b"body") == b"body"
+    assert pickle.loads(pickle.dumps(key)) == key
 
 
 # ---------------------------------------------------------------------- bodies
@@ -147,6 +176,13 @@ def test_redirect_method_rewriting(status, method, expect):
 ])
 def test_valid_header_values(value, ok):
     assert valid_header_value(value) is ok
+
+
+def test_backoff_never_overflows():
+    from pcpi import Backoff
+
+    for backoff in (Backoff(jitter=0), Backoff(multiplier=1e300, jitter=0)):
+        assert backoff.delay(5000) == backoff.maximum and backoff.delay(10**9) == 32
 
 
 def test_total_seconds_of_a_timeout():
