@@ -52,6 +52,11 @@ SCENARIOS: Dict[str, dict] = {
             "runs": [(2000, 150)], "extra": ("pcpi-nopace",)},
     "S3": {"title": "S3 token expiry: latency 50 ms, token lifetime 1 s",
            "tenant": {"latency": 0.05, "token_lifetime": 1.0}, "runs": [(3000, 150)]},
+    "S3F": {"title": "S3F token expiry under faults: latency 50 ms, token lifetime 1 s, "
+                     "5% 503", "tenant": {"latency": 0.05, "token_lifetime": 1.0,
+                                          "error_rate": 0.05, "error_statuses": [503],
+                                          "seed": 11},
+            "runs": [(6000, 150)]},
     "S4": {"title": "S4 transient faults: latency 50 ms, 5% 500/502/503",
            "tenant": {"latency": 0.05, "error_rate": 0.05, "seed": 7}, "runs": [(2000, 50)]},
     "SEED": {"title": "Seed-size: 35,000 calls at W=150, S1 network", "tenant": S1_TENANT,
@@ -274,10 +279,13 @@ def targets(name: str, results) -> List[str]:
                            f"{med([r['wall'] / r['bound'] for r in off]):.2f}, 429s "
                            f"{med([r['s429'] / r['n'] for r in off]):.1%} of calls, failed "
                            f"{max(r['failed'] for r in off)}")
-    elif name == "S3":
+    elif name in ("S3", "S3F"):
         g = [r for r in results if r["client"] == "pcpi"]
         failed = max(r["failed"] for r in g)
         line(failed == 0, f"pcpi failed calls: {failed} (worst pass); target 0")
+        auth = sorted({e for r in g for e in r["errors"]
+                       if e in ("AuthorizationError", "LoginError", "CredentialsRejectedError")})
+        line(not auth, f"pcpi authentication errors: {', '.join(auth) or 'none'}; target none")
         worst = max(g, key=lambda r: r["logins"] - math.ceil(r["wall"] / 1.0))
         expiries = math.ceil(worst["wall"] / 1.0)
         line(worst["logins"] <= expiries + 1,
@@ -339,7 +347,7 @@ def machine() -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--scenario", choices=sorted(SCENARIOS), action="append")
-    ap.add_argument("--all", action="store_true", help="S1-S4 and the plot")
+    ap.add_argument("--all", action="store_true", help="S1-S4 (S3F too) and the plot")
     ap.add_argument("--clients", help="comma-separated, from: " + ", ".join(LABEL)
                     + " (default: the first four plus each scenario's extras)")
     ap.add_argument("--repeat", type=int, default=3, help="interleaved passes per run")
@@ -357,7 +365,7 @@ def main() -> int:
         ap.error(f"unknown client(s): {', '.join(sorted(unknown))}")
     if "pcpi-1.0.1" in clients:
         ensure_pcpi101()
-    names = ["S1", "S2", "S2H", "S3", "S4"] if args.all else (args.scenario or ["S1"])
+    names = ["S1", "S2", "S2H", "S3", "S3F", "S4"] if args.all else (args.scenario or ["S1"])
     sections: Dict[str, str] = {}
     raw = []
     all_ok = True

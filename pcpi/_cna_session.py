@@ -21,7 +21,6 @@ class CNASession(CSPMBackedSession):
         self.api_url, self.prisma_id = self._cna_metadata()
         self.auth_key = "Authorization"
         self.auth_style = "Bearer "
-        self.token = ""
         self.headers = {
             "content-type": "application/json; charset=UTF-8",
             "X-Namespace": "/" + self.prisma_id,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ._cspm_session import CSPMSession
 from ._session_base import Session
+from .errors import AuthorizationError
 
 __all__ = ["CSPMBackedSession"]
 
@@ -33,20 +34,32 @@ class CSPMBackedSession(Session):
         self.cspm_token = self.cspm_session.token
 
     def _expired_login(self) -> None:
-        """Our login was refused: get a CSPM token that works.  If ours differs
-        from the CSPM session's (it was replaced, or set by hand), take the CSPM
-        session's; if it is the same, that token has expired, so have the CSPM
-        session log in again (once, whichever thread gets there first)."""
+        """Our login was refused (401): get a CSPM token that works, once.  If ours
+        is not the CSPM session's current one (replaced, or set by hand), take
+        that; if it is, and it is older than this login, have the CSPM session log
+        in again (one thread for all); if even a CSPM token newer than this login
+        is refused, the refusal is this service's: raise, without blaming the
+        CSPM credentials."""
         cspm = self.cspm_session
-        used = self.cspm_token
-        if cspm.token == used:
-            self._log.warning("CSPM session expired. Generating new session.")
-            cspm._reauthenticate(cspm._auth_value())
+        current = cspm.authenticator.credential
+        if current is not None and current.token != self.cspm_token:
+            self.cspm_token = current.token
+            return
+        if current is not None and current.issued >= self._auth.flight_started:
+            raise AuthorizationError(self._refused_login_message("login"))
+        self._log.warning("CSPM session expired. Generating new session.")
+        cspm.authenticator.relogin(current)
         self.cspm_token = cspm.token
 
+    def _refused_login_message(self, what: str) -> str:
+        return (f"{type(self).__name__} {what} at {self.api_url} refused tenant "
+                f"'{self.tenant}''s CSPM token, even one issued for this login. The CSPM "
+                f"login works: check that the access key's role includes this service "
+                f"(Compute or CNA) and that the tenant is licensed for it.")
+
     def _api_refresh(self) -> object:
-        """A fresh CSPM token (extended if due), then our own login with it."""
+        """A valid CSPM token (renewed by the CSPM session if needed), then our own
+        login with it: ``[response, seconds]``."""
         self._log.debug("API - Refreshing session token via CSPM.")
-        self.cspm_session._refresh_if_due()
-        self.cspm_token = self.cspm_session.token
+        self.cspm_token = self.cspm_session.authenticator.valid_token()
         return self._api_login()

@@ -18,7 +18,6 @@ class CSPMSession(Session):
         ``retries`` (see :class:`pcpi._session_base.Session`)."""
         super().__init__(logger, **options)
         self._set_tenant(tenant_name, a_key, s_key, api_url, verify, proxies)
-        self.token = ""
         self.auth_key = "x-redlock-auth"
         self.auth_style = ""
         self.headers = {

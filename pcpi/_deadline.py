@@ -16,11 +16,12 @@ another call is using.
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 import time
 from typing import Any, Dict, Optional
+
+from . import _fork
 
 __all__ = ["Attempt", "Watchdog", "watchdog", "tracked_pool_class"]
 
@@ -197,5 +198,4 @@ def _after_fork_in_child() -> None:
     watchdog._reset()
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+_fork.register_function(_after_fork_in_child)

@@ -30,12 +30,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import threading
 import time
-import weakref
 from typing import Callable, Dict, Mapping, Optional, Tuple
 from urllib.parse import urlsplit
+
+from . import _fork
 
 __all__ = ["Pacer", "endpoint_key"]
 
@@ -125,7 +125,7 @@ class Pacer:
         self._buckets: Dict[Key, _Bucket] = {}
         self._meters: Dict[Key, _Meter] = {}
         self._lock = threading.Lock()
-        _pacers.add(self)
+        _fork.register(self)
 
     def delay(self, key: Key) -> float:
         """Seconds to wait before sending on ``key`` (0 when not limited; at most
@@ -155,6 +155,9 @@ class Pacer:
                 self._follow_headers(key, status, limits, now)
             else:
                 self._adapt(key, status, now)
+
+    def _after_fork_in_child(self) -> None:
+        self._lock = threading.Lock()  # another thread may have held it at fork time
 
     def limit(self, key: Key) -> Optional[Tuple[float, float]]:
         """The ``(rate, burst)`` currently paced for ``key``, or None."""
@@ -250,16 +253,3 @@ def _limits(headers: Mapping[str, str]) -> Optional[Tuple[float, float, float]]:
         return None
     burst = _clamp(burst, BURST_RANGE)
     return _clamp(rate, RATE_RANGE), burst, _clamp(remaining, (0.0, burst))
-
-
-_pacers: "weakref.WeakSet[Pacer]" = weakref.WeakSet()
-
-
-def _after_fork_in_child() -> None:
-    # a thread that held a pacer's lock at fork time does not exist in the child
-    for pacer in list(_pacers):
-        pacer._lock = threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)

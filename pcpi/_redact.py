@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import collections
 import logging
-import os
 import re
 import threading
 import traceback
 from typing import Iterable, Optional
+
+from . import _fork
 
 __all__ = ["redact", "remember", "watch_logger", "Secret", "SecretBytes", "secret",
            "REDACTED"]
@@ -128,5 +129,4 @@ def _after_fork_in_child() -> None:
     _lock = threading.Lock()  # another thread may have held it at fork time
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+_fork.register_function(_after_fork_in_child)

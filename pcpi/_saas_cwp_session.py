@@ -21,7 +21,6 @@ class SaaSCWPSession(CSPMBackedSession):
         self.api_url = self._compute_url()
         self.auth_key = "Authorization"
         self.auth_style = "Bearer "
-        self.token = ""
         self.headers = {
             "content-type": "application/json; charset=UTF-8",
             "Authorization": "Bearer ",

@@ -1,23 +1,16 @@
-"""The session base class: 1.0.1's API over one retry loop.
+"""The session base class: 1.0.1's API over one short I/O loop.
 
 Every pcpi call, logins and refreshes included, goes through
-:meth:`Session._send`, the only retry loop:
+:meth:`Session._send`.  For each attempt it asks the session's authenticator
+(:mod:`pcpi._auth`) for a valid token, waits its turn under the rate limit
+(:mod:`pcpi._pacing`), sends through the transport (:mod:`pcpi._transport`),
+and asks :func:`pcpi._retry.decide` what the outcome calls for: return it,
+raise, retry after a delay (429/5xx backoff with ``Retry-After``, connection
+failures of calls safe to repeat), or have the authenticator judge a 401.
 
-* 401 on an authenticated call: re-authenticate once (one thread does it, the
-  others wait and reuse the new token), then resend; a second 401 after a fresh
-  login is fatal (:class:`~pcpi.errors.AuthorizationError`).
-* 429 and 5xx: exponential backoff, ``Retry-After`` honoured, up to
-  ``session.retries`` times.  Each call starts from the initial delay, so a job
-  never inherits a long delay after the service recovers.  A call that is not
-  safe to repeat is resent only after an answer that proves it was not
-  processed (429, 503, 425; see :func:`pcpi._policy.may_resend_after`).
-* connection errors and timeouts: a few retries when the call is safe to repeat,
-  then requests' own exception (never ``''``).
-* every attempt sends the same body (:class:`pcpi._body.Payload`); a body that
-  cannot be read twice is never resent.
-
-Subclasses say how they log in and which header carries the token; they keep
-no per-call state on ``self``, so any number of threads can share one session.
+Subclasses only say how they log in (``_api_login``, ``_api_refresh``,
+``_expired_login``) and which header carries the token; no per-call state
+lives on ``self``, so any number of threads can share one session.
 """
 
 from __future__ import annotations
@@ -29,13 +22,26 @@ from urllib.parse import urlsplit
 
 import requests
 
+from ._auth import Authenticator, CallAuth, Credential
 from ._body import Payload
 from ._log import Log
 from ._pacing import endpoint_key
-from ._policy import RetryPolicy, is_safe_to_repeat, may_resend_after
+from ._policy import RetryPolicy, is_safe_to_repeat
 from ._redact import Secret, SecretBytes, redact, remember, secret
+from ._retry import (
+    EXHAUSTED,
+    NOT_REPLAYABLE,
+    PROCESSED,
+    RAISE,
+    REAUTH,
+    RETRY,
+    SUCCESS,
+    UNSAFE,
+    CallRules,
+    Progress,
+    decide,
+)
 from ._rql import MAX_PAGES, config_search_pages, total_rows
-from ._token import SingleFlight, token_due
 from ._transport import Transport, valid_header_value
 from .errors import AuthorizationError, LoginError
 
@@ -43,20 +49,8 @@ __all__ = ["Session", "VALID_METHODS"]
 
 VALID_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD")
 
-# How many times one call may meet a 401 before giving up, counting 401s caused by
-# other threads refreshing the token in between (each of those is not fatal).
-_MAX_AUTH_ROUNDS = 3
-# ... and how many in all when the tokens simply keep expiring before a slow call
-# (a starved process, very short token lifetimes) gets through.
-_MAX_EXPIRIES = 10
-
 # How much of a body is redacted before a preview of it is cut to length.
 _PREVIEW_WINDOW = 1 << 20
-
-# A token refused younger than this is not counted as "expired" when learning how
-# long this tenant's tokens live: a token refused at once (wrong project, missing
-# permission) says nothing about its lifetime.
-_MIN_LIFETIME_SAMPLE = 0.5
 
 
 class Session:
@@ -70,26 +64,29 @@ class Session:
                  retry_policy: Optional[RetryPolicy] = None, retries: int = 20):
         """``transport`` is shared with the session manager's other sessions;
         ``retry_policy`` tunes backoff and connection retries."""
-        # 1.0.1 attributes, read live by the retry loop
+        # 1.0.1 attributes, read live by every call
         self.retries = retries
         self.retry_statuses = [401, 425, 429, 500, 502, 503, 504]
         self.retry_delay_statuses = [429, 500, 502, 503, 504]
         self.success_status = [200, 201, 202, 203, 204, 205, 206]
         self.expired_code = 401
-        self.retry_timer = 0  # the last backoff delay used; 0 again after recovery
+        #: the delay last waited before resending a 429/5xx answer; 0 again as soon
+        #: as a resent call succeeds (1.0.1's timer, which never came down)
+        self.retry_timer = 0
         self.retry_timer_max = 32
-        self.token_time = 360  # seconds before a token is refreshed proactively
+        #: refresh a token at least this often (seconds); a token that states no
+        #: expiry is taken to live this long
+        self.token_time = 360
         self.empty_res = ""
         self.u_count = 1
         self.unknown_error_max = 5
         self.logger = logger
+        self.headers: dict = {}
 
-        self.token = ""
-        self.token_time_stamp = 0
-        self._lifetime_seen: Optional[float] = None  # shortest age at which a token expired
         self.retry_policy = retry_policy or RetryPolicy()
         self._transport = transport if transport is not None else Transport()
-        self._auth_flight = SingleFlight()
+        self._auth = Authenticator(self, can_extend=callable(getattr(self, "_api_refresh",
+                                                                     None)))
 
     # ------------------------------------------------------------------ attributes
     @property
@@ -105,6 +102,34 @@ class Session:
         """The pooled transport this session sends through."""
         return self._transport
 
+    @property
+    def authenticator(self) -> Authenticator:
+        """The session's :class:`~pcpi._auth.Authenticator` (its credential)."""
+        return self._auth
+
+    @property
+    def token(self) -> str:
+        """The current token ("" before the first login)."""
+        cred = self._auth.credential
+        return cred.token if cred is not None else ""
+
+    @token.setter
+    def token(self, value: str) -> None:
+        if value:
+            self._auth.adopt(str(value))  # use this token from now on
+        else:
+            self._auth.credential = None
+
+    @property
+    def token_time_stamp(self) -> float:
+        """When the current token was issued (``time.time()``; 0 before a login)."""
+        cred = self._auth.credential
+        return cred.issued_at if cred is not None else 0
+
+    @token_time_stamp.setter
+    def token_time_stamp(self, value: float) -> None:
+        self._auth.backdate(value)
+
     def _set_tenant(self, tenant_name: str, a_key: str, s_key: str, api_url: str,
                     verify: Any, proxies: Optional[dict]) -> None:
         """The 1.0.1 attributes that say which tenant this is and how to reach it."""
@@ -115,20 +140,52 @@ class Session:
         self.api_url = api_url.rstrip("/")
         self.verify = verify
         self.proxies = proxies
-        self.token_time_stamp = 0
 
     def _auth_value(self) -> Optional[str]:
         return self.headers.get(self.auth_key)
 
-    def _set_token(self, token: str) -> None:
-        """Publish a new token: one assignment of a new dict, so a thread
-        reading ``self.headers`` sees either the old token or the new one."""
-        remember(token)
-        self.token = Secret(token)
-        self.token_time_stamp = time.time()
+    # ------------------------------------------------------------------ for the authenticator
+    def _auth_name(self) -> str:
+        return f"tenant '{getattr(self, 'tenant', '?')}'"
+
+    def _publish(self, cred: Credential) -> None:
+        """Show a credential on the session: one assignment of a new headers dict,
+        so a thread reading ``self.headers`` sees the old token or the new one."""
+        remember(cred.token)
         headers = dict(self.headers)
-        headers[self.auth_key] = Secret(self.auth_style + token)
+        headers[self.auth_key] = Secret(cred.header)
         self.headers = headers
+
+    def _refused_message(self, where: str) -> str:
+        return (f"{where} was refused (401) again right after a fresh login for tenant "
+                f"'{self.tenant}'. Check that the access key (or user) has permission for "
+                f"this API, that the Prisma Cloud license is valid, and, for a Compute "
+                f"project, that the project name is right.")
+
+    #: how often a refused login may be repaired by _expired_login() and retried
+    _login_repairs = 2
+
+    def _obtain(self, extend: bool) -> str:
+        """One exchange for a new token: extend the current one (``extend``, where
+        the API can), else log in, repairing a refused login where the session
+        can (``_expired_login``).  Returns the token; raises on failure."""
+        refresh = getattr(self, "_api_refresh", None)
+        if extend and callable(refresh):
+            res, elapsed = refresh()
+            if res.status_code != self.expired_code:
+                token = self._token_from(res, "token refresh")
+                self._log.success(f"SUCCESS - {elapsed} seconds")
+                return token
+            self._log.warning("Session expired. Generating new token.")
+        res, elapsed = self._api_login()
+        for _ in range(self._login_repairs):
+            if res.status_code != self.expired_code:
+                break
+            self._expired_login()  # raises, or repairs what the login depends on
+            res, elapsed = self._api_login()
+        token = self._token_from(res, "login")
+        self._log.success(f"SUCCESS - {elapsed} seconds")
+        return token
 
     # ------------------------------------------------------------------ 1.0.1 login API
     def _api_login(self):  # pragma: no cover - every subclass defines it
@@ -137,41 +194,17 @@ class Session:
     def _expired_login(self) -> None:  # pragma: no cover - every subclass defines it
         raise NotImplementedError
 
-    #: how often a refused login may be repaired by _expired_login() and retried
-    _login_repairs = 2
-
     def _api_login_wrapper(self) -> str:
-        """Log in (through the retry loop) and publish the token; returns it."""
-        res, elapsed = self._api_login()
-        for _ in range(self._login_repairs):
-            if res.status_code != self.expired_code:
-                break
-            self._expired_login()  # raises, or repairs what the login depends on
-            res, elapsed = self._api_login()
-        token = self._token_from(res, "login")
-        self._set_token(token)
-        self._log.success(f"SUCCESS - {elapsed} seconds")
-        return token
+        """Log in now and publish the token; returns it."""
+        return self._auth.login().token
 
     def _api_refresh_wrapper(self) -> Optional[str]:
-        """Refresh the token: extend it where the API can, log in otherwise."""
-        refresh = getattr(self, "_api_refresh", None)
-        if not callable(refresh):
-            return self._api_login_wrapper()
-        res, elapsed = refresh()
-        if res.status_code == self.expired_code:
-            self._log.warning("Session expired. Generating new token.")
-            return self._api_login_wrapper()
-        token = self._token_from(res, "token refresh")
-        self._set_token(token)
-        self._log.success(f"SUCCESS - {elapsed} seconds")
-        return token
+        """Refresh the token now (extend where the API can, log in otherwise)."""
+        return self._auth.refresh().token
 
     def _token_from(self, res: requests.Response, what: str) -> str:
         if res.status_code == self.expired_code:
-            raise AuthorizationError(
-                f"{what} for tenant '{self.tenant}' was refused (401) again after a fresh "
-                f"login; check that the credentials are valid and active")
+            raise AuthorizationError(self._refused_login_message(what))
         # where the exchange was asked to go (res.url may be a path a server chose)
         where = self._redact(_no_query((res.history[0] if res.history else res).url))
         if res.status_code not in self.success_status:
@@ -194,6 +227,10 @@ class Session:
                 f"the URL and any proxy in between.")
         return token
 
+    def _refused_login_message(self, what: str) -> str:
+        return (f"{what} for tenant '{self.tenant}' was refused (401) again after a fresh "
+                f"login; check that the credentials are valid and active")
+
     def _login_call(self, url: str, payload: dict, headers: Optional[dict] = None,
                     method: str = "POST") -> list:
         """One login-style exchange through the retry loop: ``[response, seconds]``.
@@ -207,27 +244,6 @@ class Session:
                          status_ignore=(self.expired_code,), idempotent=True, quiet=True)
         return [res, round(time.perf_counter() - t0, 3)]
 
-    # ------------------------------------------------------------------ re-authentication
-    def _reauthenticate(self, used: Optional[str]) -> None:
-        """After a 401 for a call sent with auth value ``used``: log in again,
-        unless another thread already replaced that token."""
-        self._auth_flight.run(lambda: self._auth_value() == used, self._relogin)
-
-    def _relogin(self) -> None:
-        self._log.warning("Session expired. Generating new token and retrying.")
-        self._api_login_wrapper()
-
-    def _refresh_if_due(self) -> None:
-        def due() -> bool:
-            return token_due(self.token_time_stamp, time.time(), self.token_time)
-
-        if due():
-            self._auth_flight.run(due, self._proactive_refresh)
-
-    def _proactive_refresh(self) -> None:
-        self._log.info("Session refresh timer - generating new token.")
-        self._api_refresh_wrapper()
-
     # ------------------------------------------------------------------ public API
     def request(self, method: str, endpoint_url: str, json: dict = None, data: dict = None,
                 params: dict = None, files: dict = None, verify=None, proxies=None,
@@ -238,9 +254,9 @@ class Session:
 
         Same arguments as 1.0.1 (and ``requests.request`` minus ``headers``), plus
         ``timeout`` (seconds, or ``(connect, read)``) and ``idempotent`` (whether
-        a call that failed mid-way may be resent; by default GET/PUT/DELETE and
-        Prisma Cloud's read-only POSTs are).  Returns the ``requests.Response``;
-        raises requests' exception when the connection keeps failing.
+        the call may be sent twice; by default GET/PUT/DELETE and Prisma Cloud's
+        read-only POSTs are).  Returns the ``requests.Response``; raises
+        requests' exception when the connection keeps failing.
         """
         method = _check_method(method)
         if not isinstance(endpoint_url, str) or not endpoint_url.strip():
@@ -298,7 +314,7 @@ class Session:
             function(details, data, counter, total)
         return total
 
-    # ------------------------------------------------------------------ the retry loop
+    # ------------------------------------------------------------------ the I/O loop
     def _send(self, method: str, url: str, *, json: Any = None, data: Any = None,
               params: Any = None, files: Any = None, verify: Any = None,
               proxies: Optional[dict] = None, accept_csv: bool = False,
@@ -307,7 +323,7 @@ class Session:
               custom_error_message: str = "", timeout=None,
               idempotent: Optional[bool] = None, authenticated: bool = True,
               headers: Optional[dict] = None, quiet: bool = False) -> requests.Response:
-        """Send one call with pcpi's retry rules; see the module docstring."""
+        """Send one call: attempts until :func:`pcpi._retry.decide` says to stop."""
         log = self._log
         policy = self.retry_policy
         transport = self._transport
@@ -317,21 +333,17 @@ class Session:
         proxies = self.proxies if proxies is None else proxies
         note = f" - {custom_log}" if custom_log else ""
         body = Payload.of(json=json, data=data, files=files)  # the same bytes every attempt
-        safe = is_safe_to_repeat(method, urlsplit(url).path, idempotent)
-        throttled = 0
-        conn_failures = 0
-        auth_rounds = 0
-        expiries = 0  # 401s of tokens that had merely lived out their lifetime
-        reauthed = False
+        rules = self._rules(method, url, idempotent, body, authenticated, status_ignore)
+        progress = Progress()
+        auth = self._auth
+        call_auth: Optional[CallAuth] = None
         while True:
             if authenticated:
-                self._refresh_if_due()
-                issued = self.token_time_stamp
+                auth.before_call()
                 call_headers = self.headers
                 used = call_headers.get(self.auth_key)
             else:
                 call_headers = headers or {}
-                used = None
             if accept_csv:
                 call_headers = dict(call_headers)
                 call_headers["Accept"] = "text/csv"
@@ -345,104 +357,92 @@ class Session:
                                      params=params, verify=verify, proxies=proxies,
                                      timeout=timeout)
             except requests.RequestException as exc:
-                conn_failures += 1
+                decision = decide(rules, progress, error=exc)
                 what = self._redact(_describe(exc))
-                if not policy.retry_exception(exc, safe, conn_failures):
-                    log.error(f"FAILED {method} {_no_query(url)} - {what}{note}")
+                if decision.action == RAISE:
+                    why = f"; not retried: {body.not_replayable}" \
+                        if decision.why == NOT_REPLAYABLE else ""
+                    log.error(f"FAILED {method} {_no_query(url)} - {what}{note}{why}")
                     raise
-                if not body.replayable:
-                    log.error(f"FAILED {method} {_no_query(url)} - {what}{note}; "
-                              f"not retried: {body.not_replayable}")
-                    raise
-                delay = policy.connection_backoff.delay(conn_failures)
+                progress.conn_failures += 1
                 log.warning(f"{what} on {method} {_no_query(url)}; retrying in "
-                            f"{delay:.1f} seconds ({conn_failures} of "
+                            f"{decision.delay:.1f} seconds ({progress.conn_failures} of "
                             f"{policy.connection_retries})")
-                policy.sleep(delay)
+                policy.sleep(decision.delay)
                 continue
             elapsed = round(time.perf_counter() - t0, 3)
             status = res.status_code
             if pacer is not None:
                 pacer.observe(pace_key, status, res.headers)
-
-            if status in self.success_status or status in status_ignore:
-                if throttled:
-                    self.retry_timer = 0  # recovered: the next throttle starts small
-                if not quiet:
-                    log.success(f"SUCCESS - {elapsed} seconds{note}")
-                return res
-
-            # after a 303 (or a 301/302 to a POST) the call was processed: what
-            # failed is the GET that followed, and resending would repeat the call
-            processed = bool(res.history) and res.request.method != method
-            resend = self._backs_off(status) and (
-                safe or not processed and may_resend_after(status, safe, policy.not_processed))
-            relogin = authenticated and status == self.expired_code and (safe or not processed)
-            if relogin or resend and throttled < self.retries:
-                if not body.replayable:
-                    log.error(f"FAILED {status} - {elapsed} seconds{note} - {method} "
-                              f"{_no_query(url)}; not retried: {body.not_replayable}")
-                    return res
-
-            if relogin:
-                aged = reauthed and self._aged_out(issued)
-                auth_rounds += 1
-                expiries += aged
-                if (auth_rounds - expiries > _MAX_AUTH_ROUNDS or auth_rounds > _MAX_EXPIRIES
-                        or (reauthed and used == self._auth_value() and not aged)):
-                    raise AuthorizationError(_second_401_message(self, method, url))
-                if not reauthed:
-                    self._learn_lifetime(issued)
-                log.warning(f"FAILED {status} - {elapsed} seconds{note}")
-                res.close()
-                self._reauthenticate(used)
-                reauthed = True
-                continue
-
-            if resend and throttled < self.retries:
-                throttled += 1
-                delay = policy.throttle_delay(throttled, res.headers.get("Retry-After"),
-                                              float(self.retry_timer_max), status=status)
-                self.retry_timer = delay
+            decision = decide(rules, progress, status=status, headers=res.headers,
+                              processed=bool(res.history) and res.request.method != method)
+            if decision.action == RETRY:
+                progress.throttled += 1
+                self.retry_timer = decision.delay
                 err = f" - {custom_error_message}" if custom_error_message else ""
                 log.warning(f"FAILED {status} - {elapsed} seconds{note}{err}; waiting "
-                            f"{delay:.1f} seconds (retry {throttled} of {self.retries})")
+                            f"{decision.delay:.1f} seconds (retry {progress.throttled} of "
+                            f"{rules.retries})")
                 res.close()
-                policy.sleep(delay)
+                policy.sleep(decision.delay)
                 continue
+            if decision.action == REAUTH:
+                log.warning(f"FAILED {status} - {elapsed} seconds{note}")
+                res.close()
+                if call_auth is None:
+                    call_auth = CallAuth(endpoint_key(method, url))
+                auth.after_401(used, call_auth, f"{method} {_no_query(url)}")
+                continue
+            return self._returned(res, decision.why, progress, method, url, elapsed, note,
+                                  custom_error_message, body, redlock_ignore, quiet)
 
-            if quiet:
-                return res
-            if throttled and resend:
-                log.error(f"ERROR. Max retries exceeded: {method} {_no_query(url)} still "
-                          f"answered {status} after {throttled} retries")
-            elif self._backs_off(status) and not resend:
-                log.warning(f"{method} {_no_query(url)} answered {status} and was not resent: "
-                            f"the call is not safe to repeat (it may have been applied); pass "
-                            f"idempotent=True if it is")
-            if redlock_ignore and _redlock_matches(res, redlock_ignore):
-                return res
-            self._log_failure(res, method, url, elapsed, note, custom_error_message)
+    def _rules(self, method: str, url: str, idempotent: Optional[bool], body: Payload,
+               authenticated: bool, status_ignore: Iterable[int]) -> CallRules:
+        """What is fixed for one call, from the 1.0.1 attributes as they are now."""
+        expired = self.expired_code
+        return CallRules(
+            policy=self.retry_policy,
+            safe=is_safe_to_repeat(method, urlsplit(url).path, idempotent),
+            not_replayable=body.not_replayable, authenticated=authenticated,
+            retries=self.retries, success=frozenset(self.success_status),
+            ignore=frozenset(status_ignore or ()), expired_code=expired,
+            backs_off=frozenset(s for s in (*self.retry_delay_statuses, *self.retry_statuses)
+                                if s != expired),
+            retry_timer_max=float(self.retry_timer_max))
+
+    def _returned(self, res: requests.Response, why: str, progress: Progress, method: str,
+                  url: str, elapsed: float, note: str, custom_error_message: str,
+                  body: Payload, redlock_ignore: Optional[Iterable[str]],
+                  quiet: bool) -> requests.Response:
+        """Log what a returned answer means (as 1.0.1 did) and return it."""
+        log = self._log
+        if why == SUCCESS:
+            if progress.throttled:
+                self.retry_timer = 0  # recovered: the next throttle starts small
+            if not quiet:
+                log.success(f"SUCCESS - {elapsed} seconds{note}")
             return res
-
-    def _learn_lifetime(self, issued: float) -> None:
-        age = time.time() - issued  # at the refusal: the token lived at least this long
-        if issued and age >= _MIN_LIFETIME_SAMPLE and (
-                self._lifetime_seen is None or age < self._lifetime_seen):
-            self._lifetime_seen = age
-
-    def _aged_out(self, issued: float) -> bool:
-        """Whether a token refused after a re-login had simply lived about as long
-        as this tenant's tokens do (short lifetimes under load: another thread's
-        refresh can be old by the time a slow call resends with it), rather than
-        being refused outright, which is what makes a second 401 fatal."""
-        age = time.time() - issued
-        return bool(issued) and self._lifetime_seen is not None and \
-            age >= 0.5 * self._lifetime_seen
-
-    def _backs_off(self, status: int) -> bool:
-        return status != self.expired_code and (
-            status in self.retry_delay_statuses or status in self.retry_statuses)
+        if quiet:
+            return res
+        status = res.status_code
+        where = f"{method} {_no_query(url)}"
+        if why == EXHAUSTED:
+            log.error(f"ERROR. Max retries exceeded: {where} still answered {status} after "
+                      f"{progress.throttled} retries")
+        elif why == UNSAFE:
+            log.warning(f"{where} answered {status} and was not resent: the call is not safe "
+                        f"to repeat (it may have been applied); pass idempotent=True if it is")
+        elif why == PROCESSED:
+            log.warning(f"{where} was redirected to a GET that answered {status}; not resent, "
+                        f"since the redirect says the call was processed")
+        elif why == NOT_REPLAYABLE:
+            log.error(f"FAILED {status} - {elapsed} seconds{note} - {where}; not retried: "
+                      f"{body.not_replayable}")
+            return res
+        if redlock_ignore and _redlock_matches(res, redlock_ignore):
+            return res
+        self._log_failure(res, method, url, elapsed, note, custom_error_message)
+        return res
 
     def _log_failure(self, res: requests.Response, method: str, url: str, elapsed: float,
                      note: str, custom_error_message: str) -> None:
@@ -518,9 +518,3 @@ def _retries_note(status: int, session: Session) -> str:
         return f" after {session.retries} retries; the service is throttling or unavailable"
     return ""
 
-
-def _second_401_message(session: Session, method: str, url: str) -> str:
-    return (f"{method} {_no_query(url)} was refused (401) again right after a fresh login "
-            f"for tenant '{session.tenant}'. Check that the access key (or user) has "
-            f"permission for this API, that the Prisma Cloud license is valid, and, for a "
-            f"Compute project, that the project name is right.")

@@ -35,7 +35,6 @@ import os
 import re
 import threading
 import time
-import weakref
 from typing import Any, Dict, List, Optional, Tuple, Union
 from urllib.parse import urljoin, urlsplit
 
@@ -44,7 +43,7 @@ from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 from requests.utils import get_environ_proxies
 
-from . import __version__
+from . import __version__, _fork
 from ._body import EMPTY, Payload
 from ._deadline import tracked_pool_class, watchdog
 from ._origin import describe, origin_of, same_origin
@@ -180,7 +179,7 @@ class Transport:
         })
         self._lock = threading.Lock()
         self._open()
-        _live.add(self)
+        _fork.register(self)
 
     def _open(self) -> None:
         session = requests.Session()
@@ -460,15 +459,3 @@ def _redirected(status: int, method: str, payload: Payload) -> Tuple[str, Payloa
     if status == 303 and method != "HEAD" or status in (301, 302) and method == "POST":
         return "GET", EMPTY
     return method, payload
-
-
-_live: "weakref.WeakSet[Transport]" = weakref.WeakSet()
-
-
-def _after_fork_in_child() -> None:
-    for transport in list(_live):
-        transport._after_fork_in_child()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)

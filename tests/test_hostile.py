@@ -729,20 +729,25 @@ def test_a_token_echoed_by_the_server_never_reaches_exception_text(caplog):
     assert "<redacted>" in caplog.text
 
 
-def test_a_refresh_redirected_to_a_token_path_does_not_put_it_in_the_login_error():
-    with HostileTenant() as tenant:
+def test_a_token_path_a_server_redirected_to_never_reaches_errors_or_logs(caplog):
+    with HostileTenant({("GET", "/cloud"): lambda r: answer(200, json=[])}) as tenant:
         tenant.routes[("GET", "/auth_token/extend")] = lambda r: answer(
             302, headers={"Location": "/extend/" + r.headers["x-redlock-auth"]})
         m = saas(tenant, retries=1)
         cspm = m.create_cspm_session()
         token = cspm.token
         tenant.routes[("GET", "/extend/" + token)] = lambda r: answer(500)
-        cspm.token_time_stamp -= cspm.token_time + 1  # the refresh is due
+        cspm.token_time_stamp -= cspm.token_time + 1  # a refresh is due: it fails, calls go on
+        assert cspm.request("GET", "/cloud").status_code == 200
+        tenant.routes[("POST", "/login")] = lambda r: answer(
+            307, headers={"Location": "/login/" + token})
+        tenant.routes[("POST", "/login/" + token)] = lambda r: answer(500)
+        cspm.token_time_stamp -= 10_000  # expired: a login is needed, and it fails
         got = outcome(lambda: cspm.request("GET", "/cloud"))
         m.close()
-    assert tenant.hits("/extend/" + token)
+    assert tenant.hits("/extend/" + token) and tenant.hits("/login/" + token)
     assert isinstance(got, errors.LoginError), got
-    assert token not in str(got) and "/auth_token/extend" in str(got)
+    assert token not in str(got) and "/login" in str(got) and token not in caplog.text
 
 
 @pytest.mark.parametrize("length", ["\u00b2", "1" * 5000, "-5", "0x10"])

@@ -288,8 +288,9 @@ class TenantApp:
     def _mint(self, kind: str, user: str) -> str:
         now = time.time()
         header = _b64({"alg": "HS256", "typ": "JWT"})
-        payload = _b64({"sub": user, "kind": kind, "iat": int(now),
-                        "exp": int(now + self.settings.token_lifetime),
+        # NumericDate may have a fraction (RFC 7519): sub-second lifetimes stay exact
+        payload = _b64({"sub": user, "kind": kind, "iat": round(now, 3),
+                        "exp": round(now + self.settings.token_lifetime, 3),
                         "jti": secrets.token_hex(8)})
         token = f"{header}.{payload}.{secrets.token_urlsafe(32)}"
         with self.lock:

@@ -1,0 +1,373 @@
+"""How a session stays logged in: one :class:`Authenticator` per session.
+
+A 401, in short.  If the token sent is not the session's current one (another
+thread refreshed it, or ``session.headers`` was set by hand), the call is resent
+with the current one.  If the current token has expired by its own ``exp``
+claim, one thread logs in again while the others wait for it, then all resend.
+If the token is still valid by its claim, the tenant refused it: the call gets
+one re-login and, refused again, raises :class:`~pcpi.errors.AuthorizationError`
+naming the endpoint (and later calls to that endpoint with that token raise at
+once, without another login).  Nothing is learned or guessed.
+
+The credential (:class:`Credential`: the header value sent, the token, when it
+was issued, how long it lives) is immutable and replaced by one assignment.
+Its lifetime is the token's ``exp - iat`` (Prisma Cloud's tokens are JWTs),
+counted from when the login was *sent*, so that it never runs late and clock
+skew does not matter; a token that does not say lives ``token_time`` seconds.
+Before each call, :meth:`Authenticator.before_call` finds it:
+
+* fresh: nothing to do (a few comparisons);
+* due (``token_time`` old, or a few round trips before expiry): the first thread
+  to notice refreshes it (extend, else log in) while the others keep sending
+  with the still-valid token; a failed refresh is a warning, tried again later;
+* expired, or in its last moments: calls wait, at most ``wait_limit`` seconds,
+  for one thread's login.
+
+When a login fails, each waiting thread gets its own copy of the error, chained
+to it; the failure is not kept for later calls.  No I/O here: the session
+supplies ``obtain(extend)`` (one exchange, returning a token or raising).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import copy
+import dataclasses
+import json
+import math
+import threading
+import time
+from typing import Any, Callable, Dict, Optional
+
+from . import _fork
+from ._redact import Secret
+from .errors import AuthorizationError, LoginError, PcpiError
+
+__all__ = ["Authenticator", "Credential", "CallAuth", "claimed_lifetime", "WAIT_LIMIT"]
+
+#: longest a call waits for another thread's login or refresh (seconds)
+WAIT_LIMIT = 300.0
+#: a 401 resent with a newer token (the one sent was stale) at most this often per call
+MAX_STALE = 3
+#: ... and re-authenticated after a genuine expiry at most this often per call
+MAX_EXPIRIES = 10
+#: lifetimes a token may claim (longer or shorter claims are not believed)
+LIFETIME_RANGE = (0.001, 30 * 86400.0)
+#: endpoints remembered as refusing the current token
+_MAX_REFUSED = 256
+
+FRESH, DUE, EXPIRED = "fresh", "due", "expired"
+
+
+def claimed_lifetime(token: str, now: Optional[float] = None) -> Optional[float]:
+    """Seconds a token says it lives: ``exp - iat`` of a JWT (``exp - now`` when
+    it has no ``iat``); None when it is not a JWT or says nothing believable."""
+    parts = token.split(".") if isinstance(token, str) and len(token) < 65536 else ()
+    if len(parts) != 3:
+        return None
+    body = parts[1]
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    except (ValueError, binascii.Error, RecursionError):
+        return None
+    if not isinstance(claims, dict):
+        return None
+    exp, iat = claims.get("exp"), claims.get("iat")
+    if not _number(exp):
+        return None
+    lifetime = exp - iat if _number(iat) and iat < exp else \
+        exp - (time.time() if now is None else now)
+    if not LIFETIME_RANGE[0] <= lifetime <= LIFETIME_RANGE[1]:
+        return None
+    return float(lifetime)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and \
+        math.isfinite(value)
+
+
+@dataclasses.dataclass(frozen=True)
+class Credential:
+    """One token and what is known about it; replaced whole, never changed."""
+
+    token: str = dataclasses.field(repr=False)
+    header: str = dataclasses.field(repr=False)  # the value of the auth header, as sent
+    issued: float        # time.monotonic() when the exchange that got it was sent
+    issued_at: float     # time.time() at the same moment (1.0.1's token_time_stamp)
+    lifetime: float      # seconds: the token's own claim, else token_time
+    rtt: float = 0.0     # how long that exchange took
+    claimed: bool = False
+
+    @property
+    def expires(self) -> float:
+        return self.issued + self.lifetime
+
+    @property
+    def lead(self) -> float:
+        """How long before expiry a refresh starts: a few round trips, and
+        between 2 % and 10 % of the lifetime (at most a minute)."""
+        lifetime = self.lifetime
+        return min(0.1 * lifetime, max(3.0 * self.rtt, 0.02 * lifetime), 60.0)
+
+    def state(self, now: float, token_time: Optional[float]) -> str:
+        """FRESH, DUE (refresh while sending with it) or EXPIRED (wait for a new one)."""
+        lead = self.lead
+        if now >= self.expires - min(0.25 * lead, 1.0):
+            return EXPIRED
+        due = self.lifetime - lead
+        if _number(token_time) and 0 < token_time < due:  # type: ignore[operator]
+            due = token_time  # 1.0.1's token_time: refresh a token at least this often
+        return DUE if now >= self.issued + due else FRESH  # type: ignore[operator]
+
+
+class CallAuth:
+    """What one call has been through with 401s (lives in the call's frame)."""
+
+    __slots__ = ("stale", "expiries", "refused", "endpoint")
+
+    def __init__(self, endpoint: Any = None) -> None:
+        self.stale = 0
+        self.expiries = 0
+        self.refused = False   # this call already had its one re-login after a refusal
+        self.endpoint = endpoint
+
+
+class _Flight:
+    """One login or refresh in progress; others wait on ``done``."""
+
+    __slots__ = ("done", "error", "advisory")
+
+    def __init__(self, advisory: bool) -> None:
+        self.done = threading.Event()
+        self.error: Optional[BaseException] = None
+        self.advisory = advisory
+
+
+class Authenticator:
+    """Owns a session's credential: when to log in, extend or re-login, and the
+    one thread that does it (see the module docstring).
+
+    ``owner`` is the session: ``owner._obtain(extend)`` performs one exchange
+    and returns the new token (raising on failure), ``owner._publish(cred)``
+    shows a credential on the session (its headers), ``owner._refused_message
+    (where)`` words the error for a refused call, and ``owner.token_time``,
+    ``owner.auth_style``, ``owner._log`` and ``owner._auth_name()`` are read
+    live.  ``can_extend``: ``_obtain(True)`` refreshes more cheaply than a login.
+    """
+
+    def __init__(self, owner: Any, *, can_extend: bool = False,
+                 wait_limit: float = WAIT_LIMIT, clock: Callable[[], float] = time.monotonic):
+        self._owner = owner
+        self.can_extend = can_extend
+        self.wait_limit = wait_limit
+        self.clock = clock
+        #: the current credential (None before the first login)
+        self.credential: Optional[Credential] = None
+        #: when the flight in progress started (clock()), for the session's repairs
+        self.flight_started = 0.0
+        self._quiet_until = 0.0           # no advisory refresh before (after one failed)
+        self._refused: Dict[Any, Credential] = {}
+        self._reset()
+        _fork.register(self)
+
+    @property
+    def what(self) -> str:
+        return self._owner._auth_name()
+
+    def _reset(self) -> None:
+        self._lock = threading.Lock()
+        self._flight: Optional[_Flight] = None
+
+    def _after_fork_in_child(self) -> None:
+        self._reset()  # a flight of another thread does not exist in the child
+
+    # ------------------------------------------------------------------ credentials
+    def credential_for(self, token: str, started: float, started_at: float,
+                       rtt: float = 0.0) -> Credential:
+        """The credential of a token obtained by an exchange sent at ``started``."""
+        claimed = claimed_lifetime(token, started_at)
+        token_time = self._owner.token_time
+        lifetime = claimed if claimed is not None else \
+            float(token_time) if _number(token_time) and token_time > 0 else 600.0
+        return Credential(token=Secret(token), header=Secret(self._owner.auth_style + token),
+                          issued=started, issued_at=started_at, lifetime=lifetime, rtt=rtt,
+                          claimed=claimed is not None)
+
+    def adopt(self, token: str) -> None:
+        """Use ``token`` from now on (a token set by hand)."""
+        self._install(self.credential_for(token, self.clock(), time.time()))
+
+    def backdate(self, issued_at: float) -> None:
+        """Pretend the current token was issued at ``issued_at`` (time.time())."""
+        cred = self.credential
+        if cred is not None:
+            shift = float(issued_at) - cred.issued_at
+            self._install(dataclasses.replace(cred, issued=cred.issued + shift,
+                                              issued_at=cred.issued_at + shift))
+
+    def _install(self, cred: Optional[Credential]) -> None:
+        self.credential = cred
+        if cred is not None:
+            self._refused.clear()
+            self._owner._publish(cred)
+
+    def _exchange(self, extend: bool) -> None:
+        """One login (or extend) whose token becomes the credential."""
+        started, started_at = self.clock(), time.time()
+        self.flight_started = started
+        token = self._owner._obtain(extend)
+        self._install(self.credential_for(token, started, started_at, self.clock() - started))
+
+    # ------------------------------------------------------------------ before a call
+    def before_call(self) -> None:
+        """Refresh a due token (one thread, the others go on) or wait for a new
+        one when it has expired."""
+        cred = self.credential
+        if cred is None:
+            return
+        now = self.clock()
+        state = cred.state(now, self._owner.token_time)
+        if state == FRESH:
+            return
+        if state == DUE:
+            if now >= self._quiet_until:
+                self._advise(cred)
+            return
+        self._fly(lambda: self.credential is cred, lambda: self._renew(cred))
+
+    def _advise(self, cred: Credential) -> None:
+        """A proactive refresh in this thread, unless one is running; a failure
+        is a warning: the token in hand is still valid."""
+        try:
+            self._fly(lambda: self.credential is cred, lambda: self._exchange(self.can_extend),
+                      advisory=True, wait=False)
+        except (Exception, PcpiError) as exc:
+            remaining = cred.expires - self.clock()
+            self._quiet_until = self.clock() + min(30.0, max(1.0, remaining / 8))
+            self._owner._log.warning(
+                f"Token refresh for {self.what} failed ({type(exc).__name__}); still using "
+                f"the current token, valid for {remaining:.0f} more seconds")
+
+    def _renew(self, cred: Credential) -> None:
+        """Replace a token at the end of its life: extend it while it is still
+        valid, else (or if extending fails) log in."""
+        if self.can_extend and self.clock() < cred.expires:
+            try:
+                self._exchange(True)
+                return
+            except (Exception, PcpiError) as exc:
+                self._owner._log.warning(f"Token refresh for {self.what} failed "
+                                  f"({type(exc).__name__}); logging in again")
+        self._exchange(False)
+
+    # ------------------------------------------------------------------ logins on demand
+    def login(self) -> Credential:
+        """Log in now (one thread; others asking meanwhile wait for it)."""
+        started = self.clock()
+        self._fly(lambda: self.credential is None or self.credential.issued < started,
+                  lambda: self._exchange(False))
+        assert self.credential is not None
+        return self.credential
+
+    def refresh(self) -> Credential:
+        """Refresh now: extend where the API can, log in otherwise."""
+        started = self.clock()
+        self._fly(lambda: self.credential is None or self.credential.issued < started,
+                  lambda: self._exchange(self.can_extend))
+        assert self.credential is not None
+        return self.credential
+
+    def relogin(self, cred: Optional[Credential]) -> None:
+        """Log in again unless ``cred`` was replaced meanwhile (by another thread)."""
+        self._fly(lambda: self.credential is cred, lambda: self._exchange(False))
+
+    def valid_token(self) -> str:
+        """The current token, renewed first if it has expired."""
+        if self.credential is None:
+            self.login()
+        self.before_call()
+        assert self.credential is not None
+        return self.credential.token
+
+    # ------------------------------------------------------------------ after a 401
+    def after_401(self, sent: Optional[str], call: CallAuth, where: str) -> None:
+        """Decide what a 401 for auth value ``sent`` means and act (see the module
+        docstring); returns when the call should be resent, raises otherwise."""
+        cred = self.credential
+        if cred is not None and sent != cred.header and call.stale < MAX_STALE:
+            call.stale += 1
+            self._owner._publish(cred)  # the one sent was stale: put the current one back
+            return
+        if cred is not None and self._refused.get(call.endpoint) is cred:
+            raise AuthorizationError(self._owner._refused_message(where))
+        now = self.clock()
+        if cred is None or cred.state(now, None) == EXPIRED:
+            call.expiries += 1
+            if call.expiries > MAX_EXPIRIES:
+                raise LoginError(f"{where}: the tokens of {self.what} kept expiring before "
+                                 f"the call got through ({MAX_EXPIRIES} logins)")
+            self._owner._log.warning(f"Session expired for {self.what}. Generating new token "
+                              f"and retrying.")
+            self.relogin(cred)
+            return
+        if call.refused:
+            if len(self._refused) < _MAX_REFUSED:
+                self._refused[call.endpoint] = cred
+            raise AuthorizationError(self._owner._refused_message(where))
+        call.refused = True
+        self._owner._log.warning(f"{where} was refused (401) with a valid token; logging in "
+                          f"again once.")
+        self.relogin(cred)
+
+    # ------------------------------------------------------------------ single flight
+    def _fly(self, needed: Callable[[], bool], action: Callable[[], None], *,
+             advisory: bool = False, wait: bool = True) -> None:
+        """Run ``action`` in this thread if it is ``needed()`` and no other thread
+        is running one; else wait (at most ``wait_limit``) for that one, then
+        check again.  A waiter gets its own copy of the leader's error."""
+        deadline = self.clock() + self.wait_limit
+        while True:
+            with self._lock:
+                flight = self._flight
+                if flight is None:
+                    if not needed():
+                        return
+                    flight = self._flight = _Flight(advisory)
+                    lead = True
+                else:
+                    lead = False
+            if lead:
+                try:
+                    action()
+                except BaseException as exc:
+                    if isinstance(exc, (Exception, PcpiError)):  # not KeyboardInterrupt
+                        flight.error = exc
+                    raise
+                finally:
+                    with self._lock:
+                        self._flight = None
+                    flight.done.set()
+                return
+            if not wait:
+                return
+            remaining = deadline - self.clock()
+            if remaining <= 0 or not flight.done.wait(remaining):
+                raise LoginError(f"gave up after waiting {self.wait_limit:g} seconds for "
+                                 f"another thread's login for {self.what}")
+            if flight.error is not None and not flight.advisory:
+                raise _own_copy(flight.error)
+            # it succeeded, or was only advisory, or was interrupted: is it still needed?
+
+
+def _own_copy(error: BaseException) -> BaseException:
+    """A fresh exception like ``error`` for one waiting thread, chained to it, so
+    that waiters do not share (and grow) one traceback."""
+    try:
+        fresh = copy.copy(error)
+    except Exception:  # an exception class that cannot be copied
+        fresh = LoginError(str(error))
+    fresh.__traceback__ = None
+    fresh.__cause__ = error
+    return fresh

@@ -1,0 +1,110 @@
+"""The retry decision: what to do with the outcome of one attempt.  No I/O here.
+
+:func:`decide` looks at what is fixed for a call (:class:`CallRules`), how far
+the call has come (:class:`Progress`) and the outcome of its last attempt (an
+HTTP status and headers, or an exception), and answers one :class:`Decision`:
+
+* ``RETURN`` the response: a success, an ignored status, or a failure that is
+  the caller's to see (``why`` says which, for the log);
+* ``RAISE`` the exception;
+* ``RETRY`` after ``delay`` seconds: a 429/5xx backoff, or a connection failure;
+* ``REAUTH``: a 401 that the session's authenticator must judge before a resend
+  (:meth:`pcpi._auth.Authenticator.after_401`).
+
+It is the composition of small checks, as in botocore's standard retry mode:
+is the outcome a success; may this call be sent again at all (idempotency,
+proof that it was not processed, a body that can be replayed); are retries
+left; how long to wait (:class:`~pcpi._policy.RetryPolicy`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from typing import Callable, FrozenSet, Mapping, Optional
+
+import requests
+
+from ._policy import RetryPolicy, may_resend_after
+
+__all__ = ["CallRules", "Progress", "Decision", "decide", "RETURN", "RAISE", "RETRY", "REAUTH"]
+
+RETURN, RAISE, RETRY, REAUTH = "return", "raise", "retry", "reauth"
+
+# why a response is returned (the retry loop words its log line from these)
+SUCCESS, FAILED, EXHAUSTED, UNSAFE, PROCESSED, NOT_REPLAYABLE = (
+    "success", "failed", "exhausted", "unsafe", "processed", "not-replayable")
+
+
+@dataclasses.dataclass(frozen=True)
+class Decision:
+    action: str                 # RETURN, RAISE, RETRY or REAUTH
+    delay: float = 0.0          # RETRY: seconds to wait first
+    why: str = ""               # RETURN/RAISE: SUCCESS, FAILED, EXHAUSTED, ...
+    throttle: bool = False      # RETRY: a 429/5xx backoff (else a connection retry)
+
+
+@dataclasses.dataclass(frozen=True)
+class CallRules:
+    """What is fixed for one call: how safe it is to repeat, and the session's
+    retry settings as they were when the call started."""
+
+    policy: RetryPolicy
+    safe: bool                          # idempotent, or declared so
+    not_replayable: str = ""            # why its body cannot be sent twice ("" if it can)
+    authenticated: bool = True
+    retries: int = 20                   # 429/5xx resends (session.retries)
+    success: FrozenSet[int] = frozenset(range(200, 207))
+    ignore: FrozenSet[int] = frozenset()
+    expired_code: int = 401
+    backs_off: FrozenSet[int] = frozenset({425, 429, 500, 502, 503, 504})
+    retry_timer_max: float = 32.0
+
+
+@dataclasses.dataclass
+class Progress:
+    """How far one call has come (kept by the retry loop, one per call)."""
+
+    throttled: int = 0      # 429/5xx resends so far
+    conn_failures: int = 0  # connection failures so far
+
+
+def decide(rules: CallRules, progress: Progress, *, status: Optional[int] = None,
+           headers: Optional[Mapping[str, str]] = None,
+           error: Optional[requests.RequestException] = None, processed: bool = False,
+           rand: Callable[[], float] = random.random) -> Decision:
+    """What to do after one attempt (see the module docstring).
+
+    ``processed``: the answer came after a redirect that turned the call into a
+    GET (a 303, or a 301/302 to a POST), so the call itself was processed.
+    """
+    policy = rules.policy
+    if error is not None:
+        failures = progress.conn_failures + 1
+        if not policy.retry_exception(error, rules.safe, failures):
+            return Decision(RAISE, why=FAILED)
+        if rules.not_replayable:
+            return Decision(RAISE, why=NOT_REPLAYABLE)
+        return Decision(RETRY, delay=policy.connection_backoff.delay(failures, rand=rand))
+    if status in rules.success or status in rules.ignore:
+        return Decision(RETURN, why=SUCCESS)
+    may_repeat = rules.safe or not processed
+    if status == rules.expired_code and rules.authenticated:
+        if not may_repeat:
+            return Decision(RETURN, why=PROCESSED)
+        if rules.not_replayable:
+            return Decision(RETURN, why=NOT_REPLAYABLE)
+        return Decision(REAUTH)
+    if status not in rules.backs_off or status == rules.expired_code:
+        return Decision(RETURN, why=FAILED)
+    if not rules.safe and not (may_repeat and
+                               may_resend_after(status, False, policy.not_processed)):
+        return Decision(RETURN, why=PROCESSED if processed else UNSAFE)
+    if progress.throttled >= rules.retries:
+        return Decision(RETURN, why=EXHAUSTED if progress.throttled else FAILED)
+    if rules.not_replayable:
+        return Decision(RETURN, why=NOT_REPLAYABLE)
+    retry_after = (headers or {}).get("Retry-After")
+    delay = policy.throttle_delay(progress.throttled + 1, retry_after, rules.retry_timer_max,
+                                  rand=rand, status=status)
+    return Decision(RETRY, delay=delay, throttle=True)

@@ -1,0 +1,439 @@
+"""Network-free tests of the retry decision (pcpi._retry) and of the authenticator
+(pcpi._auth): a fake clock, a fake session, no sockets and no sleeping."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import threading
+
+import pytest
+import requests
+import urllib3
+
+from pcpi import Backoff, RetryPolicy
+from pcpi._auth import (
+    DUE,
+    EXPIRED,
+    FRESH,
+    MAX_STALE,
+    Authenticator,
+    CallAuth,
+    Credential,
+    claimed_lifetime,
+)
+from pcpi._retry import (
+    EXHAUSTED,
+    FAILED,
+    NOT_REPLAYABLE,
+    PROCESSED,
+    RAISE,
+    REAUTH,
+    RETRY,
+    RETURN,
+    SUCCESS,
+    UNSAFE,
+    CallRules,
+    Progress,
+    decide,
+)
+from pcpi.errors import AuthorizationError, CredentialsRejectedError, LoginError
+
+POLICY = RetryPolicy(backoff=Backoff(jitter=0.0), server_error_backoff=Backoff(initial=0.25,
+                                                                                jitter=0.0),
+                     connection_backoff=Backoff(initial=0.5, maximum=4.0, jitter=0.0))
+
+
+def rules(**kw) -> CallRules:
+    kw.setdefault("policy", POLICY)
+    kw.setdefault("safe", True)
+    return CallRules(**kw)
+
+
+def never_sent() -> requests.exceptions.ConnectionError:
+    reason = urllib3.exceptions.NewConnectionError(None, "refused")
+    return requests.exceptions.ConnectionError(urllib3.exceptions.MaxRetryError(None, "/",
+                                                                                 reason))
+
+
+# ---------------------------------------------------------------------- the retry decision
+@pytest.mark.parametrize("status,safe,processed,expect", [
+    (200, True, False, (RETURN, SUCCESS)),
+    (204, False, False, (RETURN, SUCCESS)),
+    (404, True, False, (RETURN, FAILED)),
+    (401, True, False, (REAUTH, "")),
+    (401, False, False, (REAUTH, "")),            # a 401 was not processed
+    (401, False, True, (RETURN, PROCESSED)),      # ... unless a 303 said it was
+    (401, True, True, (REAUTH, "")),
+    (429, False, False, (RETRY, "")),
+    (503, False, False, (RETRY, "")),
+    (425, False, False, (RETRY, "")),
+    (502, True, False, (RETRY, "")),
+    (502, False, False, (RETURN, UNSAFE)),
+    (500, False, False, (RETURN, UNSAFE)),
+    (504, False, False, (RETURN, UNSAFE)),
+    (429, False, True, (RETURN, PROCESSED)),
+    (503, True, True, (RETRY, "")),               # a safe call may always be repeated
+])
+def test_what_a_status_calls_for(status, safe, processed, expect):
+    d = decide(rules(safe=safe), Progress(), status=status, headers={}, processed=processed)
+    assert (d.action, d.why) == expect
+
+
+def test_an_ignored_status_is_returned_as_success():
+    d = decide(rules(ignore=frozenset({404})), Progress(), status=404, headers={})
+    assert (d.action, d.why) == (RETURN, SUCCESS)
+
+
+def test_backoff_schedule_retry_after_and_its_cap():
+    r = rules(retry_timer_max=32.0)
+    delays = [decide(r, Progress(throttled=n), status=429, headers={}).delay for n in range(7)]
+    assert delays == [1, 2, 4, 8, 16, 32, 32]
+    assert decide(r, Progress(), status=503, headers={}).delay == 0.25
+    assert decide(r, Progress(), status=429, headers={"Retry-After": "7"}).delay == 7
+    assert decide(r, Progress(), status=429, headers={"Retry-After": "9999"}).delay == 120
+    assert decide(rules(retry_timer_max=2.0), Progress(throttled=5), status=429,
+                  headers={}).delay == 2
+
+
+def test_full_jitter_spreads_delays_between_zero_and_the_schedule():
+    r = rules(policy=RetryPolicy())
+    assert decide(r, Progress(throttled=3), status=429, headers={}, rand=lambda: 0.0).delay == 8
+    assert decide(r, Progress(throttled=3), status=429, headers={}, rand=lambda: 0.75).delay == 2
+
+
+def test_retries_run_out():
+    r = rules(retries=3)
+    assert decide(r, Progress(throttled=2), status=429, headers={}).action == RETRY
+    d = decide(r, Progress(throttled=3), status=429, headers={})
+    assert (d.action, d.why) == (RETURN, EXHAUSTED)
+    d = decide(rules(retries=0), Progress(), status=429, headers={})
+    assert (d.action, d.why) == (RETURN, FAILED)
+
+
+def test_a_body_that_cannot_be_replayed_is_never_resent():
+    r = rules(not_replayable="a generator")
+    for status in (429, 503, 401):
+        d = decide(r, Progress(), status=status, headers={})
+        assert (d.action, d.why) == (RETURN, NOT_REPLAYABLE)
+    d = decide(r, Progress(), error=never_sent())
+    assert (d.action, d.why) == (RAISE, NOT_REPLAYABLE)
+
+
+def test_connection_failures():
+    timeout = requests.exceptions.ReadTimeout("slow")
+    assert decide(rules(safe=True), Progress(), error=timeout).action == RETRY
+    assert decide(rules(safe=False), Progress(), error=timeout).action == RAISE
+    d = decide(rules(safe=False), Progress(conn_failures=1), error=never_sent())
+    assert d.action == RETRY and d.delay == 1.0  # nothing was sent: even a POST may go again
+    assert decide(rules(), Progress(conn_failures=3), error=timeout).action == RAISE
+    assert decide(rules(), Progress(), error=requests.exceptions.SSLError("bad")).action == RAISE
+    assert decide(rules(), Progress(), error=requests.exceptions.InvalidURL("x")).action == RAISE
+
+
+def test_the_not_processed_set_belongs_to_the_policy():
+    r = rules(safe=False, policy=RetryPolicy(not_processed=frozenset({429})))
+    assert decide(r, Progress(), status=503, headers={}).why == UNSAFE
+    assert decide(r, Progress(), status=429, headers={}).action == RETRY
+
+
+def test_a_status_outside_the_session_lists_is_returned():
+    r = rules(backs_off=frozenset({429}))
+    assert decide(r, Progress(), status=503, headers={}).why == FAILED
+
+
+# ---------------------------------------------------------------------- token claims
+def jwt(**claims) -> str:
+    def part(obj):
+        return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
+    return f"{part({'alg': 'HS256'})}.{part(claims)}.{part({'sig': 1})}"
+
+
+def test_lifetimes_come_from_the_tokens_own_claims():
+    assert claimed_lifetime(jwt(iat=1000, exp=1600)) == 600
+    assert claimed_lifetime(jwt(iat=1000.5, exp=1001.25)) == 0.75
+    assert claimed_lifetime(jwt(exp=2000), now=1400) == 600      # no iat: against the clock
+    assert claimed_lifetime(jwt(iat=5000, exp=1600), now=1000) == 600
+    for bad in ("opaque-token", jwt(sub="x"), jwt(exp=True), jwt(exp="1600"),
+                jwt(iat=0, exp=10 ** 12), "a.!!!.c", "a." + "e30" * 3 + ".c", jwt(exp=999)):
+        assert claimed_lifetime(bad, now=1000) is None, bad
+
+
+def test_credential_states_over_a_lifetime():
+    cred = Credential("t", "t", issued=100.0, issued_at=0.0, lifetime=600.0, rtt=0.5)
+    assert cred.lead == 12.0  # 2 % of 600 s (three round trips are less)
+    assert cred.state(100.0, None) == FRESH
+    assert cred.state(100 + 587.9, None) == FRESH
+    assert cred.state(100 + 588.0, None) == DUE
+    assert cred.state(100 + 598.9, None) == DUE
+    assert cred.state(100 + 599.0, None) == EXPIRED  # its last second: wait for a new one
+    assert cred.state(100 + 360.0, 360) == DUE       # 1.0.1's token_time comes first
+    assert cred.state(100 + 359.0, 360) == FRESH
+    short = Credential("t", "t", issued=0.0, issued_at=0.0, lifetime=1.0, rtt=0.02)
+    assert short.lead == pytest.approx(0.06)  # three round trips
+    assert [short.state(t, 360) for t in (0.5, 0.95, 0.99)] == [FRESH, DUE, EXPIRED]
+
+
+# ---------------------------------------------------------------------- the authenticator
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+class Log:
+    def __init__(self):
+        self.lines = []
+
+    def warning(self, msg):
+        self.lines.append(msg)
+
+
+class Owner:
+    """A session as the authenticator sees it, with scripted exchanges."""
+
+    auth_style = "Bearer "
+    token_time = 360
+
+    def __init__(self, clock, lifetime=600.0):
+        self.clock = clock
+        self.lifetime = lifetime
+        self.exchanges = []   # "login" / "extend"
+        self.published = []
+        self.fail = []        # exceptions to raise, in order
+        self.gate = None      # an Event the next exchange waits for
+        self._log = Log()
+
+    def _auth_name(self):
+        return "tenant 'unit'"
+
+    def _obtain(self, extend):
+        self.exchanges.append("extend" if extend else "login")
+        if self.gate is not None:
+            assert self.gate.wait(5)
+        if self.fail:
+            raise self.fail.pop(0)
+        now = 1_700_000_000 + len(self.exchanges)
+        return jwt(iat=now, exp=now + self.lifetime, n=len(self.exchanges))
+
+    def _publish(self, cred):
+        self.published.append(cred)
+
+    def _refused_message(self, where):
+        return f"{where} was refused"
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+def logged_in(clock, **kw):
+    owner = Owner(clock, **kw)
+    auth = Authenticator(owner, can_extend=True, clock=clock)
+    auth.login()
+    return owner, auth
+
+
+def test_a_login_publishes_one_credential(clock):
+    owner, auth = logged_in(clock)
+    cred = auth.credential
+    assert owner.exchanges == ["login"] and owner.published == [cred]
+    assert cred.header == "Bearer " + cred.token and cred.lifetime == 600 and cred.claimed
+    assert repr(cred).count("eyJ") == 0  # the token stays out of reprs
+
+
+def test_a_fresh_token_costs_nothing_and_a_due_one_is_extended_inline(clock):
+    owner, auth = logged_in(clock)
+    auth.before_call()
+    assert owner.exchanges == ["login"]
+    clock.now += 361  # token_time
+    auth.before_call()
+    assert owner.exchanges == ["login", "extend"]
+
+
+def test_a_failed_proactive_refresh_is_a_warning_and_keeps_the_token(clock):
+    owner, auth = logged_in(clock)
+    cred = auth.credential
+    clock.now += 361
+    for exc in (LoginError("extend answered 403"), requests.exceptions.ConnectionError("x"),
+                CredentialsRejectedError("rejected")):
+        owner.fail.append(exc)
+        auth.before_call()  # no exception: the token in hand is valid
+        assert auth.credential is cred
+        auth.before_call()  # ... and no new attempt at once
+        clock.now += 31
+    assert owner.exchanges == ["login", "extend", "extend", "extend"]
+    assert len(owner._log.lines) == 3 and "still using the current token" in owner._log.lines[0]
+    clock.now = cred.expires  # really expired now: log in (and that works)
+    auth.before_call()
+    assert owner.exchanges[-1] == "login" and auth.credential is not cred
+
+
+def test_only_one_thread_refreshes_while_the_others_go_on(clock):
+    owner, auth = logged_in(clock)
+    clock.now += 361
+    owner.gate = threading.Event()
+    refresher = threading.Thread(target=auth.before_call)
+    refresher.start()
+    for _ in range(50):
+        if len(owner.exchanges) == 2:
+            break
+        threading.Event().wait(0.01)
+    for _ in range(20):
+        auth.before_call()  # returns at once: a refresh is running, the token is valid
+    owner.gate.set()
+    refresher.join(5)
+    assert owner.exchanges == ["login", "extend"]
+
+
+def test_an_expired_token_is_replaced_once_for_all_waiting_threads(clock):
+    owner, auth = logged_in(clock)
+    clock.now = auth.credential.expires + 1
+    owner.gate = threading.Event()
+    threads = [threading.Thread(target=auth.before_call) for _ in range(20)]
+    for t in threads:
+        t.start()
+    owner.gate.set()
+    for t in threads:
+        t.join(5)
+    assert owner.exchanges == ["login", "login"]
+
+
+def test_each_waiter_gets_its_own_error_and_the_failure_is_not_kept(clock):
+    owner, auth = logged_in(clock)
+    clock.now = auth.credential.expires + 1
+    original = CredentialsRejectedError("the key was rejected")
+    owner.fail.append(original)
+    owner.gate = threading.Event()
+    errors = []
+
+    def call():
+        try:
+            auth.before_call()
+        except BaseException as exc:  # noqa: B902 - CredentialsRejectedError is a SystemExit
+            errors.append(exc)
+
+    threads = [threading.Thread(target=call) for _ in range(10)]
+    for t in threads:
+        t.start()
+    threading.Event().wait(0.2)
+    owner.gate.set()
+    for t in threads:
+        t.join(5)
+    assert len(errors) == 10 and owner.exchanges == ["login", "login"]
+    assert all(isinstance(e, CredentialsRejectedError) for e in errors)
+    assert len({id(e) for e in errors}) == 10  # no shared object, no growing traceback
+    assert all(e is original or e.__cause__ is original for e in errors)
+    owner.gate = None
+    auth.before_call()  # the failure is forgotten: the next call logs in
+    assert owner.exchanges[-1] == "login" and auth.credential.state(clock.now, 360) == FRESH
+
+
+def test_an_interrupt_in_the_leader_is_not_shared(clock):
+    owner, auth = logged_in(clock)
+    clock.now = auth.credential.expires + 1
+    owner.fail.append(KeyboardInterrupt())
+    with pytest.raises(KeyboardInterrupt):
+        auth.before_call()
+    auth.before_call()  # the next caller simply logs in
+    assert owner.exchanges == ["login", "login", "login"]
+
+
+def test_waiting_for_another_threads_login_is_bounded(clock):
+    owner, auth = logged_in(clock)
+    auth.wait_limit = 0.2
+    clock.now = auth.credential.expires + 1
+    owner.gate = threading.Event()
+    leader = threading.Thread(target=auth.before_call)
+    leader.start()
+    for _ in range(50):
+        if len(owner.exchanges) == 2:
+            break
+        threading.Event().wait(0.01)
+    with pytest.raises(LoginError, match="gave up after waiting 0.2 seconds"):
+        auth.before_call()
+    owner.gate.set()
+    leader.join(5)
+
+
+def test_a_401_for_a_stale_token_resends_with_the_current_one(clock):
+    owner, auth = logged_in(clock)
+    call = CallAuth("GET /x")
+    auth.after_401("Bearer old", call, "GET /x")
+    assert owner.exchanges == ["login"] and owner.published[-1] is auth.credential
+    for _ in range(MAX_STALE - 1):
+        auth.after_401("Bearer old", call, "GET /x")
+    assert call.stale == MAX_STALE
+
+
+def test_a_401_for_an_expired_token_logs_in_once_per_expiry(clock):
+    owner, auth = logged_in(clock)
+    cred = auth.credential
+    clock.now = cred.expires - 0.1  # its last moments
+    call = CallAuth("GET /x")
+    auth.after_401(cred.header, call, "GET /x")
+    assert owner.exchanges == ["login", "login"] and call.expiries == 1 and not call.refused
+    auth.after_401(cred.header, CallAuth("GET /x"), "GET /x")  # a late 401 of that token
+    assert owner.exchanges == ["login", "login"]  # resent with the new one, no login
+
+
+def test_a_refusal_gets_one_relogin_then_is_fatal_and_remembered(clock):
+    owner, auth = logged_in(clock)
+    call = CallAuth(("GET", "h", "/forbidden"))
+    auth.after_401(auth.credential.header, call, "GET /forbidden")
+    assert owner.exchanges == ["login", "login"] and call.refused
+    with pytest.raises(AuthorizationError, match="GET /forbidden was refused"):
+        auth.after_401(auth.credential.header, call, "GET /forbidden")
+    with pytest.raises(AuthorizationError):  # the next call there: no new login
+        auth.after_401(auth.credential.header, CallAuth(("GET", "h", "/forbidden")), "GET /f")
+    assert owner.exchanges == ["login", "login"]
+    auth.after_401(auth.credential.header, CallAuth(("GET", "h", "/other")), "GET /other")
+    assert owner.exchanges == ["login", "login", "login"]  # elsewhere it is a new question
+
+
+def test_tokens_that_say_nothing_live_token_time(clock):
+    owner = Owner(clock)
+    owner._obtain = lambda extend: "opaque-token-value"
+    auth = Authenticator(owner, clock=clock)
+    auth.login()
+    assert auth.credential.lifetime == 360 and not auth.credential.claimed
+
+
+def test_backdating_and_adopting_a_token(clock):
+    owner, auth = logged_in(clock)
+    cred = auth.credential
+    auth.backdate(cred.issued_at - 400)
+    assert auth.credential.issued == cred.issued - 400
+    assert auth.credential.state(clock.now, 360) == DUE
+    auth.adopt(jwt(iat=1, exp=61))
+    assert auth.credential.lifetime == 60 and auth.credential.issued == clock.now
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+def test_one_at_fork_registry_resets_every_lock():
+    from pcpi import Pacer, Transport
+    from pcpi._deadline import watchdog
+
+    owner = Owner(Clock())
+    auth = Authenticator(owner)
+    pacer = Pacer()
+    transport = Transport(pacing=pacer)
+    held = [auth._lock, pacer._lock, transport._lock, watchdog._cond]
+    for lock in held:
+        lock.acquire()
+    try:
+        pid = os.fork()
+        if pid == 0:
+            ok = (auth._lock.acquire(timeout=1) and pacer._lock.acquire(timeout=1)
+                  and transport._lock.acquire(timeout=1) and watchdog._cond.acquire(timeout=1))
+            os._exit(0 if ok else 1)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        for lock in held:
+            lock.release()
+        transport.close()
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
