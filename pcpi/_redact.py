@@ -22,8 +22,8 @@ from typing import Iterable, Optional
 
 from . import _fork
 
-__all__ = ["redact", "remember", "watch_logger", "Secret", "SecretBytes", "secret",
-           "REDACTED"]
+__all__ = ["redact", "remember", "watch_logger", "without_query", "Secret", "SecretBytes",
+           "secret", "REDACTED"]
 
 REDACTED = "<redacted>"
 
@@ -50,6 +50,11 @@ def remember(*secrets: Optional[str], lasting: bool = False) -> None:
                 table.move_to_end(str(secret))
                 while len(table) > most:
                     table.popitem(last=False)
+
+
+def without_query(url: Optional[str]) -> str:
+    """The URL without its query string (which could carry anything)."""
+    return (url or "").split("?", 1)[0]
 
 
 def redact(text: str, secrets: Iterable[Optional[str]] = ()) -> str:

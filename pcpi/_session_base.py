@@ -15,19 +15,19 @@ lives on ``self``, so any number of threads can share one session.
 
 from __future__ import annotations
 
-import json as jsonlib
 import time
 from typing import Any, Iterable, Optional, Tuple
 from urllib.parse import urlsplit
 
 import requests
 
-from ._auth import Authenticator, CallAuth, Credential
+from ._auth import Authenticator, CallAuth
 from ._body import Payload
 from ._log import Log
+from ._login import LoginSupport
 from ._pacing import endpoint_key
 from ._policy import RetryPolicy, is_safe_to_repeat
-from ._redact import Secret, SecretBytes, redact, remember, secret
+from ._redact import redact, remember, secret, without_query
 from ._retry import (
     EXHAUSTED,
     NOT_REPLAYABLE,
@@ -42,8 +42,7 @@ from ._retry import (
     decide,
 )
 from ._rql import MAX_PAGES, config_search_pages, total_rows
-from ._transport import Transport, valid_header_value
-from .errors import AuthorizationError, LoginError
+from ._transport import Transport
 
 __all__ = ["Session", "VALID_METHODS"]
 
@@ -53,7 +52,7 @@ VALID_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD")
 _PREVIEW_WINDOW = 1 << 20
 
 
-class Session:
+class Session(LoginSupport):
     """Base of the CSPM, Compute and CNA sessions (``pcpi._session_base.Session``)."""
 
     #: header carrying the token, and its prefix; set by subclasses
@@ -102,34 +101,6 @@ class Session:
         """The pooled transport this session sends through."""
         return self._transport
 
-    @property
-    def authenticator(self) -> Authenticator:
-        """The session's :class:`~pcpi._auth.Authenticator` (its credential)."""
-        return self._auth
-
-    @property
-    def token(self) -> str:
-        """The current token ("" before the first login)."""
-        cred = self._auth.credential
-        return cred.token if cred is not None else ""
-
-    @token.setter
-    def token(self, value: str) -> None:
-        if value:
-            self._auth.adopt(str(value))  # use this token from now on
-        else:
-            self._auth.credential = None
-
-    @property
-    def token_time_stamp(self) -> float:
-        """When the current token was issued (``time.time()``; 0 before a login)."""
-        cred = self._auth.credential
-        return cred.issued_at if cred is not None else 0
-
-    @token_time_stamp.setter
-    def token_time_stamp(self, value: float) -> None:
-        self._auth.backdate(value)
-
     def _set_tenant(self, tenant_name: str, a_key: str, s_key: str, api_url: str,
                     verify: Any, proxies: Optional[dict]) -> None:
         """The 1.0.1 attributes that say which tenant this is and how to reach it."""
@@ -143,106 +114,6 @@ class Session:
 
     def _auth_value(self) -> Optional[str]:
         return self.headers.get(self.auth_key)
-
-    # ------------------------------------------------------------------ for the authenticator
-    def _auth_name(self) -> str:
-        return f"tenant '{getattr(self, 'tenant', '?')}'"
-
-    def _publish(self, cred: Credential) -> None:
-        """Show a credential on the session: one assignment of a new headers dict,
-        so a thread reading ``self.headers`` sees the old token or the new one."""
-        remember(cred.token)
-        headers = dict(self.headers)
-        headers[self.auth_key] = Secret(cred.header)
-        self.headers = headers
-
-    def _refused_message(self, where: str) -> str:
-        return (f"{where} was refused (401) again right after a fresh login for tenant "
-                f"'{self.tenant}'. Check that the access key (or user) has permission for "
-                f"this API, that the Prisma Cloud license is valid, and, for a Compute "
-                f"project, that the project name is right.")
-
-    #: how often a refused login may be repaired by _expired_login() and retried
-    _login_repairs = 2
-
-    def _obtain(self, extend: bool) -> str:
-        """One exchange for a new token: extend the current one (``extend``, where
-        the API can), else log in, repairing a refused login where the session
-        can (``_expired_login``).  Returns the token; raises on failure."""
-        refresh = getattr(self, "_api_refresh", None)
-        if extend and callable(refresh):
-            res, elapsed = refresh()
-            if res.status_code != self.expired_code:
-                token = self._token_from(res, "token refresh")
-                self._log.success(f"SUCCESS - {elapsed} seconds")
-                return token
-            self._log.warning("Session expired. Generating new token.")
-        res, elapsed = self._api_login()
-        for _ in range(self._login_repairs):
-            if res.status_code != self.expired_code:
-                break
-            self._expired_login()  # raises, or repairs what the login depends on
-            res, elapsed = self._api_login()
-        token = self._token_from(res, "login")
-        self._log.success(f"SUCCESS - {elapsed} seconds")
-        return token
-
-    # ------------------------------------------------------------------ 1.0.1 login API
-    def _api_login(self):  # pragma: no cover - every subclass defines it
-        raise NotImplementedError
-
-    def _expired_login(self) -> None:  # pragma: no cover - every subclass defines it
-        raise NotImplementedError
-
-    def _api_login_wrapper(self) -> str:
-        """Log in now and publish the token; returns it."""
-        return self._auth.login().token
-
-    def _api_refresh_wrapper(self) -> Optional[str]:
-        """Refresh the token now (extend where the API can, log in otherwise)."""
-        return self._auth.refresh().token
-
-    def _token_from(self, res: requests.Response, what: str) -> str:
-        if res.status_code == self.expired_code:
-            raise AuthorizationError(self._refused_login_message(what))
-        # where the exchange was asked to go (res.url may be a path a server chose)
-        where = self._redact(_no_query((res.history[0] if res.history else res).url))
-        if res.status_code not in self.success_status:
-            raise LoginError(
-                f"{what} for tenant '{self.tenant}' failed with HTTP {res.status_code} at "
-                f"{where}" + _retries_note(res.status_code, self))
-        try:
-            token = res.json().get("token")
-        except (ValueError, AttributeError, RecursionError):  # (deeply nested JSON)
-            token = None
-        if not token or not isinstance(token, str):
-            raise LoginError(
-                f"{what} at {where} answered without a token; check that the "
-                f"URL is the API URL (for SaaS https://api*.prismacloud.io, not app*)")
-        if not valid_header_value(self.auth_style + token):
-            raise LoginError(
-                f"{what} at {where} answered a token that is not a valid header value "
-                f"(leading whitespace, CR/LF or another control character); pcpi will "
-                f"not send it.  The answer did not come from Prisma Cloud as expected: check "
-                f"the URL and any proxy in between.")
-        return token
-
-    def _refused_login_message(self, what: str) -> str:
-        return (f"{what} for tenant '{self.tenant}' was refused (401) again after a fresh "
-                f"login; check that the credentials are valid and active")
-
-    def _login_call(self, url: str, payload: dict, headers: Optional[dict] = None,
-                    method: str = "POST") -> list:
-        """One login-style exchange through the retry loop: ``[response, seconds]``.
-        A 401 is returned, not retried: what it means depends on the session."""
-        t0 = time.perf_counter()
-        # encoded here, as requests' json= would, but as bytes whose repr hides them
-        body = None if payload is None else SecretBytes(
-            jsonlib.dumps(payload, allow_nan=False).encode("utf-8"))
-        res = self._send(method, url, data=body, authenticated=False,
-                         headers=headers or {"content-type": "application/json; charset=UTF-8"},
-                         status_ignore=(self.expired_code,), idempotent=True, quiet=True)
-        return [res, round(time.perf_counter() - t0, 3)]
 
     # ------------------------------------------------------------------ public API
     def request(self, method: str, endpoint_url: str, json: dict = None, data: dict = None,
@@ -362,10 +233,10 @@ class Session:
                 if decision.action == RAISE:
                     why = f"; not retried: {body.not_replayable}" \
                         if decision.why == NOT_REPLAYABLE else ""
-                    log.error(f"FAILED {method} {_no_query(url)} - {what}{note}{why}")
+                    log.error(f"FAILED {method} {without_query(url)} - {what}{note}{why}")
                     raise
                 progress.conn_failures += 1
-                log.warning(f"{what} on {method} {_no_query(url)}; retrying in "
+                log.warning(f"{what} on {method} {without_query(url)}; retrying in "
                             f"{decision.delay:.1f} seconds ({progress.conn_failures} of "
                             f"{policy.connection_retries})")
                 policy.sleep(decision.delay)
@@ -391,7 +262,7 @@ class Session:
                 res.close()
                 if call_auth is None:
                     call_auth = CallAuth(endpoint_key(method, url))
-                auth.after_401(used, call_auth, f"{method} {_no_query(url)}")
+                auth.after_401(used, call_auth, f"{method} {without_query(url)}")
                 continue
             return self._returned(res, decision.why, progress, method, url, elapsed, note,
                                   custom_error_message, body, redlock_ignore, quiet)
@@ -425,7 +296,7 @@ class Session:
         if quiet:
             return res
         status = res.status_code
-        where = f"{method} {_no_query(url)}"
+        where = f"{method} {without_query(url)}"
         if why == EXHAUSTED:
             log.error(f"ERROR. Max retries exceeded: {where} still answered {status} after "
                       f"{progress.throttled} retries")
@@ -449,7 +320,7 @@ class Session:
         log = self._log
         err = f" - {custom_error_message}" if custom_error_message else ""
         log.error(f"FAILED {res.status_code} - {elapsed} seconds{note}{err} - "
-                  f"{method} {_no_query(url)}")
+                  f"{method} {without_query(url)}")
         status = res.headers.get("x-redlock-status")
         if status:
             log.warning(f"x-redlock-status: {self._redact(status)}")
@@ -499,11 +370,6 @@ def _check_method(method: Any) -> str:
     return upper
 
 
-def _no_query(url: Optional[str]) -> str:
-    """The URL without its query string (which could carry anything)."""
-    return (url or "").split("?", 1)[0]
-
-
 def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
@@ -511,10 +377,4 @@ def _describe(exc: BaseException) -> str:
 def _redlock_matches(res: requests.Response, ignore: Iterable[str]) -> bool:
     status = res.headers.get("x-redlock-status", "")
     return any(el in status for el in ignore)
-
-
-def _retries_note(status: int, session: Session) -> str:
-    if status in session.retry_delay_statuses:
-        return f" after {session.retries} retries; the service is throttling or unavailable"
-    return ""
 
