@@ -112,8 +112,6 @@ class Watchdog:
             attempt.conn = None
         with self._cond:
             self._active.pop(id(attempt), None)
-            if not self._active:
-                self._cond.notify()  # so that an idle watchdog ends soon
 
     # called by the pool, in the thread that runs the attempt
     def took(self, conn: Any) -> None:
@@ -158,7 +156,9 @@ class Watchdog:
                         self._thread = None
                         return
                     continue
-                cond.wait(min(wake - now, threading.TIMEOUT_MAX))
+                # at least every _IDLE seconds, so that it notices when work has
+                # stopped without every finished call waking it
+                cond.wait(min(wake - now, _IDLE))
 
 
 #: the process's watchdog

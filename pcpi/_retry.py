@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from typing import Callable, FrozenSet, Mapping, Optional
+from typing import Callable, Collection, Mapping, Optional
 
 import requests
 
@@ -54,10 +54,13 @@ class CallRules:
     not_replayable: str = ""            # why its body cannot be sent twice ("" if it can)
     authenticated: bool = True
     retries: int = 20                   # 429/5xx resends (session.retries)
-    success: FrozenSet[int] = frozenset(range(200, 207))
-    ignore: FrozenSet[int] = frozenset()
+    success: Collection[int] = range(200, 207)
+    ignore: Collection[int] = ()
     expired_code: int = 401
-    backs_off: FrozenSet[int] = frozenset({425, 429, 500, 502, 503, 504})
+    #: statuses that are backed off and resent (session.retry_delay_statuses and
+    #: session.retry_statuses; the expired code is the authenticator's)
+    backs_off: Collection[int] = (425, 429, 500, 502, 503, 504)
+    also_backs_off: Collection[int] = ()
     retry_timer_max: float = 32.0
 
 
@@ -95,7 +98,8 @@ def decide(rules: CallRules, progress: Progress, *, status: Optional[int] = None
         if rules.not_replayable:
             return Decision(RETURN, why=NOT_REPLAYABLE)
         return Decision(REAUTH)
-    if status not in rules.backs_off or status == rules.expired_code:
+    if status == rules.expired_code or (status not in rules.backs_off
+                                        and status not in rules.also_backs_off):
         return Decision(RETURN, why=FAILED)
     if not rules.safe and not (may_repeat and
                                may_resend_after(status, False, policy.not_processed)):

@@ -270,16 +270,13 @@ class Session(LoginSupport):
     def _rules(self, method: str, url: str, idempotent: Optional[bool], body: Payload,
                authenticated: bool, status_ignore: Iterable[int]) -> CallRules:
         """What is fixed for one call, from the 1.0.1 attributes as they are now."""
-        expired = self.expired_code
         return CallRules(
             policy=self.retry_policy,
             safe=is_safe_to_repeat(method, urlsplit(url).path, idempotent),
             not_replayable=body.not_replayable, authenticated=authenticated,
-            retries=self.retries, success=frozenset(self.success_status),
-            ignore=frozenset(status_ignore or ()), expired_code=expired,
-            backs_off=frozenset(s for s in (*self.retry_delay_statuses, *self.retry_statuses)
-                                if s != expired),
-            retry_timer_max=float(self.retry_timer_max))
+            retries=self.retries, success=self.success_status, ignore=status_ignore or (),
+            expired_code=self.expired_code, backs_off=self.retry_delay_statuses,
+            also_backs_off=self.retry_statuses, retry_timer_max=float(self.retry_timer_max))
 
     def _returned(self, res: requests.Response, why: str, progress: Progress, method: str,
                   url: str, elapsed: float, note: str, custom_error_message: str,

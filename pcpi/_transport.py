@@ -226,13 +226,13 @@ class Transport:
         (with secrets redacted from their text) and
         :class:`~pcpi.errors.PcpiRequestError`."""
         payload = body if body is not None else Payload.of(json=json, data=data, files=files)
-        merged = CaseInsensitiveDict(self._base_headers)
-        merged.update(headers)
-        for name, value in merged.items():
+        for name, value in headers.items():  # (pcpi's own base headers are known good)
             if not valid_header_value(value):
                 raise requests.exceptions.InvalidHeader(
                     f"header {name!r} has a value that cannot be sent (leading whitespace, "
                     f"CR/LF or another control character); the value is not shown")
+        merged = CaseInsensitiveDict(self._base_headers)
+        merged.update(headers)
         timeout = timeout or self.timeout
         call = _Call(method, url, total_seconds(timeout))
         history: List[requests.Response] = []
