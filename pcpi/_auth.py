@@ -38,9 +38,10 @@ import json
 import math
 import threading
 import time
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Tuple
 
 from . import _fork
+from ._pacing import endpoint_key
 from ._redact import Secret
 from .errors import AuthorizationError, LoginError, PcpiError
 
@@ -54,8 +55,11 @@ MAX_STALE = 3
 MAX_EXPIRIES = 10
 #: lifetimes a token may claim (longer or shorter claims are not believed)
 LIFETIME_RANGE = (0.001, 30 * 86400.0)
-#: endpoints remembered as refusing the current token
+#: endpoints remembered as refusing the current token, and for how long (seconds):
+#: long enough that a forbidden endpoint does not cost a login per call, short
+#: enough that a passing refusal heals by itself
 _MAX_REFUSED = 256
+REFUSAL_MEMORY = 60.0
 
 FRESH, DUE, EXPIRED = "fresh", "due", "expired"
 
@@ -168,7 +172,12 @@ class Authenticator:
         #: when the flight in progress started (clock()), for the session's repairs
         self.flight_started = 0.0
         self._quiet_until = 0.0           # no advisory refresh before (after one failed)
-        self._refused: Dict[Any, Credential] = {}
+        self._extend_failed: Optional[Credential] = None  # extending this one failed
+        #: service URL -> the credential of ours that the service (Compute, CNA)
+        #: refused to exchange for its own token, so that others do not log us in again
+        self.refused_by: Dict[str, Credential] = {}
+        self._refused: Dict[Any, Tuple[Credential, float]] = {}
+        self._local = threading.local()   # options of the exchange this thread runs
         self._reset()
         _fork.register(self)
 
@@ -178,7 +187,8 @@ class Authenticator:
 
     def _reset(self) -> None:
         self._lock = threading.Lock()
-        self._flight: Optional[_Flight] = None
+        self._flight: Optional[_Flight] = None       # a login or renewal others wait for
+        self._advisory: Optional[_Flight] = None     # a proactive refresh nobody waits for
 
     def _after_fork_in_child(self) -> None:
         self._reset()  # a flight of another thread does not exist in the child
@@ -213,12 +223,27 @@ class Authenticator:
             self._refused.clear()
             self._owner._publish(cred)
 
-    def _exchange(self, extend: bool) -> None:
-        """One login (or extend) whose token becomes the credential."""
+    def _exchange(self, extend: bool, **options: Any) -> None:
+        """One login (or extend) whose token becomes the credential, unless a
+        newer one arrived meanwhile (a slow proactive refresh, overtaken by a
+        login).  ``options`` go to the exchange's call (see :meth:`exchange_options`)."""
         started, started_at = self.clock(), time.time()
         self.flight_started = started
-        token = self._owner._obtain(extend)
-        self._install(self.credential_for(token, started, started_at, self.clock() - started))
+        self._local.options = options
+        try:
+            token = self._owner._obtain(extend)
+        finally:
+            self._local.options = {}
+        cred = self.credential_for(token, started, started_at, self.clock() - started)
+        current = self.credential
+        if current is None or current.issued <= cred.issued:
+            self._install(cred)
+
+    def exchange_options(self) -> Dict[str, Any]:
+        """Options for the call of the exchange this thread is running: a
+        proactive refresh makes one attempt, bounded by the token's remaining
+        life, so that it never holds its caller (or anyone) for long."""
+        return getattr(self._local, "options", None) or {}
 
     # ------------------------------------------------------------------ before a call
     def before_call(self) -> None:
@@ -238,29 +263,47 @@ class Authenticator:
         self._fly(lambda: self.credential is cred, lambda: self._renew(cred))
 
     def _advise(self, cred: Credential) -> None:
-        """A proactive refresh in this thread, unless one is running; a failure
-        is a warning: the token in hand is still valid."""
+        """A proactive refresh in this thread, unless one is running; one attempt,
+        bounded by the token's remaining life; a failure is a warning: the token
+        in hand is still valid.  Nobody waits for it: a call whose token expires
+        meanwhile logs in by itself."""
+        with self._lock:
+            if self._advisory is not None or self.credential is not cred:
+                return
+            flight = self._advisory = _Flight(advisory=True)
         try:
-            self._fly(lambda: self.credential is cred, lambda: self._exchange(self.can_extend),
-                      advisory=True, wait=False)
+            self._exchange(self.can_extend, **self._one_attempt(cred))
         except (Exception, PcpiError) as exc:
+            self._extend_failed = cred
             remaining = cred.expires - self.clock()
             self._quiet_until = self.clock() + min(30.0, max(1.0, remaining / 8))
             self._owner._log.warning(
                 f"Token refresh for {self.what} failed ({type(exc).__name__}); still using "
                 f"the current token, valid for {remaining:.0f} more seconds")
+        finally:
+            with self._lock:
+                self._advisory = None
+            flight.done.set()
 
     def _renew(self, cred: Credential) -> None:
-        """Replace a token at the end of its life: extend it while it is still
-        valid, else (or if extending fails) log in."""
-        if self.can_extend and self.clock() < cred.expires:
+        """Replace a token at the end of its life: one quick attempt to extend it
+        while it is still valid (unless extending it failed already), else, or if
+        that fails, log in."""
+        if self.can_extend and self.clock() < cred.expires and self._extend_failed is not cred:
             try:
-                self._exchange(True)
+                self._exchange(True, **self._one_attempt(cred))
                 return
             except (Exception, PcpiError) as exc:
                 self._owner._log.warning(f"Token refresh for {self.what} failed "
-                                  f"({type(exc).__name__}); logging in again")
+                                         f"({type(exc).__name__}); logging in again")
         self._exchange(False)
+
+    def _one_attempt(self, cred: Credential) -> Dict[str, Any]:
+        """Exchange options for an extend: no resends, and a timeout within the
+        token's remaining life (a refresh that takes longer is no use)."""
+        remaining = cred.expires - self.clock()
+        return {"max_retries": 0, "timeout": (min(10.0, max(0.5, remaining / 4)),
+                                              max(0.5, min(180.0, remaining / 2)))}
 
     # ------------------------------------------------------------------ logins on demand
     def login(self) -> Credential:
@@ -292,34 +335,54 @@ class Authenticator:
         return self.credential.token
 
     # ------------------------------------------------------------------ after a 401
-    def after_401(self, sent: Optional[str], call: CallAuth, where: str) -> None:
-        """Decide what a 401 for auth value ``sent`` means and act (see the module
-        docstring); returns when the call should be resent, raises otherwise."""
+    def after_401(self, sent: Optional[str], sent_cred: Optional[Credential], call: CallAuth,
+                  where: str) -> None:
+        """Decide what a 401 means and act (see the module docstring): ``sent`` is
+        the auth value the call sent, ``sent_cred`` the credential that was
+        current when it was sent.  Returns when the call should be resent,
+        raises otherwise."""
         cred = self.credential
-        if cred is not None and sent != cred.header and call.stale < MAX_STALE:
-            call.stale += 1
-            self._owner._publish(cred)  # the one sent was stale: put the current one back
+        if sent_cred is not None and sent != sent_cred.header:
+            # the session's headers held another value (set by hand): send ours
+            if call.stale < MAX_STALE:
+                call.stale += 1
+                if cred is not None:
+                    self._owner._publish(cred)
+                return
+            sent_cred = cred  # it keeps coming back: judge the current token itself
+        if sent_cred is not cred:
+            # replaced since it was sent (another thread renewed it): resend with it
+            self._count_expiry(call, where)
             return
-        if cred is not None and self._refused.get(call.endpoint) is cred:
-            raise AuthorizationError(self._owner._refused_message(where))
         now = self.clock()
+        refused = self._refused.get(call.endpoint)
+        if cred is not None and refused is not None and refused[0] is cred and refused[1] > now:
+            raise AuthorizationError(self._owner._refused_message(where))
         if cred is None or cred.state(now, None) == EXPIRED:
-            call.expiries += 1
-            if call.expiries > MAX_EXPIRIES:
-                raise LoginError(f"{where}: the tokens of {self.what} kept expiring before "
-                                 f"the call got through ({MAX_EXPIRIES} logins)")
+            self._count_expiry(call, where)
             self._owner._log.warning(f"Session expired for {self.what}. Generating new token "
-                              f"and retrying.")
+                                     f"and retrying.")
             self.relogin(cred)
             return
         if call.refused:
             if len(self._refused) < _MAX_REFUSED:
-                self._refused[call.endpoint] = cred
+                self._refused[call.endpoint] = (cred, now + REFUSAL_MEMORY)
             raise AuthorizationError(self._owner._refused_message(where))
         call.refused = True
         self._owner._log.warning(f"{where} was refused (401) with a valid token; logging in "
-                          f"again once.")
+                                 f"again once.")
         self.relogin(cred)
+
+    def accepted(self, method: str, url: str) -> None:
+        """A call succeeded: forget a refusal remembered for its endpoint."""
+        if self._refused:
+            self._refused.pop(endpoint_key(method, url), None)
+
+    def _count_expiry(self, call: CallAuth, where: str) -> None:
+        call.expiries += 1
+        if call.expiries > MAX_EXPIRIES:
+            raise LoginError(f"{where}: the tokens of {self.what} kept expiring before the "
+                             f"call got through ({MAX_EXPIRIES} renewals)")
 
     # ------------------------------------------------------------------ single flight
     def _fly(self, needed: Callable[[], bool], action: Callable[[], None], *,
@@ -328,6 +391,11 @@ class Authenticator:
         is running one; else wait (at most ``wait_limit``) for that one, then
         check again.  A waiter gets its own copy of the leader's error."""
         deadline = self.clock() + self.wait_limit
+        advisory = self._advisory
+        if advisory is not None and wait:
+            # a proactive refresh is one bounded attempt: worth waiting for (if it
+            # fails, needed() below is still true and this thread logs in)
+            advisory.done.wait(max(0.0, deadline - self.clock()))
         while True:
             with self._lock:
                 flight = self._flight

@@ -45,7 +45,12 @@ class CSPMBackedSession(Session):
         if current is not None and current.token != self.cspm_token:
             self.cspm_token = current.token
             return
-        if current is not None and current.issued >= self._auth.flight_started:
+        refused = cspm.authenticator.refused_by
+        if current is not None and (refused.get(self.api_url) is current or
+                                    current.issued >= self._auth.flight_started):
+            # a CSPM token newer than this login, or one this service refused
+            # before: the refusal is this service's, and another CSPM login won't help
+            refused[self.api_url] = current
             raise AuthorizationError(self._refused_login_message("login"))
         self._log.warning("CSPM session expired. Generating new session.")
         cspm.authenticator.relogin(current)

@@ -156,7 +156,8 @@ class LoginSupport:
             jsonlib.dumps(payload, allow_nan=False).encode("utf-8"))
         res = self._send(method, url, data=body, authenticated=False,
                          headers=headers or {"content-type": "application/json; charset=UTF-8"},
-                         status_ignore=(self.expired_code,), idempotent=True, quiet=True)
+                         status_ignore=(self.expired_code,), idempotent=True, quiet=True,
+                         **self._auth.exchange_options())
         return [res, round(time.perf_counter() - t0, 3)]
 
 

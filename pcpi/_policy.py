@@ -46,8 +46,9 @@ class Backoff:
 
     def delay(self, attempt: int, maximum: Optional[float] = None,
               rand: Callable[[], float] = random.random) -> float:
-        """Delay before retry number ``attempt`` (1 for the first retry)."""
-        cap = self.maximum if maximum is None else maximum
+        """Delay before retry number ``attempt`` (1 for the first retry); at most
+        ``maximum`` (the session's ``retry_timer_max``) as well as ``self.maximum``."""
+        cap = self.maximum if maximum is None else min(self.maximum, maximum)
         try:
             base = min(cap, self.initial * self.multiplier ** min(max(0, attempt - 1), 1024))
         except OverflowError:  # thousands of retries: long past the cap

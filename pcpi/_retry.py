@@ -54,6 +54,7 @@ class CallRules:
     not_replayable: str = ""            # why its body cannot be sent twice ("" if it can)
     authenticated: bool = True
     retries: int = 20                   # 429/5xx resends (session.retries)
+    connection_retries: Optional[int] = None  # fewer connection retries than the policy's
     success: Collection[int] = range(200, 207)
     ignore: Collection[int] = ()
     expired_code: int = 401
@@ -84,7 +85,8 @@ def decide(rules: CallRules, progress: Progress, *, status: Optional[int] = None
     policy = rules.policy
     if error is not None:
         failures = progress.conn_failures + 1
-        if not policy.retry_exception(error, rules.safe, failures):
+        if rules.connection_retries is not None and failures > rules.connection_retries or \
+                not policy.retry_exception(error, rules.safe, failures):
             return Decision(RAISE, why=FAILED)
         if rules.not_replayable:
             return Decision(RAISE, why=NOT_REPLAYABLE)

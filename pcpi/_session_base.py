@@ -193,8 +193,10 @@ class Session(LoginSupport):
               status_ignore: Iterable[int] = (), custom_log: str = "",
               custom_error_message: str = "", timeout=None,
               idempotent: Optional[bool] = None, authenticated: bool = True,
-              headers: Optional[dict] = None, quiet: bool = False) -> requests.Response:
-        """Send one call: attempts until :func:`pcpi._retry.decide` says to stop."""
+              headers: Optional[dict] = None, quiet: bool = False,
+              max_retries: Optional[int] = None) -> requests.Response:
+        """Send one call: attempts until :func:`pcpi._retry.decide` says to stop
+        (``max_retries`` caps resends of any kind, for a proactive refresh)."""
         log = self._log
         policy = self.retry_policy
         transport = self._transport
@@ -204,13 +206,19 @@ class Session(LoginSupport):
         proxies = self.proxies if proxies is None else proxies
         note = f" - {custom_log}" if custom_log else ""
         body = Payload.of(json=json, data=data, files=files)  # the same bytes every attempt
-        rules = self._rules(method, url, idempotent, body, authenticated, status_ignore)
+        rules = self._rules(method, url, idempotent, body, authenticated, status_ignore,
+                            max_retries)
         progress = Progress()
         auth = self._auth
         call_auth: Optional[CallAuth] = None
         while True:
-            if authenticated:
+            if pacer is not None:
+                wait = pacer.delay(pace_key)
+                if wait > 0:
+                    policy.sleep(wait)  # our turn under the tenant's rate limit
+            if authenticated:  # after the wait: the token must be valid when it leaves
                 auth.before_call()
+                sent_cred = auth.credential
                 call_headers = self.headers
                 used = call_headers.get(self.auth_key)
             else:
@@ -218,10 +226,6 @@ class Session(LoginSupport):
             if accept_csv:
                 call_headers = dict(call_headers)
                 call_headers["Accept"] = "text/csv"
-            if pacer is not None:
-                wait = pacer.delay(pace_key)
-                if wait > 0:
-                    policy.sleep(wait)  # our turn under the tenant's rate limit
             t0 = time.perf_counter()
             try:
                 res = transport.send(method, url, headers=call_headers, body=body,
@@ -262,19 +266,22 @@ class Session(LoginSupport):
                 res.close()
                 if call_auth is None:
                     call_auth = CallAuth(endpoint_key(method, url))
-                auth.after_401(used, call_auth, f"{method} {without_query(url)}")
+                auth.after_401(used, sent_cred, call_auth, f"{method} {without_query(url)}")
                 continue
             return self._returned(res, decision.why, progress, method, url, elapsed, note,
                                   custom_error_message, body, redlock_ignore, quiet)
 
     def _rules(self, method: str, url: str, idempotent: Optional[bool], body: Payload,
-               authenticated: bool, status_ignore: Iterable[int]) -> CallRules:
+               authenticated: bool, status_ignore: Iterable[int],
+               max_retries: Optional[int] = None) -> CallRules:
         """What is fixed for one call, from the 1.0.1 attributes as they are now."""
+        retries = self.retries if max_retries is None else min(self.retries, max_retries)
         return CallRules(
             policy=self.retry_policy,
             safe=is_safe_to_repeat(method, urlsplit(url).path, idempotent),
             not_replayable=body.not_replayable, authenticated=authenticated,
-            retries=self.retries, success=self.success_status, ignore=status_ignore or (),
+            retries=retries, connection_retries=max_retries,
+            success=self.success_status, ignore=status_ignore or (),
             expired_code=self.expired_code, backs_off=self.retry_delay_statuses,
             also_backs_off=self.retry_statuses, retry_timer_max=float(self.retry_timer_max))
 
@@ -287,6 +294,7 @@ class Session(LoginSupport):
         if why == SUCCESS:
             if progress.throttled:
                 self.retry_timer = 0  # recovered: the next throttle starts small
+            self._auth.accepted(method, url)
             if not quiet:
                 log.success(f"SUCCESS - {elapsed} seconds{note}")
             return res

@@ -260,3 +260,61 @@ def test_a_token_refused_at_login_by_the_extend_api_falls_back_to_a_login(tenant
         cspm.token_time_stamp -= 10_000
         cspm.request("GET", "/cloud")
     m.close()
+
+
+# ---------------------------------------------------------------------- found by attacking it
+def test_calls_paced_past_their_tokens_life_are_sent_with_a_valid_one():
+    """The wait for the rate limit comes before the token is read: a call never
+    leaves with a token that expired while it waited."""
+    with FakeTenant(token_lifetime=2.0, rate_limit=(20, 5), latency=0.01) as tenant:
+        m = saas_manager(tenant, retry_policy=RetryPolicy())
+        cspm = m.create_cspm_session()
+        assert cspm.request("GET", "/cloud").status_code == 200  # paced from here on
+        tenant.reset_stats()
+        t0 = time.monotonic()
+        problems = _hammer(lambda: cspm.request("GET", "/cloud").status_code, 50, 30, 3)
+        elapsed = time.monotonic() - t0
+        st = tenant.stats()
+        m.close()
+    assert problems == []
+    assert st["logins"] + st["extends"] <= int(elapsed // 2.0) + 2, (st, elapsed)
+
+
+def test_a_refresh_makes_one_attempt_and_never_holds_calls_through_backoff(tenant):
+    m = saas_manager(tenant, retries=6)
+    cspm = m.create_cspm_session()
+    sleeps = m.retry_policy.sleep
+    tenant.fail_next(503, 10_000, path="/auth_token/extend")
+    cspm.token_time = 0.2
+    tenant.reset_stats()
+    problems = _hammer(lambda: cspm.request("GET", "/cloud").status_code, 10, 1.5)
+    st = tenant.stats()
+    m.close()
+    assert problems == []
+    assert st["requests_by_endpoint"].get("GET /auth_token/extend", 0) >= 1
+    assert sleeps == []  # no backoff: a refresh is one attempt, then a warning
+
+
+def test_repeated_compute_refusals_do_not_log_cspm_in_again(tenant):
+    m = saas_manager(tenant)
+    m.create_cspm_session()
+    tenant.add_route("POST", "/compute/api/v1/authenticate", 401, {"err": "Unauthorized"},
+                     auth=False)
+    tenant.reset_stats()
+    for _ in range(10):  # new sessions and calls alike
+        with pytest.raises(AuthorizationError):
+            m.create_cwp_session()
+    assert tenant.stats()["logins"] <= 1
+    m.close()
+
+
+def test_a_remembered_refusal_is_forgotten_after_a_success_there(tenant):
+    m = saas_manager(tenant)
+    cspm = m.create_cspm_session()
+    tenant.fail_next(401, 2, path="/cloud")  # a passing glitch (or a real refusal)
+    with pytest.raises(AuthorizationError):
+        cspm.request("GET", "/cloud")
+    assert cspm.request("GET", "/cloud").status_code == 200  # it passed: forgotten
+    tenant.expire_tokens()  # the token is revoked: /cloud recovers like anything else
+    assert cspm.request("GET", "/cloud").status_code == 200
+    m.close()

@@ -18,6 +18,7 @@ from pcpi._auth import (
     EXPIRED,
     FRESH,
     MAX_STALE,
+    REFUSAL_MEMORY,
     Authenticator,
     CallAuth,
     Credential,
@@ -95,6 +96,15 @@ def test_backoff_schedule_retry_after_and_its_cap():
     assert decide(r, Progress(), status=429, headers={"Retry-After": "9999"}).delay == 120
     assert decide(rules(retry_timer_max=2.0), Progress(throttled=5), status=429,
                   headers={}).delay == 2
+
+
+def test_a_backoffs_own_maximum_caps_it_too():
+    policy = RetryPolicy(server_error_backoff=Backoff(initial=0.25, maximum=1.0, jitter=0.0),
+                         backoff=Backoff(initial=1.0, maximum=2.0, jitter=0.0))
+    r = rules(policy=policy, retry_timer_max=32.0)
+    assert [decide(r, Progress(throttled=n), status=503, headers={}).delay
+            for n in range(5)] == [0.25, 0.5, 1.0, 1.0, 1.0]
+    assert decide(r, Progress(throttled=5), status=429, headers={}).delay == 2.0
 
 
 def test_full_jitter_spreads_delays_between_zero_and_the_schedule():
@@ -363,11 +373,16 @@ def test_waiting_for_another_threads_login_is_bounded(clock):
 def test_a_401_for_a_stale_token_resends_with_the_current_one(clock):
     owner, auth = logged_in(clock)
     call = CallAuth("GET /x")
-    auth.after_401("Bearer old", call, "GET /x")
-    assert owner.exchanges == ["login"] and owner.published[-1] is auth.credential
+    cred = auth.credential
+    auth.after_401("Bearer old", cred, call, "GET /x")  # headers set by hand
+    assert owner.exchanges == ["login"] and owner.published[-1] is cred
     for _ in range(MAX_STALE - 1):
-        auth.after_401("Bearer old", call, "GET /x")
+        auth.after_401("Bearer old", cred, call, "GET /x")
     assert call.stale == MAX_STALE
+    clock.now += 1
+    auth.relogin(cred)  # another thread renewed it after this call had left
+    auth.after_401(cred.header, cred, call, "GET /x")
+    assert owner.exchanges == ["login", "login"] and call.expiries == 1 and not call.refused
 
 
 def test_a_401_for_an_expired_token_logs_in_once_per_expiry(clock):
@@ -375,24 +390,42 @@ def test_a_401_for_an_expired_token_logs_in_once_per_expiry(clock):
     cred = auth.credential
     clock.now = cred.expires - 0.1  # its last moments
     call = CallAuth("GET /x")
-    auth.after_401(cred.header, call, "GET /x")
+    auth.after_401(cred.header, cred, call, "GET /x")
     assert owner.exchanges == ["login", "login"] and call.expiries == 1 and not call.refused
-    auth.after_401(cred.header, CallAuth("GET /x"), "GET /x")  # a late 401 of that token
+    auth.after_401(cred.header, cred, CallAuth("GET /x"), "GET /x")  # a late 401 of that token
     assert owner.exchanges == ["login", "login"]  # resent with the new one, no login
 
 
 def test_a_refusal_gets_one_relogin_then_is_fatal_and_remembered(clock):
     owner, auth = logged_in(clock)
+    def refused(call, where="GET /forbidden"):
+        cred = auth.credential
+        auth.after_401(cred.header, cred, call, where)
+
     call = CallAuth(("GET", "h", "/forbidden"))
-    auth.after_401(auth.credential.header, call, "GET /forbidden")
+    refused(call)
     assert owner.exchanges == ["login", "login"] and call.refused
     with pytest.raises(AuthorizationError, match="GET /forbidden was refused"):
-        auth.after_401(auth.credential.header, call, "GET /forbidden")
+        refused(call)
     with pytest.raises(AuthorizationError):  # the next call there: no new login
-        auth.after_401(auth.credential.header, CallAuth(("GET", "h", "/forbidden")), "GET /f")
+        refused(CallAuth(("GET", "h", "/forbidden")))
     assert owner.exchanges == ["login", "login"]
-    auth.after_401(auth.credential.header, CallAuth(("GET", "h", "/other")), "GET /other")
-    assert owner.exchanges == ["login", "login", "login"]  # elsewhere it is a new question
+    auth.accepted("GET", "https://h/forbidden")  # a success there forgets the refusal
+    refused(CallAuth(("GET", "h", "/forbidden")))
+    assert owner.exchanges == ["login", "login", "login"]
+    with pytest.raises(AuthorizationError):
+        refused(_refused_once(auth))  # refused again after its re-login: remembered
+    clock.now += REFUSAL_MEMORY + 1  # a refusal is remembered for a minute, not forever
+    refused(CallAuth(("GET", "h", "/forbidden")))
+    assert len(owner.exchanges) == 4
+    refused(CallAuth(("GET", "h", "/other")), "GET /other")
+    assert len(owner.exchanges) == 5  # elsewhere it is a new question
+
+
+def _refused_once(auth) -> CallAuth:
+    call = CallAuth(("GET", "h", "/forbidden"))
+    call.refused = True  # this call already had its re-login
+    return call
 
 
 def test_tokens_that_say_nothing_live_token_time(clock):
