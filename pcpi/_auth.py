@@ -141,12 +141,11 @@ class CallAuth:
 class _Flight:
     """One login or refresh in progress; others wait on ``done``."""
 
-    __slots__ = ("done", "error", "advisory")
+    __slots__ = ("done", "error")
 
-    def __init__(self, advisory: bool) -> None:
+    def __init__(self) -> None:
         self.done = threading.Event()
         self.error: Optional[BaseException] = None
-        self.advisory = advisory
 
 
 class Authenticator:
@@ -169,8 +168,6 @@ class Authenticator:
         self.clock = clock
         #: the current credential (None before the first login)
         self.credential: Optional[Credential] = None
-        #: when the flight in progress started (clock()), for the session's repairs
-        self.flight_started = 0.0
         self._quiet_until = 0.0           # no advisory refresh before (after one failed)
         self._extend_failed: Optional[Credential] = None  # extending this one failed
         #: service URL -> the credential of ours that the service (Compute, CNA)
@@ -228,16 +225,23 @@ class Authenticator:
         newer one arrived meanwhile (a slow proactive refresh, overtaken by a
         login).  ``options`` go to the exchange's call (see :meth:`exchange_options`)."""
         started, started_at = self.clock(), time.time()
-        self.flight_started = started
+        self._local.started = started
         self._local.options = options
         try:
             token = self._owner._obtain(extend)
         finally:
-            self._local.options = {}
+            self._local.options, self._local.started = {}, 0.0
         cred = self.credential_for(token, started, started_at, self.clock() - started)
         current = self.credential
         if current is None or current.issued <= cred.issued:
             self._install(cred)
+
+    @property
+    def flight_started(self) -> float:
+        """When the exchange this thread is running started (clock()), for the
+        session's repairs of a refused login; 0 outside one.  Per thread: a
+        proactive refresh and a login can run side by side."""
+        return getattr(self._local, "started", 0.0)
 
     def exchange_options(self) -> Dict[str, Any]:
         """Options for the call of the exchange this thread is running: a
@@ -270,7 +274,7 @@ class Authenticator:
         with self._lock:
             if self._advisory is not None or self.credential is not cred:
                 return
-            flight = self._advisory = _Flight(advisory=True)
+            flight = self._advisory = _Flight()
         try:
             self._exchange(self.can_extend, **self._one_attempt(cred))
         except (Exception, PcpiError) as exc:
@@ -385,14 +389,13 @@ class Authenticator:
                              f"call got through ({MAX_EXPIRIES} renewals)")
 
     # ------------------------------------------------------------------ single flight
-    def _fly(self, needed: Callable[[], bool], action: Callable[[], None], *,
-             advisory: bool = False, wait: bool = True) -> None:
+    def _fly(self, needed: Callable[[], bool], action: Callable[[], None]) -> None:
         """Run ``action`` in this thread if it is ``needed()`` and no other thread
         is running one; else wait (at most ``wait_limit``) for that one, then
         check again.  A waiter gets its own copy of the leader's error."""
         deadline = self.clock() + self.wait_limit
         advisory = self._advisory
-        if advisory is not None and wait:
+        if advisory is not None:
             # a proactive refresh is one bounded attempt: worth waiting for (if it
             # fails, needed() below is still true and this thread logs in)
             advisory.done.wait(max(0.0, deadline - self.clock()))
@@ -402,7 +405,7 @@ class Authenticator:
                 if flight is None:
                     if not needed():
                         return
-                    flight = self._flight = _Flight(advisory)
+                    flight = self._flight = _Flight()
                     lead = True
                 else:
                     lead = False
@@ -418,15 +421,13 @@ class Authenticator:
                         self._flight = None
                     flight.done.set()
                 return
-            if not wait:
-                return
             remaining = deadline - self.clock()
             if remaining <= 0 or not flight.done.wait(remaining):
                 raise LoginError(f"gave up after waiting {self.wait_limit:g} seconds for "
                                  f"another thread's login for {self.what}")
-            if flight.error is not None and not flight.advisory:
+            if flight.error is not None:
                 raise _own_copy(flight.error)
-            # it succeeded, or was only advisory, or was interrupted: is it still needed?
+            # it succeeded, or its leader was interrupted: is it still needed?
 
 
 def _own_copy(error: BaseException) -> BaseException:
