@@ -11,7 +11,8 @@ captured from a test, anywhere in the suite.
   ``pcpi.testing``) sees every exception raised in or passing through pcpi:
   requests' exceptions included, caught later or not.  The one exception is
   one pcpi caught and replaced by a redacted copy (it marks those
-  ``_pcpi_replaced``): the caller never gets hold of it.
+  ``_pcpi_replaced``): the caller never gets hold of it.  The trace function
+  chains to the one installed before it (coverage's), in every thread.
 * Output: captured stdout/stderr/log sections and failure texts of each report.
 
 :func:`check_report` turns a report whose test leaked into a failure that says
@@ -86,17 +87,57 @@ def _watched_call_handlers(self, record: logging.LogRecord) -> None:
 
 
 # ---------------------------------------------------------------------- exceptions
-def _local(frame, event, arg):
-    if event == "exception":
-        RAISED.append((f"exception in {frame.f_code.co_name}", arg[1]))
-    return _local
-
-
-def _global(frame, event, arg):
+# The watch chains to whatever trace function was installed before it (coverage's
+# tracer above all), for the main thread and for threads started during a test:
+# replacing it would silently switch coverage off.
+def _pcpi_frame(frame) -> bool:
     name = frame.f_code.co_filename
-    if name.startswith(PCPI_DIR) and not name.startswith(TESTING_DIR):
-        return _local
-    return None
+    return name.startswith(PCPI_DIR) and not name.startswith(TESTING_DIR)
+
+
+def _watching(inner):
+    """A local trace function for a pcpi frame: note exceptions, pass every event
+    on to ``inner`` (the previous tracer's local function, if any)."""
+
+    def local(frame, event, arg):
+        nonlocal inner
+        if event == "exception":
+            RAISED.append((f"exception in {frame.f_code.co_name}", arg[1]))
+        if inner is not None:
+            inner = inner(frame, event, arg)
+        return local
+
+    return local
+
+
+def _chained(previous):
+    """A global trace function that runs ``previous`` and watches pcpi frames."""
+
+    def global_trace(frame, event, arg):
+        if previous is None:
+            inner = None
+        else:
+            inner = previous(frame, event, arg)
+            # coverage's C tracer, called this way, installs itself again as the
+            # thread's tracer (for speed): put the chain back in front of it
+            sys.settrace(global_trace)
+        return _watching(inner) if _pcpi_frame(frame) else inner
+
+    global_trace.previous = previous
+    return global_trace
+
+
+_saved = {"sys": None, "threading": None}
+
+
+def _thread_start(frame, event, arg):
+    # Runs once, at the first call in a new thread: let the previous thread hook
+    # (coverage's installs its tracer with sys.settrace) run first, then chain.
+    previous_hook = _saved["threading"]
+    inner = previous_hook(frame, event, arg) if previous_hook is not None else None
+    current = sys.gettrace()  # what the hook installed, if anything (coverage does)
+    sys.settrace(_chained(previous_hook if current is _thread_start else current))
+    return _watching(inner) if _pcpi_frame(frame) else inner
 
 
 def install() -> None:
@@ -109,13 +150,16 @@ def install() -> None:
 def start_test() -> None:
     SEEN.clear()
     RAISED.clear()
-    sys.settrace(_global)
-    threading.settrace(_global)
+    _saved["sys"] = sys.gettrace()
+    _saved["threading"] = threading.gettrace() if hasattr(threading, "gettrace") else (
+        threading._trace_hook)  # 3.9: no gettrace
+    sys.settrace(_chained(_saved["sys"]))
+    threading.settrace(_thread_start)
 
 
 def stop_test() -> None:
-    sys.settrace(None)
-    threading.settrace(None)
+    sys.settrace(_saved["sys"])
+    threading.settrace(_saved["threading"])
 
 
 def leaks(extra_texts=()) -> List[str]:

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from pcpi import Backoff, RetryPolicy
+from pcpi import Backoff
 from pcpi.testing import FakeTenant
 
 from . import _secrets
@@ -107,64 +107,23 @@ def test_stalled_responses_time_out_and_the_total_is_bounded(tenant):
 
 
 # ---------------------------------------------------------------------- long faults
-def test_a_30_second_5xx_storm_at_50_workers_then_recovery(tenant):
-    waits = []
-
-    def sleep(seconds: float) -> None:
-        waits.append((time.monotonic(), seconds))
-        time.sleep(seconds)
-
-    m = saas_manager(tenant, retry_policy=RetryPolicy(sleep=sleep))
+# The 30-second storms are measurements now: benchmarks/storms.py.  What they
+# proved is asserted here without waiting (the policy's sleep only records).
+def test_a_5xx_storm_under_fan_out_is_ridden_through_and_the_backoff_resets(tenant):
+    m = saas_manager(tenant)
     cspm = m.create_cspm_session()
-    # Shortens the wait after recovery (default cap 32 s) while 20 retries still
-    # outlast 30 s by a wide margin: 15 full-jitter waits of up to 16 s average 120 s.
-    cspm.retry_timer_max = 16
-    tenant.configure(error_rate=1.0)
-    storm_end = time.monotonic() + 30
-    threading.Timer(30, tenant.configure, kwargs={"error_rate": 0.0}).start()
-    codes = _fan_out(lambda: cspm.request("GET", "/cloud").status_code, 200, 50)
-    assert codes == [200] * 200
-    assert time.monotonic() >= storm_end  # the calls rode through all of it
-    served = tenant.stats()["responses_by_status"]
-    assert sum(served.get(k, 0) for k in ("500", "502", "503")) > 200  # every call met it
+    sleeps = sleeps_of_policy(m)
+    tenant.fail_next(503, 60, path="/cloud")  # the first 60 answers, whoever gets them
+    codes = _fan_out(lambda: cspm.request("GET", "/cloud").status_code, 100, 20)
+    assert codes == [200] * 100
+    assert tenant.stats()["responses_by_status"]["503"] == 60
+    assert len(sleeps) >= 60 and max(sleeps) > 0.25  # the waits climbed during the storm
     assert cspm.retry_timer == 0
-    # after recovery a new failure waits the initial delay again, not the cap
-    del waits[:]
-    tenant.fail_next(503, 1, path="/cloud")
+    del sleeps[:]
+    tenant.fail_next(503, 1, path="/cloud")  # after recovery: the initial wait, not the cap
     assert cspm.request("GET", "/cloud").status_code == 200
-    assert len(waits) == 1 and waits[0][1] <= 0.25
+    assert sleeps == [0.25]
     m.close()
-
-
-def test_tokens_expiring_every_few_seconds_under_150_workers_for_30_seconds():
-    with FakeTenant(token_lifetime=3.0, latency=0.02) as tenant:
-        m = saas_manager(tenant)
-        cspm = m.create_cspm_session()
-        tenant.reset_stats()
-        t0 = time.monotonic()
-        deadline = t0 + 30
-        failures = []
-        calls = [0]
-
-        def worker() -> None:
-            while time.monotonic() < deadline:
-                res = cspm.request("GET", "/cloud")
-                calls[0] += 1
-                if res.status_code != 200:
-                    failures.append(res.status_code)
-
-        threads = [threading.Thread(target=worker) for _ in range(150)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(60)
-        elapsed = time.monotonic() - t0
-        st = tenant.stats()
-        m.close()
-    assert failures == []
-    assert calls[0] > 1000
-    expiries = int(elapsed // 3.0) + 1
-    assert st["logins"] + st["extends"] <= expiries + 1, (st["logins"], st["extends"], elapsed)
 
 
 # ---------------------------------------------------------------------- cannot connect
@@ -254,6 +213,47 @@ def test_the_secrets_watch_sees_logs_and_exceptions(tenant):
     finally:
         _secrets.SECRETS.discard(planted)  # planted here: not a leak of pcpi's
 
+
+
+def test_the_secrets_watch_keeps_the_tracer_it_found():
+    """The watch chains to the trace function installed before it (coverage's,
+    in CI) in this thread and in threads started later, instead of replacing it."""
+    import sys
+
+    from pcpi._origin import check_learned_url
+    from pcpi.errors import OriginError
+
+    calls = []
+
+    def other(frame, event, arg):  # stands in for coverage's tracer
+        if event == "call":
+            calls.append((threading.current_thread().name, frame.f_code.co_name))
+        return None
+
+    def refused() -> None:
+        with pytest.raises(OriginError):
+            check_learned_url("http://elsewhere.example", "https://api.example", "test")
+
+    saved = dict(_secrets._saved)
+    _secrets.stop_test()
+    sys.settrace(other)
+    threading.settrace(other)
+    try:
+        _secrets.start_test()
+        refused()
+        worker = threading.Thread(target=refused, name="watched-worker")
+        worker.start()
+        worker.join(10)
+        raised = list(_secrets.RAISED)
+        _secrets.stop_test()
+        assert sys.gettrace() is other  # put back as found
+    finally:
+        sys.settrace(saved["sys"])
+        threading.settrace(saved["threading"])
+        _secrets.start_test()
+    assert ("MainThread", "check_learned_url") in calls
+    assert ("watched-worker", "check_learned_url") in calls
+    assert sum(isinstance(exc, OriginError) for _where, exc in raised) >= 2
 
 
 def test_a_token_that_expired_before_a_slow_resend_is_not_a_fatal_second_401():
