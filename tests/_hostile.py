@@ -150,6 +150,10 @@ class _Listener:
 
     def __exit__(self, *exc) -> None:
         self.stopping.set()
+        try:  # wakes the accept loop at once (Linux) instead of at its next 0.1 s poll
+            self._sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         with self._lock:
             conns = list(self._conns)
         for c in conns:

@@ -433,7 +433,7 @@ def test_a_trickling_server_cannot_hold_a_call_past_its_timeout(part):
         handler = _trickle(head, body)
     policy = quiet_policy(connection_retries=0)
     with HostileTenant({("GET", "/cloud"): handler}) as tenant:
-        m = saas(tenant, retry_policy=policy, timeout=(2, 0.5))
+        m = saas(tenant, retry_policy=policy, timeout=(0.5, 0.25))
         cspm = m.create_cspm_session()
         t0 = time.monotonic()
         got = outcome(lambda: cspm.request("GET", "/cloud"))
@@ -442,7 +442,7 @@ def test_a_trickling_server_cannot_hold_a_call_past_its_timeout(part):
     assert not isinstance(got, requests.Response), f"answered after {took:.1f} s"
     assert isinstance(got, errors.DeadlineExceeded), got
     assert isinstance(got, requests.exceptions.ReadTimeout)  # a timeout like any other
-    assert "2.5" in str(got)
+    assert "0.75" in str(got)
 
 
 def _bomb() -> bytes:
@@ -657,14 +657,14 @@ def test_a_credentials_path_that_is_a_device_is_refused():
 def test_the_deadline_holds_through_an_https_proxy():
     def trickle(req):
         req.conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n")
-        for _ in range(40):  # 12 s in all, unless the client gives up
-            if req.server.stopping.wait(0.3):
+        for _ in range(40):  # 4 s in all, unless the client gives up
+            if req.server.stopping.wait(0.1):
                 return CLOSE
             req.conn.sendall(b" ")
         return None
 
     with HostileTenant({("GET", "/cloud"): trickle}) as tenant, ConnectProxy(tls=True) as proxy:
-        m = saas(tenant, timeout=(1, 1), proxies={"https": proxy.url},
+        m = saas(tenant, timeout=(0.3, 0.3), proxies={"https": proxy.url},
                  retry_policy=quiet_policy(connection_retries=0))
         cspm = m.create_cspm_session()
         got = outcome(lambda: cspm.request("GET", "/cloud"))
@@ -676,19 +676,19 @@ def test_the_deadline_holds_through_an_https_proxy():
 def test_one_deadline_covers_a_chain_of_redirects():
     def slow_hop(req):
         n = int(req.path.rsplit("/", 1)[1])
-        if req.server.stopping.wait(0.7):
+        if req.server.stopping.wait(0.2):
             return CLOSE
         return answer(307, headers={"Location": f"/hop/{n + 1}"}) if n < 5 else answer(200)
 
     with HostileTenant() as tenant:
         for n in range(6):
             tenant.routes[("GET", f"/hop/{n}")] = slow_hop
-        m = saas(tenant, timeout=(1, 1), retry_policy=quiet_policy(connection_retries=0))
+        m = saas(tenant, timeout=(0.3, 0.3), retry_policy=quiet_policy(connection_retries=0))
         cspm = m.create_cspm_session()
         got = outcome(lambda: cspm.request("GET", "/hop/0"))
         m.close()
-    assert isinstance(got, errors.DeadlineExceeded), got  # 6 hops of 0.7 s > 2 s in all
-    assert len(tenant.hits()) - 1 <= 4  # the login, then at most the hops within 2 s
+    assert isinstance(got, errors.DeadlineExceeded), got  # 6 hops of 0.2 s > 0.6 s in all
+    assert len(tenant.hits()) - 1 <= 4  # the login, then at most the hops within 0.6 s
 
 
 def test_a_token_echoed_by_the_server_never_reaches_exception_text(caplog):
@@ -831,14 +831,14 @@ def test_head_and_204_are_not_judged_by_their_content_length():
 
 def test_a_timeout_part_of_none_means_no_total_deadline_as_in_requests():
     def slow(req):
-        if req.server.stopping.wait(1.5):
+        if req.server.stopping.wait(0.5):
             return CLOSE
         return answer(200, json=[])
 
     with HostileTenant({("GET", "/cloud"): slow}) as tenant:
         m = saas(tenant)
         cspm = m.create_cspm_session()
-        assert cspm.request("GET", "/cloud", timeout=(1, None)).status_code == 200
+        assert cspm.request("GET", "/cloud", timeout=(0.3, None)).status_code == 200
         m.close()
 
 
@@ -874,12 +874,16 @@ def test_a_huge_timeout_does_not_disable_deadlines_for_later_calls():
         m = saas(tenant, retry_policy=quiet_policy(connection_retries=0))
         cspm = m.create_cspm_session()
         assert cspm.request("GET", "/cloud", timeout=(1e6, 1e6)).status_code == 200
-        got = outcome(lambda: cspm.request("GET", "/slow", timeout=(1, 1)))
+        got = outcome(lambda: cspm.request("GET", "/slow", timeout=(0.3, 0.3)))
         m.close()
     assert isinstance(got, errors.DeadlineExceeded), got
 
 
-def test_the_watchdog_thread_ends_when_idle_and_comes_back():
+def test_the_watchdog_thread_ends_when_idle_and_comes_back(monkeypatch):
+    from pcpi import _deadline
+
+    monkeypatch.setattr(_deadline, "_IDLE", 0.1)  # 1 s in use
+
     def watchdogs():
         return [t for t in threading.enumerate() if t.name == "pcpi-deadlines"]
 
@@ -888,12 +892,12 @@ def test_the_watchdog_thread_ends_when_idle_and_comes_back():
         m = saas(tenant, retry_policy=quiet_policy(connection_retries=0))
         cspm = m.create_cspm_session()
         assert cspm.request("GET", "/cloud").status_code == 200
-        for _ in range(100):  # it ends about a second after the last call
+        for _ in range(100):  # it ends about _IDLE after the last call
             if not watchdogs():
                 break
-            time.sleep(0.05)
+            time.sleep(0.02)
         assert not watchdogs(), "the watchdog thread outlived the calls"
-        got = outcome(lambda: cspm.request("GET", "/slow", timeout=(1, 1)))
+        got = outcome(lambda: cspm.request("GET", "/slow", timeout=(0.3, 0.3)))
         m.close()
     assert isinstance(got, errors.DeadlineExceeded), got
 
