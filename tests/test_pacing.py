@@ -1,4 +1,4 @@
-"""Client-side pacing: the policy with an injected clock, then end to end over sockets."""
+"""Client-side pacing end to end over sockets (the policy alone: tests/unit/test_pacing.py)."""
 
 from __future__ import annotations
 
@@ -6,14 +6,9 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
-
 from pcpi import Backoff, Pacer
-from pcpi._pacing import endpoint_key
 
 from .conftest import Sleeps, quiet_policy, saas_manager
-
-KEY = ("GET", "api.example", "/cloud")
 
 
 class Clock:
@@ -22,102 +17,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-def limits(rate, burst, remaining):
-    return {"X-RateLimit-Replenish-Rate": str(rate), "X-RateLimit-Burst-Capacity": str(burst),
-            "X-RateLimit-Remaining": str(remaining)}
-
-
-# ---------------------------------------------------------------------- policy, no network
-def test_an_endpoint_never_limited_has_no_bucket_and_no_wait():
-    pacer = Pacer(clock=Clock())
-    for _ in range(100):
-        assert pacer.delay(KEY) == 0.0
-        pacer.observe(KEY, 200, {})
-    assert pacer.limit(KEY) is None
-
-
-def test_headers_set_the_bucket_and_waiting_callers_queue_at_the_rate():
-    clock = Clock()
-    pacer = Pacer(clock=clock)
-    pacer.observe(KEY, 200, limits(10, 5, 2))
-    assert pacer.limit(KEY) == (10.0, 5.0)
-    # two tokens left, then each caller is told to wait one more tenth of a second
-    assert [round(pacer.delay(KEY), 3) for _ in range(5)] == [0.0, 0.0, 0.1, 0.2, 0.3]
-    clock.now += 10  # refills to the burst, not beyond
-    assert [round(pacer.delay(KEY), 3) for _ in range(6)] == [0.0] * 5 + [0.1]
-
-
-def test_a_429_with_headers_empties_the_bucket():
-    clock = Clock()
-    pacer = Pacer(clock=clock)
-    pacer.observe(KEY, 200, limits(10, 5, 5))
-    pacer.observe(KEY, 429, limits(10, 5, 0))  # someone else drew from the same limit
-    assert round(pacer.delay(KEY), 3) == 0.1
-
-
-def test_limits_changed_by_the_tenant_are_followed():
-    pacer = Pacer(clock=Clock())
-    pacer.observe(KEY, 200, limits(10, 5, 5))
-    pacer.observe(KEY, 200, limits(2, 1, 1))
-    assert pacer.limit(KEY) == (2.0, 1.0)
-
-
-@pytest.mark.parametrize("headers", [
-    {"X-RateLimit-Replenish-Rate": "fast"},
-    {"X-RateLimit-Replenish-Rate": "0", "X-RateLimit-Burst-Capacity": "5"},
-])
-def test_unreadable_headers_are_ignored(headers):
-    pacer = Pacer(clock=Clock())
-    pacer.observe(KEY, 200, headers)
-    assert pacer.limit(KEY) is None
-
-
-def test_a_bare_429_cuts_the_measured_rate_then_climbs_back_on_a_cubic_curve():
-    clock = Clock()
-    pacer = Pacer(clock=clock)
-    for _ in range(200):  # 100 calls per second for two seconds, never limited
-        pacer.observe(KEY, 200, {})
-        clock.now += 0.01
-    pacer.observe(KEY, 429, {})
-    rate, _burst = pacer.limit(KEY)
-    assert 65 <= rate <= 75  # beta (0.7) times the ~100/s measured
-    k = (100 * (1 - 0.7) / 0.4) ** (1 / 3)  # seconds to get back to the rate before
-    for _ in range(int(k / 0.02)):
-        clock.now += 0.02
-        pacer.observe(KEY, 200, {})
-    rate, _burst = pacer.limit(KEY)
-    assert 90 <= rate <= 110
-
-
-def test_a_bare_429_never_paces_slower_than_min_rate():
-    clock = Clock()
-    pacer = Pacer(clock=clock, min_rate=0.5)
-    pacer.observe(KEY, 429, {})
-    pacer.observe(KEY, 429, {})
-    assert pacer.limit(KEY)[0] == 0.5
-
-
-def test_reservations_from_many_threads_are_spaced_by_the_rate():
-    clock = Clock()
-    pacer = Pacer(clock=clock)
-    pacer.observe(KEY, 200, limits(50, 1, 0))
-    with ThreadPoolExecutor(16) as pool:
-        delays = sorted(pool.map(lambda _: pacer.delay(KEY), range(200)))
-    steps = {round(b - a, 6) for a, b in zip(delays, delays[1:])}
-    assert steps == {0.02}
-    assert round(delays[-1], 6) == 4.0
-
-
-def test_endpoint_keys_group_identifiers_but_keep_versions():
-    assert endpoint_key("get", "https://API.x.io/cloud/123456789012") == \
-        endpoint_key("GET", "https://api.x.io/cloud/210987654321") == \
-        ("GET", "api.x.io", "/cloud/{}")
-    assert endpoint_key("GET", "https://a/v2/alert")[2] == "/v2/alert"
-    assert endpoint_key("GET", "https://a/cloud/3fa85f64-5717-4562-b3fc-2c963f66afa6?x=1") == \
-        ("GET", "a", "/cloud/{}")
-    assert endpoint_key("POST", "https://a/cloud") != endpoint_key("GET", "https://a/cloud")
 
 
 # ---------------------------------------------------------------------- over sockets
