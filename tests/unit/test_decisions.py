@@ -470,3 +470,161 @@ def test_one_at_fork_registry_resets_every_lock():
             lock.release()
         transport.close()
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+
+
+# ---------------------------------------------------------------------- edges of the lifecycle
+def test_claims_that_are_not_an_object_say_nothing():
+    def raw(payload: bytes) -> str:
+        return "e30." + base64.urlsafe_b64encode(payload).rstrip(b"=").decode() + ".c"
+
+    for payload in (b"[1, 2]", b"600", b'"exp"', b"null", b"[" * 5000 + b"]" * 5000):
+        assert claimed_lifetime(raw(payload), now=1000) is None
+
+
+def test_an_expired_token_is_extended_once_then_a_failed_extend_logs_in(clock):
+    owner, auth = logged_in(clock)
+    cred = auth.credential
+    clock.now = cred.expires - 0.5  # expired for our purposes (inside its lead), still valid
+    auth.before_call()
+    assert owner.exchanges == ["login", "extend"]
+    cred = auth.credential
+    clock.now = cred.expires - 0.5
+    owner.fail = [LoginError("extend refused")]
+    auth.before_call()
+    assert owner.exchanges == ["login", "extend", "extend", "login"]
+    assert any("failed (LoginError); logging in again" in x for x in owner._log.lines)
+    assert auth.credential.state(clock.now, None) == FRESH
+
+
+def test_a_token_past_its_expiry_is_not_extended_but_replaced_by_a_login(clock):
+    owner, auth = logged_in(clock)
+    clock.now = auth.credential.expires + 1
+    auth.before_call()
+    assert owner.exchanges == ["login", "login"]
+
+
+def test_a_failed_proactive_extend_is_not_tried_again_at_expiry(clock):
+    owner, auth = logged_in(clock)
+    cred = auth.credential
+    clock.now = cred.issued + 360  # due by token_time
+    owner.fail = [LoginError("extend refused")]
+    auth.before_call()  # the advisory extend fails: a warning
+    assert owner.exchanges == ["login", "extend"] and auth.credential is cred
+    clock.now = cred.expires - 0.5
+    auth.before_call()  # at expiry: straight to a login, not the extend that failed
+    assert owner.exchanges == ["login", "extend", "login"]
+
+
+def test_a_failed_proactive_refresh_is_quiet_for_a_while_then_tried_again(clock):
+    owner, auth = logged_in(clock)
+    cred = auth.credential
+    clock.now = cred.issued + 360
+    owner.fail = [LoginError("extend refused")]
+    auth.before_call()
+    auth.before_call()  # within the quiet period: not tried again
+    assert owner.exchanges == ["login", "extend"]
+    clock.now += 31  # the quiet period is at most 30 s
+    auth.before_call()
+    assert owner.exchanges == ["login", "extend", "extend"]
+
+
+def test_no_credential_yet_means_nothing_to_refresh_and_valid_token_logs_in(clock):
+    owner = Owner(clock)
+    auth = Authenticator(owner, clock=clock)
+    auth.before_call()
+    assert owner.exchanges == []
+    token = auth.valid_token()
+    assert owner.exchanges == ["login"] and token == auth.credential.token
+    assert auth.valid_token() == token and owner.exchanges == ["login"]
+
+
+def test_a_slow_exchange_overtaken_by_a_newer_token_does_not_replace_it(clock):
+    owner, auth = logged_in(clock)
+    newer = auth.credential_for(jwt(iat=1, exp=601), clock.now + 5, 0.0, 0.01)
+    auth._install(newer)
+    auth._exchange(False)  # started (and issued) before ``newer``: dropped
+    assert auth.credential is newer
+
+
+def test_installing_nothing_drops_the_token_but_keeps_refusals(clock):
+    owner, auth = logged_in(clock)
+    auth._refused[("GET", "h", "/x")] = (auth.credential, clock.now + 60)
+    auth._install(None)
+    assert auth.credential is None and auth._refused
+
+
+def test_a_header_set_by_hand_that_keeps_coming_back_is_judged_as_the_current_token(clock):
+    owner, auth = logged_in(clock)
+    cred = auth.credential
+    call = CallAuth(("GET", "h", "/x"))
+    for _ in range(MAX_STALE):
+        auth.after_401("Bearer by-hand", cred, call, "GET /x")
+    assert owner.exchanges == ["login"]  # republished, no login
+    auth.after_401("Bearer by-hand", cred, call, "GET /x")  # a valid token refused: one login
+    assert owner.exchanges == ["login", "login"] and call.refused
+
+
+def test_a_401_with_no_token_at_all_logs_in(clock):
+    owner = Owner(clock)
+    auth = Authenticator(owner, clock=clock)
+    auth.after_401(None, None, CallAuth("GET /x"), "GET /x")
+    assert owner.exchanges == ["login"] and auth.credential is not None
+
+
+def test_tokens_that_keep_expiring_end_the_call_after_max_expiries(clock):
+    from pcpi._auth import MAX_EXPIRIES
+
+    owner, auth = logged_in(clock)
+    call = CallAuth("GET /x")
+    for _ in range(MAX_EXPIRIES):
+        old = auth.credential
+        auth.relogin(old)  # another thread's renewal, every time
+        auth.after_401(old.header, old, call, "GET /x")
+    old = auth.credential
+    auth.relogin(old)
+    with pytest.raises(LoginError, match="kept expiring"):
+        auth.after_401(old.header, old, call, "GET /x")
+
+
+def test_refusals_remembered_are_bounded(clock):
+    from pcpi._auth import _MAX_REFUSED
+
+    owner, auth = logged_in(clock)
+    for n in range(_MAX_REFUSED + 50):
+        call = CallAuth(("GET", "h", f"/r{n}"))
+        call.refused = True  # already had its re-login
+        cred = auth.credential
+        with pytest.raises(AuthorizationError):
+            auth.after_401(cred.header, cred, call, f"GET /r{n}")
+    assert len(auth._refused) == _MAX_REFUSED
+
+
+def test_a_waiter_gets_a_usable_error_even_when_the_leaders_cannot_be_copied():
+    from pcpi._auth import _own_copy
+
+    class Uncopyable(Exception):
+        def __reduce__(self):
+            raise TypeError("no copies")
+
+    try:
+        raise Uncopyable("login failed")
+    except Uncopyable as exc:
+        error = exc
+    copy_ = _own_copy(error)
+    assert copy_ is not error and isinstance(copy_, LoginError)
+    assert "login failed" in str(copy_) and copy_.__traceback__ is None
+    same = _own_copy(CredentialsRejectedError("no"))
+    assert type(same) is CredentialsRejectedError and same.__traceback__ is None
+
+
+def test_the_authenticator_forgets_flights_in_a_forked_child(clock):
+    owner, auth = logged_in(clock)
+    auth._flight = object()  # another thread was logging in at fork time
+    held = auth._lock
+    held.acquire()
+    try:
+        auth._after_fork_in_child()
+        assert auth._flight is None and auth._lock is not held
+        assert auth.credential is not None  # the token itself is kept
+    finally:
+        held.release()

@@ -116,3 +116,104 @@ def test_endpoint_keys_group_identifiers_but_keep_versions():
     assert endpoint_key("POST", "https://a/cloud") != endpoint_key("GET", "https://a/cloud")
 
 
+
+
+# ---------------------------------------------------------------------- bounds and edges
+@pytest.mark.parametrize("options", [dict(max_wait=0), dict(max_wait=-1),
+                                     dict(max_wait=float("nan")), dict(max_endpoints=0)])
+def test_a_pacer_without_bounds_is_refused(options):
+    with pytest.raises(ValueError, match="max_wait must be positive"):
+        Pacer(**options)
+
+
+def test_a_bare_429_on_a_bucket_from_headers_empties_it_and_keeps_the_tenants_rate():
+    clock = Clock()
+    pacer = Pacer(clock=clock)
+    pacer.observe(KEY, 200, limits(10, 5, 5))
+    pacer.observe(KEY, 429, {})  # the tenant's headers said 10/s: keep them, take the hint
+    assert pacer.limit(KEY) == (10.0, 5.0)
+    assert round(pacer.delay(KEY), 3) == 0.1
+    pacer.observe(KEY, 200, {})  # an answer without headers changes nothing either
+    assert pacer.limit(KEY) == (10.0, 5.0)
+
+
+def test_a_second_bare_429_cuts_from_the_current_pace_not_the_first_measure():
+    clock = Clock()
+    pacer = Pacer(clock=clock)
+    for _ in range(100):  # 100 calls a second for a second
+        pacer.observe(KEY, 200, {})
+        clock.now += 0.01
+    pacer.observe(KEY, 429, {})
+    first = pacer.limit(KEY)[0]
+    clock.now += 0.01
+    pacer.observe(KEY, 429, {})
+    second = pacer.limit(KEY)[0]
+    assert second == pytest.approx(first * 0.7, rel=0.05)
+    assert pacer.limit(KEY)[1] == 1.0  # no burst without headers
+
+
+def test_after_a_bare_429_the_pace_climbs_no_faster_than_twice_the_measured_rate():
+    clock = Clock()
+    pacer = Pacer(clock=clock)
+    for _ in range(100):
+        pacer.observe(KEY, 200, {})
+        clock.now += 0.01
+    pacer.observe(KEY, 429, {})
+    for _ in range(40):  # then only 2 calls a second, for 20 s: the curve would be far above
+        clock.now += 0.5
+        pacer.observe(KEY, 200, {})
+    assert pacer.limit(KEY)[0] <= 2 * 2.0 + 0.5
+
+
+def test_headers_after_a_bare_429_replace_the_guess():
+    clock = Clock()
+    pacer = Pacer(clock=clock)
+    pacer.observe(KEY, 429, {})
+    assert pacer.limit(KEY) == (0.7, 1.0)  # one call in (at least) a second, times beta
+    pacer.observe(KEY, 200, limits(25, 10, 10))
+    assert pacer.limit(KEY) == (25.0, 10.0)
+    assert [pacer.delay(KEY) for _ in range(10)] == [0.0] * 10
+
+
+def test_an_endpoint_updated_in_place_keeps_its_place_and_others_are_forgotten_first():
+    pacer = Pacer(clock=Clock(), max_endpoints=2)
+    a, b, c = (("GET", "h", f"/{n}") for n in "abc")
+    pacer.observe(a, 200, limits(1, 1, 1))
+    pacer.observe(b, 200, limits(2, 1, 1))
+    pacer.observe(a, 200, limits(3, 1, 1))  # an update is not a new entry
+    assert pacer.limit(a) == (3.0, 1.0) and pacer.limit(b) == (2.0, 1.0)
+    pacer.observe(c, 200, limits(4, 1, 1))
+    assert pacer.limit(a) is None  # the oldest entry went
+    assert pacer.limit(b) == (2.0, 1.0) and pacer.limit(c) == (4.0, 1.0)
+
+
+def test_no_wait_is_longer_than_max_wait_however_many_callers_queue():
+    pacer = Pacer(clock=Clock(), max_wait=2.0)
+    pacer.observe(KEY, 200, limits(1, 1, 0))
+    waits = [pacer.delay(KEY) for _ in range(10)]
+    assert waits[:2] == [1.0, 2.0] and waits[2:] == [2.0] * 8
+
+
+@pytest.mark.parametrize("given,expect", [
+    (limits(10, 5, 5), (10.0, 5.0)),
+    ({"X-RateLimit-Replenish-Rate": "10"}, (10.0, 1.0)),  # no burst: one at a time
+    (limits(1e9, 1e9, 1e9), (100_000.0, 100_000.0)),     # clamped
+    (limits(1e-9, 0, 0), (0.01, 1.0)),
+])
+def test_header_values_are_clamped_to_sane_ranges(given, expect):
+    pacer = Pacer(clock=Clock())
+    pacer.observe(KEY, 200, given)
+    assert pacer.limit(KEY) == expect
+
+
+def test_the_pacers_lock_is_new_in_a_forked_child():
+    pacer = Pacer(clock=Clock())
+    pacer.observe(KEY, 200, limits(10, 5, 5))
+    held = pacer._lock
+    held.acquire()  # as if another thread held it when the process forked
+    try:
+        pacer._after_fork_in_child()
+        assert pacer._lock is not held and pacer.delay(KEY) == 0.0  # usable at once
+        assert pacer.limit(KEY) == (10.0, 5.0)  # what was learned is kept
+    finally:
+        held.release()
