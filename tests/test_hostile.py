@@ -1017,18 +1017,20 @@ def test_a_child_forked_while_a_pacer_lock_is_held_does_not_hang():
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
 
 
-@pytest.mark.parametrize("excluded", [False, True])
-def test_no_proxy_in_proxies_narrows_the_environment_as_in_requests(excluded, monkeypatch):
+@pytest.mark.parametrize("excluded", [None, "proxies", "NO_PROXY", "no_proxy"])
+def test_environment_proxies_and_no_proxy_are_honoured_as_in_requests(excluded, monkeypatch):
     with HostileTenant({("GET", "/cloud"): lambda r: answer(200, json=[])}) as tenant, \
             ConnectProxy() as proxy:
         monkeypatch.setenv("HTTPS_PROXY", proxy.url)
         monkeypatch.delenv("NO_PROXY", raising=False)
         monkeypatch.delenv("no_proxy", raising=False)
-        m = saas(tenant, proxies={"no_proxy": "127.0.0.1"} if excluded else None)
+        if excluded in ("NO_PROXY", "no_proxy"):
+            monkeypatch.setenv(excluded, "example.com,127.0.0.1")
+        m = saas(tenant, proxies={"no_proxy": "127.0.0.1"} if excluded == "proxies" else None)
         cspm = m.create_cspm_session()
         assert cspm.request("GET", "/cloud").status_code == 200
         m.close()
-    assert bool(proxy.tunnels) is not excluded
+    assert bool(proxy.tunnels) is (excluded is None)
 
 
 def test_loguru_tracebacks_with_variables_do_not_show_secrets():

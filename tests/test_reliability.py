@@ -43,9 +43,9 @@ def test_connections_closed_after_n_requests_under_fan_out(tenant):
     tenant.configure(max_requests_per_connection=3)
     m = saas_manager(tenant)
     cspm = m.create_cspm_session()
-    codes = _fan_out(lambda: cspm.request("GET", "/cloud").status_code, 300, 20)
-    assert codes == [200] * 300
-    assert tenant.stats()["connections_accepted"] >= 100  # every connection was cut short
+    codes = _fan_out(lambda: cspm.request("GET", "/cloud").status_code, 150, 20)
+    assert codes == [200] * 150
+    assert tenant.stats()["connections_accepted"] >= 50  # every connection was cut short
     m.close()
 
 
