@@ -553,3 +553,35 @@ def test_no_per_call_state_on_the_session(tenant, cspm):
     assert state() == before
     assert cspm.request("GET", "/cloud").headers["Content-Type"].startswith("application/json")
     assert threading.active_count() < 50
+
+
+# ------------------------------------------------------------------ metadata the tenant gives
+@pytest.mark.parametrize("answer,match", [
+    (dict(json={"licenseType": "x"}), "gave no twistlockUrl"),
+    (dict(body="<html>maintenance</html>"), "not JSON"),
+    (dict(json=["https://compute.example"]), "unexpected JSON"),
+])
+def test_unusable_compute_metadata_says_what_is_wrong(tenant, answer, match):
+    m = saas_manager(tenant)
+    m.create_cspm_session()
+    tenant.add_route("GET", "/meta_info", 200, **answer)
+    with pytest.raises(ValueError, match=match):
+        m.create_cwp_session()
+    m.close()
+
+
+def test_cna_metadata_without_its_url_says_what_is_wrong(tenant):
+    m = saas_manager(tenant)
+    m.create_cspm_session()
+    tenant.add_route("GET", "/cnsConfig", 200, json={"status": "ok"})
+    with pytest.raises(ValueError, match="gave no CNA API URL or Prisma ID"):
+        m.create_cna_session()
+    m.close()
+
+
+@pytest.mark.parametrize("method", [None, 1, b"GET"])
+def test_a_method_that_is_not_a_string_is_refused_before_sending(tenant, cspm, method):
+    tenant.reset_stats()
+    with pytest.raises(ValueError, match="method must be a string"):
+        cspm.request(method, "/cloud")
+    assert tenant.stats()["requests"] == 0

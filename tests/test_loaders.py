@@ -272,3 +272,19 @@ def test_running_out_of_answers_is_a_clear_error(tmp_path):
     proc = run_child(["https://api.prismacloud.io"], "user", home=tmp_path)
     assert proc.returncode == 1
     assert "no answer on standard input" in proc.stderr
+
+
+def test_a_broken_symbolic_link_is_named_not_replaced(tmp_path):
+    link = tmp_path / "credentials.json"
+    link.symlink_to(tmp_path / "gone.json")
+    with pytest.raises(CredentialsFileError, match="broken symbolic link"):
+        session_loader.load_config(file_path=str(link))
+    assert os.path.islink(link) and not (tmp_path / "gone.json").exists()
+
+
+def test_managers_describe_themselves_without_secrets():
+    m = CWPSessionManager("console", "https://console.example:8083", "user", "hunter2-secret",
+                          True, None, False)
+    assert repr(m) == ("<CWPSessionManager tenant='console' "
+                       "api_url='https://console.example:8083'>")
+    m.close()
