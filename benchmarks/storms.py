@@ -132,7 +132,7 @@ def main() -> int:
         "|---|---|---|---|---|---|",
         f"| every call 5xx for {args.seconds:.0f} s, W=50 | {five['calls']} | {five['failed']} "
         f"| {five['seconds']:.1f} | {five['errors_served']} errors served; first wait after "
-        f"recovery {five['wait_after_recovery']} s | 0 failed; wait ≤ 0.25 s |",
+        f"recovery {five['wait_after_recovery'] or 0:.2f} s | 0 failed; wait ≤ 0.25 s |",
         f"| 3 s tokens for {args.seconds:.0f} s, W=150 | {exp['calls']:,} | {exp['failed']} "
         f"| {exp['seconds']:.1f} | logins + extends {exp['logins']} for {exp['expiries']} "
         f"expiries | 0 failed; ≤ expiries + 1 |",
