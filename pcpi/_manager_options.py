@@ -1,21 +1,44 @@
-"""Keyword-only options the session managers share, with their defaults."""
+"""Keyword-only options the session managers share, with their defaults, and
+how a manager crosses a process boundary.
+
+A manager pickles as its tenant settings, credentials and options: never a
+token, a socket, a lock or a pool.  Unpickled in another process (a
+``ProcessPoolExecutor`` worker, multiprocessing with spawn, Dask, Ray) it gets
+its own transport, and each session the original had logs in on first use.
+Copies with the same settings unpickled in one process are one manager (at
+most :data:`MAX_RESTORED` are kept), so a worker that receives it with every
+task logs in once, not once per task.
+"""
 
 from __future__ import annotations
 
-from typing import Optional, Union
+import collections
+import hashlib
+import pickle
+import threading
+from typing import Any, Dict, Optional, Tuple, Union
 from urllib.parse import urlsplit
 
+from . import _fork
 from ._log import Log
 from ._origin import describe
 from ._pacing import Pacer
 from ._policy import RetryPolicy
 from ._transport import DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, Timeout, Transport
 
-__all__ = ["ManagerOptions"]
+__all__ = ["ManagerOptions", "MAX_RESTORED"]
+
+#: managers kept per process for unpickled copies (the least recently used go first)
+MAX_RESTORED = 64
+_restored: "collections.OrderedDict[bytes, ManagerOptions]" = collections.OrderedDict()
+_restored_lock = threading.Lock()
 
 
 class ManagerOptions:
     """Owns the tenant's transport and hands the same options to every session."""
+
+    #: session attributes, and the method that creates each (subclasses)
+    _SESSIONS: Dict[str, str] = {}
 
     def _init_options(self, *, pool_connections: int = 200, pool_maxsize: int = 200,
                       timeout: Timeout = DEFAULT_TIMEOUT, retries: int = 20,
@@ -23,6 +46,14 @@ class ManagerOptions:
                       transport: Optional[Transport] = None,
                       pacing: Union[bool, Pacer] = True,
                       max_response_bytes: Optional[int] = DEFAULT_MAX_RESPONSE_BYTES) -> None:
+        # what a pickled copy is rebuilt with (a shared transport or pacer stays
+        # here: the copy gets its own, pacing on or off as here)
+        self._options = {"pool_connections": pool_connections, "pool_maxsize": pool_maxsize,
+                         "timeout": timeout, "retries": retries, "retry_policy": retry_policy,
+                         "pacing": pacing is not False,
+                         "max_response_bytes": max_response_bytes}
+        self._lazy = threading.RLock()  # sessions of an unpickled copy, created on first use
+        _fork.register(self)
         if transport is None:
             transport = Transport(pool_connections=pool_connections, pool_maxsize=pool_maxsize,
                                   timeout=timeout, pacing=pacing,
@@ -41,6 +72,29 @@ class ManagerOptions:
         return {"transport": self.transport, "retries": self.retries,
                 "retry_policy": self.retry_policy}
 
+    # ------------------------------------------------------------------ other processes
+    def _constructor_args(self) -> Tuple[Any, ...]:  # pragma: no cover - subclasses
+        raise NotImplementedError
+
+    def __reduce__(self):
+        sessions = tuple(name for name in self._SESSIONS if self.__dict__.get(name))
+        return _restore, (type(self), self._constructor_args(), self._options, self.logger,
+                          sessions)
+
+    def __getattr__(self, name: str) -> Any:
+        # Only for a session attribute an unpickled copy left out: create it (log
+        # in) on first use, once for all threads.
+        state = self.__dict__
+        if name not in type(self)._SESSIONS or "_lazy" not in state:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        with state["_lazy"]:
+            if name not in state:
+                getattr(self, self._SESSIONS[name])()
+        return state[name]
+
+    def _after_fork_in_child(self) -> None:
+        self._lazy = threading.RLock()  # another thread may have held it at fork time
+
     def close(self) -> None:
         """Close the pooled connections (they reopen on the next call)."""
         self.transport.close()
@@ -50,3 +104,35 @@ class ManagerOptions:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _restore(cls: type, args: Tuple[Any, ...], options: dict, logger: Any,
+             sessions: Tuple[str, ...]) -> "ManagerOptions":
+    """Rebuild a pickled manager, or return the copy this process already has."""
+    key = hashlib.sha256(pickle.dumps((cls.__module__, cls.__qualname__, args, options,
+                                       getattr(logger, "name", repr(type(logger))), sessions))
+                         ).digest()
+    with _restored_lock:
+        found = _restored.get(key)
+        if found is not None:
+            _restored.move_to_end(key)
+            return found
+    manager = cls(*args, logger=logger, **options)
+    for name in sessions:
+        manager.__dict__.pop(name, None)  # created (logged in) on first use
+    with _restored_lock:
+        found = _restored.setdefault(key, manager)
+        _restored.move_to_end(key)
+        while len(_restored) > MAX_RESTORED:
+            _restored.popitem(last=False)
+    if found is not manager:  # another thread restored the same one meanwhile
+        manager.close()
+    return found
+
+
+def _forget_restored() -> None:
+    global _restored_lock
+    _restored_lock = threading.Lock()  # it may have been held at fork time
+
+
+_fork.register_function(_forget_restored)

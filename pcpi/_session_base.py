@@ -101,6 +101,11 @@ class Session(LoginSupport):
         """The pooled transport this session sends through."""
         return self._transport
 
+    def __reduce__(self):
+        raise TypeError(f"a {type(self).__name__} holds a token, sockets and locks and is not "
+                        f"pickled: pickle its session manager instead (its copy logs in on "
+                        f"first use in the other process)")
+
     def _set_tenant(self, tenant_name: str, a_key: str, s_key: str, api_url: str,
                     verify: Any, proxies: Optional[dict]) -> None:
         """The 1.0.1 attributes that say which tenant this is and how to reach it."""

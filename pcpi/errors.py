@@ -46,6 +46,18 @@ class PcpiError(SystemExit):
     def __str__(self) -> str:
         return self.message
 
+    def __reduce__(self):
+        # Rebuilt without calling __init__, whose arguments differ by subclass, so
+        # that every error crosses a process boundary (multiprocessing, Dask, Ray).
+        return _rebuild, (type(self), self.args, dict(self.__dict__))
+
+
+def _rebuild(cls: type, args: tuple, state: dict) -> BaseException:
+    error = cls.__new__(cls, *args)
+    SystemExit.__init__(error, *args)  # args and SystemExit's code, as first raised
+    error.__dict__.update(state)
+    return error
+
 
 class ConfigurationError(PcpiError):
     """Options, credentials or environment that pcpi cannot use."""

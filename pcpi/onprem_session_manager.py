@@ -49,8 +49,14 @@ class CWPSessionManager(ManagerOptions):
                            transport=transport, pacing=pacing,
                            max_response_bytes=max_response_bytes)
 
+    _SESSIONS = {"cwp_session": "create_cwp_session"}
+
     def __repr__(self) -> str:
         return f"<CWPSessionManager tenant={self.tenant!r} api_url={self.api_url!r}>"
+
+    def _constructor_args(self) -> tuple:
+        return (self.tenant, self.api_url, self.uname, str(self.passwd), self.verify,
+                self.proxies, self.project_flag)
 
     def create_cwp_session(self) -> CWPSession:
         """Log in to the console and return the session (kept as ``self.cwp_session``)."""

@@ -55,8 +55,15 @@ class SaaSSessionManager(ManagerOptions):
                            transport=transport, pacing=pacing,
                            max_response_bytes=max_response_bytes)
 
+    _SESSIONS = {"cspm_session": "create_cspm_session", "saas_cwp_session": "create_cwp_session",
+                 "cna_session": "create_cna_session"}
+
     def __repr__(self) -> str:
         return f"<SaaSSessionManager tenant={self.tenant!r} api_url={self.api_url!r}>"
+
+    def _constructor_args(self) -> tuple:
+        return (self.tenant, self.a_key, str(self.s_key), self.api_url, self.verify,
+                self.proxies)
 
     def create_cspm_session(self) -> CSPMSession:
         """Log in to CSPM and return the session (kept as ``self.cspm_session``)."""

@@ -213,3 +213,23 @@ def test_merged_pages_are_bounded_in_bytes():
                                          ({"totalRows": None}, 0)])
 def test_total_rows_counts_only_numbers(data, expect):
     assert total_rows(data) == expect
+
+
+@pytest.mark.parametrize("error", [
+    errors.PcpiError("fatal"),
+    errors.ConfigurationError("bad option"),
+    errors.CredentialsFileError("/home/u/.prismacloud/credentials.json", "is not JSON"),
+    errors.MissingEnvironmentError(["PRISMA_PCPI_ID", "PRISMA_PCPI_SECRET"]),
+    errors.LoginError("gave up"),
+    errors.CredentialsRejectedError("rejected"),
+    errors.AuthorizationError("refused"),
+    errors.OriginError("https://elsewhere:443"),
+    errors.ResponseTooLargeError("too large"),
+    errors.DeadlineExceeded("too slow"),
+], ids=lambda e: type(e).__name__)
+def test_every_error_crosses_a_process_boundary(error):
+    back = pickle.loads(pickle.dumps(error))
+    assert type(back) is type(error) and str(back) == str(error)
+    assert back.args == error.args and vars(back) == vars(error)
+    if isinstance(error, SystemExit):
+        assert back.code == error.code

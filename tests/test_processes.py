@@ -1,0 +1,116 @@
+"""Managers across process boundaries: pickled without tokens, sockets or
+locks; copies log in on first use, once per process; errors pickle too."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pickle
+from concurrent.futures import ProcessPoolExecutor
+
+import pytest
+
+from pcpi import _manager_options
+from pcpi.onprem_session_manager import CWPSessionManager
+from pcpi.saas_session_manager import SaaSSessionManager
+
+
+def _saas(tenant, **options) -> SaaSSessionManager:
+    # the loopback URL: a spawned worker does not resolve the fake SaaS host name
+    return SaaSSessionManager("fake", tenant.access_key, tenant.secret_key, tenant.url,
+                              verify=tenant.ca_path, **options)
+
+
+def test_a_pickled_manager_carries_settings_and_credentials_but_no_token(tenant):
+    m = _saas(tenant, timeout=(3, 30), retries=7, pacing=False)
+    cspm = m.create_cspm_session()
+    data = pickle.dumps(m)
+    assert cspm.token.encode() not in data
+    assert tenant.secret_key.encode() in data  # the credentials go along (keep pickles private)
+    copy = pickle.loads(data)
+    assert copy is not m and copy.transport is not m.transport
+    assert (copy.tenant, copy.a_key, copy.s_key, copy.api_url, copy.verify) == \
+        (m.tenant, m.a_key, m.s_key, m.api_url, m.verify)
+    assert repr(copy.s_key) == "'<redacted>'"
+    assert copy.transport.timeout == m.transport.timeout and copy.transport.pacer is None
+    assert copy.retries == 7
+    logins = tenant.stats()["logins"]
+    assert "cspm_session" not in vars(copy)  # not logged in yet
+    assert tenant.stats()["logins"] == logins
+    assert copy.cspm_session.request("GET", "/cloud").status_code == 200  # first use: login
+    assert copy.cspm_session.retries == 7
+    assert tenant.stats()["logins"] == logins + 1
+    m.close()
+
+
+def test_copies_unpickled_in_one_process_are_one_manager(tenant):
+    m = _saas(tenant)
+    m.create_cspm_session()
+    data = pickle.dumps(m)
+    first, second = pickle.loads(data), pickle.loads(data)
+    assert first is second
+    logins = tenant.stats()["logins"]
+    for copy in (first, second, pickle.loads(data)):
+        assert copy.cspm_session.request("GET", "/cloud").status_code == 200
+    assert tenant.stats()["logins"] == logins + 1  # one login for every task of a worker
+    other = _saas(tenant, retries=3)  # other settings: another copy
+    assert pickle.loads(pickle.dumps(other)) is not first
+    m.close()
+    other.close()
+
+
+def test_the_copies_kept_per_process_are_bounded(tenant, monkeypatch):
+    monkeypatch.setattr(_manager_options, "MAX_RESTORED", 2)
+    managers = [_saas(tenant, retries=n) for n in range(4)]
+    copies = [pickle.loads(pickle.dumps(m)) for m in managers]
+    assert len(_manager_options._restored) <= 2
+    assert pickle.loads(pickle.dumps(managers[3])) is copies[3]  # recent: kept
+    assert pickle.loads(pickle.dumps(managers[0])) is not copies[0]  # oldest: forgotten
+    for m in managers + copies:
+        m.close()
+
+
+def test_a_manager_without_sessions_stays_without_them(tenant):
+    m = _saas(tenant)
+    copy = pickle.loads(pickle.dumps(m))
+    assert copy.cspm_session == {} and copy.cna_session == {}
+    with pytest.raises(AttributeError):
+        copy.no_such_attribute  # noqa: B018
+    m.close()
+
+
+def test_a_self_hosted_manager_pickles_with_its_project(tenant):
+    m = CWPSessionManager("project-a", tenant.compute_url, tenant.username, tenant.password,
+                          tenant.ca_path, None, True)
+    m.create_cwp_session()
+    copy = pickle.loads(pickle.dumps(m))
+    assert (copy.project_flag, copy.uname, copy.passwd) == (True, m.uname, m.passwd)
+    assert copy.cwp_session.request("GET", "/api/v1/images").status_code == 200
+    m.close()
+
+
+def test_a_session_says_to_pickle_its_manager(tenant):
+    m = _saas(tenant)
+    with pytest.raises(TypeError, match="pickle its session manager instead"):
+        pickle.dumps(m.create_cspm_session())
+    m.close()
+
+
+def _task(manager, n):
+    res = manager.cspm_session.request("GET", "/cloud")
+    return os.getpid(), res.status_code, n
+
+
+def test_a_manager_fans_out_over_spawned_worker_processes(tenant):
+    m = _saas(tenant)
+    m.create_cspm_session()
+    tenant.reset_stats()
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(2, mp_context=context) as pool:
+        results = list(pool.map(_task, [m] * 20, range(20)))
+    assert sorted(n for _pid, _status, n in results) == list(range(20))
+    assert {status for _pid, status, _n in results} == {200}
+    workers = {pid for pid, _status, _n in results}
+    assert os.getpid() not in workers
+    assert tenant.stats()["logins"] == len(workers)  # once per worker, not per task
+    m.close()
