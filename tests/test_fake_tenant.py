@@ -208,6 +208,50 @@ def test_per_endpoint_limits_are_separate_buckets():
         assert http.get(f"{tenant.url}/license", headers=auth(token)).status_code == 200
 
 
+def test_rate_limit_is_per_endpoint_by_default_as_prisma_documents_it():
+    with FakeTenant(rate_limit=(1, 2)) as tenant:
+        http = probe(tenant)
+        token = cspm_token(http, tenant)
+        cloud = [http.get(f"{tenant.url}/cloud", headers=auth(token)) for _ in range(3)]
+        assert [r.status_code for r in cloud] == [200, 200, 429]
+        lic = http.get(f"{tenant.url}/license", headers=auth(token))
+        assert lic.status_code == 200  # its own bucket, full
+        assert lic.headers["X-RateLimit-Requested-Tokens"] == "1"
+        assert lic.headers["X-RateLimit-Remaining"] == "1"
+
+
+def test_one_bucket_per_user_on_request():
+    with FakeTenant(rate_limit=(1, 3), rate_limit_scope="user") as tenant:
+        http = probe(tenant)
+        token = cspm_token(http, tenant)  # the login draws on it too
+        codes = [http.get(f"{tenant.url}/{path}", headers=auth(token)).status_code
+                 for path in ("cloud", "license", "cloud/123456789012")]
+        assert codes == [200, 200, 429]  # the endpoints drew on one bucket
+    with pytest.raises(ValueError, match="rate_limit_scope"):
+        FakeTenant(rate_limit_scope="tenant").configure(rate_limit_scope="tenant")
+
+
+def test_login_is_limited_like_the_rest():
+    with FakeTenant(rate_limit=(1, 2)) as tenant:
+        http = probe(tenant)
+        body = {"username": tenant.access_key, "password": tenant.secret_key}
+        codes = [http.post(f"{tenant.url}/login", json=body).status_code for _ in range(3)]
+        assert codes == [200, 200, 429]
+        assert tenant.stats()["logins"] == 2
+
+
+def test_compute_answers_a_bare_429_and_announces_no_limit():
+    with FakeTenant(rate_limit=(1, 1)) as tenant:
+        http = probe(tenant)
+        token = cspm_token(http, tenant)
+        url = f"{tenant.compute_url}/api/v1/images"
+        first, second = (http.get(url, headers={"Authorization": f"Bearer {token}"})
+                         for _ in range(2))
+        assert (first.status_code, second.status_code) == (200, 429)
+        for res in (first, second):
+            assert not [h for h in res.headers if h.lower().startswith("x-ratelimit")]
+
+
 # ------------------------------------------------------------------ faults
 def test_fail_next_answers_k_matching_requests(tenant, http):
     token = cspm_token(http, tenant)

@@ -47,8 +47,12 @@ class TenantSettings:
     rtt: float = 0.0
     #: seconds a CSPM, Compute or CNA token stays valid
     token_lifetime: float = 600.0
-    #: per-user token bucket ``(replenish_per_second, burst)`` for API calls, or None
+    #: token bucket ``(replenish_per_second, burst)`` for API calls (``/login``
+    #: included), or None; one per user and endpoint, as Prisma Cloud documents it
     rate_limit: Optional[Tuple[float, float]] = None
+    #: ``"endpoint"`` (default): each endpoint of a user has its own ``rate_limit``
+    #: bucket; ``"user"``: one bucket per user, shared by all endpoints
+    rate_limit_scope: str = "endpoint"
     #: per-endpoint buckets, e.g. ``{"GET /cloud": (10, 5)}``; override ``rate_limit``
     endpoint_rate_limits: Dict[str, Tuple[float, float]] = dataclasses.field(default_factory=dict)
     #: add ``Retry-After`` to 429s: False, True (seconds until a token) or a number
@@ -171,7 +175,9 @@ class TenantApp:
                 if name in ("error_statuses", "projects"):
                     value = tuple(value)
                 setattr(self.settings, name, value)
-            if {"rate_limit", "endpoint_rate_limits"} & set(changes):
+            if self.settings.rate_limit_scope not in ("endpoint", "user"):
+                raise ValueError("rate_limit_scope must be 'endpoint' or 'user'")
+            if {"rate_limit", "endpoint_rate_limits", "rate_limit_scope"} & set(changes):
                 self.buckets.clear()
             if "seed" in changes:
                 self.rng = random.Random(self.settings.seed)
@@ -340,7 +346,9 @@ class TenantApp:
                 body, hdrs = _status_json("invalid or expired token", "invalid_auth_token")
                 return Reply(401, body, hdrs)
             user = tok.user
-            limited, limit_headers = self._rate_limit(user, endpoint)
+            # Compute's limits answer a bare 429 and announce nothing, as Prisma's do
+            limited, limit_headers = self._rate_limit(user, endpoint,
+                                                      announce=auth != "compute")
             if limited is not None:
                 return limited
         else:
@@ -372,20 +380,25 @@ class TenantApp:
             return self._valid(token, ("cna",))
         return None
 
-    def _rate_limit(self, user: str, endpoint: str) -> Tuple[Optional[Reply], Optional[dict]]:
-        """``(429 reply or None, rate-limit headers for the answer)``."""
+    def _rate_limit(self, user: str, endpoint: str, announce: bool = True
+                    ) -> Tuple[Optional[Reply], Optional[dict]]:
+        """``(429 reply or None, rate-limit headers for the answer)``; ``announce``
+        False leaves the headers out (Compute)."""
         s = self.settings
         spec = s.endpoint_rate_limits.get(endpoint) or s.rate_limit
         if not spec:
             return None, None
-        key = (user, endpoint if endpoint in s.endpoint_rate_limits else None)
-        bucket = self.buckets.get(key)
-        if bucket is None:
-            bucket = self.buckets[key] = TokenBucket(*spec)
-        ok, remaining, wait = bucket.take()
+        shared = s.rate_limit_scope == "user" and endpoint not in s.endpoint_rate_limits
+        key = (user, None if shared else endpoint)
+        with self.lock:
+            bucket = self.buckets.get(key)
+            if bucket is None:
+                bucket = self.buckets[key] = TokenBucket(*spec)
+            ok, remaining, wait = bucket.take()
         headers = {"X-RateLimit-Remaining": str(int(remaining)),
                    "X-RateLimit-Replenish-Rate": _num(spec[0]),
-                   "X-RateLimit-Burst-Capacity": _num(spec[1])}
+                   "X-RateLimit-Burst-Capacity": _num(spec[1]),
+                   "X-RateLimit-Requested-Tokens": "1"} if announce else {}
         if ok:
             return None, headers
         with self.lock:
@@ -468,6 +481,14 @@ class TenantApp:
     # ------------------------------------------------------------------ CSPM handlers
     def h_login(self, req: Request) -> Reply:
         body = _json_body(req)
+        limited, limit_headers = self._rate_limit(str(body.get("username")), "POST /login")
+        if limited is not None:
+            return limited
+        reply = self._login(body)
+        reply.headers.update(limit_headers or {})
+        return reply
+
+    def _login(self, body: dict) -> Reply:
         if body.get("username") == self.access_key and body.get("password") == self.secret_key:
             token = self._mint("cspm", self.access_key)
             with self.lock:
