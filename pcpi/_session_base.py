@@ -217,26 +217,36 @@ class Session(LoginSupport):
         auth = self._auth
         call_auth: Optional[CallAuth] = None
         while True:
+            sent_at = None
             if pacer is not None:
+                if authenticated:
+                    # a due refresh first: a call that goes first to a new endpoint
+                    # (the others wait for its answer) must not wait for it there
+                    auth.before_call()
                 wait = pacer.delay(pace_key)
                 if wait > 0:
                     policy.sleep(wait)  # our turn under the tenant's rate limit
-            if authenticated:  # after the wait: the token must be valid when it leaves
-                auth.before_call()
-                sent_cred = auth.credential
-                call_headers = self.headers
-                used = call_headers.get(self.auth_key)
-            else:
-                call_headers = headers or {}
-            if accept_csv:
-                call_headers = dict(call_headers)
-                call_headers["Accept"] = "text/csv"
-            t0 = time.perf_counter()
+                sent_at = pacer.clock()
             try:
+                if authenticated:  # after the wait: the token must be valid when it leaves
+                    auth.before_call()
+                    sent_cred = auth.credential
+                    call_headers = self.headers
+                    used = call_headers.get(self.auth_key)
+                else:
+                    call_headers = headers or {}
+                if accept_csv:
+                    call_headers = dict(call_headers)
+                    call_headers["Accept"] = "text/csv"
+                t0 = time.perf_counter()
                 res = transport.send(method, url, headers=call_headers, body=body,
                                      params=params, verify=verify, proxies=proxies,
                                      timeout=timeout)
-            except requests.RequestException as exc:
+            except BaseException as exc:
+                if pacer is not None:
+                    pacer.release(pace_key)  # calls waiting for a first answer go on
+                if not isinstance(exc, requests.RequestException):
+                    raise
                 decision = decide(rules, progress, error=exc)
                 what = self._redact(_describe(exc))
                 if decision.action == RAISE:
@@ -253,7 +263,7 @@ class Session(LoginSupport):
             elapsed = round(time.perf_counter() - t0, 3)
             status = res.status_code
             if pacer is not None:
-                pacer.observe(pace_key, status, res.headers)
+                pacer.observe(pace_key, status, res.headers, sent_at=sent_at)
             decision = decide(rules, progress, status=status, headers=res.headers,
                               processed=bool(res.history) and res.request.method != method)
             if decision.action == RETRY:

@@ -45,12 +45,118 @@ def test_headers_set_the_bucket_and_waiting_callers_queue_at_the_rate():
     assert [round(pacer.delay(KEY), 3) for _ in range(6)] == [0.0] * 5 + [0.1]
 
 
-def test_a_429_with_headers_empties_the_bucket():
+def test_a_429_with_headers_empties_the_bucket_and_cuts_the_share():
     clock = Clock()
     pacer = Pacer(clock=clock)
     pacer.observe(KEY, 200, limits(10, 5, 5))
     pacer.observe(KEY, 429, limits(10, 5, 0))  # someone else drew from the same limit
-    assert round(pacer.delay(KEY), 3) == 0.1
+    assert pacer.limit(KEY) == (7.0, 5.0)  # 0.7 of the tenant's rate from now on
+    assert round(pacer.delay(KEY), 3) == round(1 / 7, 3)
+
+
+# ---------------------------------------------------------------------- following the count
+def test_every_answers_remaining_resyncs_the_bucket_downward_only():
+    clock = Clock()
+    pacer = Pacer(clock=clock)
+    pacer.observe(KEY, 200, limits(10, 10, 10))
+    pacer.observe(KEY, 200, limits(10, 10, 3))  # others drew 7 meanwhile
+    assert [round(pacer.delay(KEY), 3) for _ in range(5)] == [0.0, 0.0, 0.0, 0.1, 0.2]
+    pacer.observe(KEY, 200, limits(10, 10, 10))  # never upward: our reservations stand
+    assert round(pacer.delay(KEY), 3) == 0.3
+
+
+def test_a_paced_call_refused_cuts_the_share_once_per_round():
+    clock = Clock()
+    pacer = Pacer(clock=clock)
+    pacer.observe(KEY, 200, limits(50, 10, 10))
+    sent = clock.now
+    clock.now += 0.1
+    pacer.observe(KEY, 429, limits(50, 10, 0), sent_at=sent)
+    assert pacer.limit(KEY)[0] == pytest.approx(35.0)
+    for _ in range(5):  # the same round's other 429s: left before the cut
+        pacer.observe(KEY, 429, limits(50, 10, 0), sent_at=sent)
+    assert pacer.limit(KEY)[0] == pytest.approx(35.0)
+    pacer.observe(KEY, 429, limits(50, 10, 0), sent_at=clock.now)  # paced after it: again
+    assert pacer.limit(KEY)[0] == pytest.approx(24.5)
+
+
+def test_the_share_grows_back_only_while_the_tenant_has_tokens_to_spare():
+    clock = Clock()
+    pacer = Pacer(clock=clock, share_growth=0.1)
+    pacer.observe(KEY, 200, limits(50, 10, 10))
+    pacer.observe(KEY, 429, limits(50, 10, 0))
+    assert pacer.limit(KEY)[0] == pytest.approx(35.0)
+    clock.now += 2
+    pacer.observe(KEY, 200, limits(50, 10, 0))  # saturated by others: no growth
+    assert pacer.limit(KEY)[0] == pytest.approx(35.0)
+    clock.now += 2
+    pacer.observe(KEY, 200, limits(50, 10, 4))  # spare tokens: 2 s of growth
+    assert pacer.limit(KEY)[0] == pytest.approx(45.0)
+    clock.now += 60
+    pacer.observe(KEY, 200, limits(50, 10, 4))
+    assert pacer.limit(KEY)[0] == 50.0  # never above the tenant's rate
+
+
+def test_the_share_has_a_floor():
+    clock = Clock()
+    pacer = Pacer(clock=clock, min_share=0.25)
+    pacer.observe(KEY, 200, limits(40, 10, 10))
+    for _ in range(20):
+        clock.now += 1
+        pacer.observe(KEY, 429, limits(40, 10, 0), sent_at=clock.now)
+    assert pacer.limit(KEY)[0] == 10.0
+
+
+# ---------------------------------------------------------------------- cold start
+def test_the_first_call_goes_alone_and_the_others_pace_from_its_answer():
+    import threading
+
+    clock = Clock()
+    pacer = Pacer(clock=clock)
+    assert pacer.delay(KEY) == 0.0  # the probe
+    waits = []
+    waiting = [threading.Thread(target=lambda: waits.append(pacer.delay(KEY)))
+               for _ in range(4)]
+    for t in waiting:
+        t.start()
+    for t in waiting:
+        t.join(0.05)
+    assert waits == [] and all(t.is_alive() for t in waiting)  # held for the answer
+    pacer.observe(KEY, 200, limits(10, 3, 2))
+    for t in waiting:
+        t.join(5)
+    assert sorted(round(w, 3) for w in waits) == [0.0, 0.0, 0.1, 0.2]
+
+
+def test_an_endpoint_without_limits_pays_the_first_answer_once():
+    pacer = Pacer(clock=Clock())
+    assert pacer.delay(KEY) == 0.0
+    pacer.observe(KEY, 200, {})
+    assert pacer._probes == {}
+    assert [pacer.delay(KEY) for _ in range(3)] == [0.0] * 3
+
+
+def test_a_first_call_that_fails_releases_the_waiters():
+    import threading
+
+    pacer = Pacer(clock=Clock())
+    assert pacer.delay(KEY) == 0.0
+    waits = []
+    t = threading.Thread(target=lambda: waits.append(pacer.delay(KEY)))
+    t.start()
+    pacer.release(KEY)  # the probe raised (connection refused, ...)
+    t.join(5)
+    assert waits == [0.0] and pacer._probes == {}
+
+
+def test_waiting_for_a_first_answer_is_bounded():
+    import time as _time
+
+    pacer = Pacer(clock=Clock(), probe_wait=0.05)
+    assert pacer.delay(KEY) == 0.0
+    t0 = _time.monotonic()
+    assert pacer.delay(KEY) == 0.0  # no answer came: go anyway
+    assert _time.monotonic() - t0 >= 0.05
 
 
 def test_limits_changed_by_the_tenant_are_followed():
