@@ -14,12 +14,28 @@ sending, so a fan-out runs at the allowed rate instead of bouncing off 429s.
   answer's ``Remaining`` re-synchronises it downward: the tenant's count is the
   truth when something else (another process, another script of the same user,
   another endpoint sharing a per-user limit) draws from the same limit.
-* **Shared limits.** A call that was paced and still got a 429 proves that
-  others draw from the same limit: the endpoint's share of the tenant's rate is
-  cut (by ``shared_beta``, 0.7, at most once per round of calls, down to
-  ``min_share``), and grows back (``share_growth`` per second) while answers show
-  tokens to spare.  Clients sharing a limit thus converge on splitting it
-  without talking to each other.
+* **Shared limits.**  Prisma Cloud limits each user, and one user may run
+  several processes or scripts, or be under one limit for several endpoints.
+  So a limit newly learned is taken slowly: this client starts at
+  ``initial_share`` (a quarter) of its rate and burst and doubles its share
+  every half round (``round_seconds``, 0.5 s) in which the tenant had half its
+  burst to spare, until the first refusal.  A call that was paced and still got
+  a 429 proves that others draw on the same limit: the first such refusal after
+  a quiet spell halves the share at once; after that, the answers to paced
+  calls are counted in rounds, and after a round in which a part ``f`` of them
+  was refused the share becomes ``0.95 * (1 - f)`` of itself (between half and
+  0.9 of it, at least ``min_share``): the tenant took ``1 - f`` of what was
+  sent.  Calls queued before a cut do not count.  After a round without 429s
+  in which half the burst was spare the share grows by ``share_growth`` (0.05)
+  per second.  Clients sharing a limit thus converge on splitting it without
+  talking to each other.  Endpoints of one host that announce the same limit
+  are taken as one per-user limit, with one bucket, when the first answer of
+  one of them shows the limit drawn on already (a fresh one has ``burst - 1``
+  left) or when a paced call to one is refused.
+* Reservations reach at most ``round_seconds`` ahead (:meth:`Pacer.take`): a
+  caller further back in the queue waits that long and asks again, so that a
+  cut takes effect within a round however many threads are queued; when the
+  rate changes, the calls already queued keep their times.
 * A 429 without the headers starts the fallback of botocore's adaptive retry
   mode: the rate drops to ``beta`` times the rate measured before the throttle
   and climbs back on a CUBIC curve.
@@ -88,13 +104,32 @@ class _Bucket:
     throttled_at: float = 0.0
     limit: float = 0.0          # the tenant's rate (from_headers)
     share: float = 1.0          # of ``limit`` this client takes (cut when shared)
-    cut_at: float = -math.inf   # when ``share`` was last cut
-    grown_at: float = 0.0       # when ``share`` last grew
+    slow_start: bool = False    # doubling ``share`` each round until a refusal
+    round_start: float = 0.0    # the current round of answers to paced calls
+    round_ok: int = 0
+    round_refused: int = 0
+    counts_from: float = -math.inf  # calls sent before this (queued before a cut) don't count
+
+    def reserve_within(self, now: float, horizon: float) -> Tuple[float, bool]:
+        """A token due within ``horizon`` seconds, or how long to wait to ask again."""
+        self.refill(now)
+        if self.tokens - 1.0 < -horizon * self.rate:
+            return horizon, False
+        return self.reserve(now), True
 
     def refill(self, now: float) -> None:
         if now > self.stamp:
+            # one token of a tenant's burst is left to it: calls that arrive a
+            # little closer together than they were sent still find one
             self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
             self.stamp = now
+
+    def set_rate(self, rate: float) -> None:
+        """A new rate; the calls already queued keep their times (the queue is
+        as long in seconds as before), and new ones line up behind them."""
+        if self.tokens < 0 and self.rate > 0:
+            self.tokens *= rate / self.rate
+        self.rate = rate
 
     def reserve(self, now: float) -> float:
         self.refill(now)
@@ -130,14 +165,16 @@ class Pacer:
     def __init__(self, *, clock: Callable[[], float] = time.monotonic, beta: float = 0.7,
                  scale: float = 0.4, min_rate: float = 0.5, max_wait: float = 120.0,
                  max_endpoints: int = 1024, probe_wait: float = 10.0,
-                 shared_beta: float = 0.7, min_share: float = 1 / 64,
-                 share_growth: float = 0.1) -> None:
+                 shared_limits: bool = True, round_seconds: float = 0.5,
+                 initial_share: float = 0.25, min_share: float = 1 / 64,
+                 share_growth: float = 0.05) -> None:
         if not max_wait > 0 or max_endpoints < 1 or not probe_wait >= 0:
             raise ValueError("max_wait must be positive, probe_wait not negative and "
                              "max_endpoints at least 1")
-        if not (0 < shared_beta < 1 and 0 < min_share <= 1 and share_growth >= 0):
-            raise ValueError("shared_beta must be between 0 and 1, min_share in (0, 1] and "
-                             "share_growth not negative")
+        if not (round_seconds > 0 and 0 < min_share <= initial_share <= 1 and
+                share_growth >= 0):
+            raise ValueError("round_seconds must be positive, 0 < min_share <= initial_share "
+                             "<= 1 and share_growth not negative")
         self.clock = clock
         self.beta = beta            # share of the rate kept after a throttle
         self.scale = scale          # CUBIC scaling constant (botocore's C)
@@ -145,7 +182,9 @@ class Pacer:
         self.max_wait = max_wait    # longest single wait, whatever the headers say
         self.max_endpoints = max_endpoints
         self.probe_wait = probe_wait      # longest wait for a first call's answer
-        self.shared_beta = shared_beta    # share kept after a paced call got a 429
+        self.shared_limits = shared_limits  # False: follow the headers as if alone
+        self.round_seconds = round_seconds  # a round of answers; the reservation horizon
+        self.initial_share = initial_share  # where a new limit starts (doubling from there)
         self.min_share = min_share
         self.share_growth = share_growth  # share regained per second with tokens to spare
         self._buckets: Dict[Key, _Bucket] = {}
@@ -154,15 +193,36 @@ class Pacer:
         self._lock = threading.Lock()
         _fork.register(self)
 
+    def take(self, key: Key) -> Tuple[float, bool]:
+        """``(seconds to wait, taken)`` before sending on ``key``: when ``taken``
+        the caller has its token once the wait is over; else it waits and asks
+        again (the queue reaches at most ``round_seconds`` ahead, so that a cut
+        of the rate applies to the next round, not after the whole queue).  As
+        :meth:`delay` otherwise."""
+        bucket = self._bucket_for(key)
+        if bucket is None:
+            return 0.0, True
+        with self._lock:
+            wait, taken = bucket.reserve_within(self.clock(), self.round_seconds)
+        return min(wait, self.max_wait), taken
+
     def delay(self, key: Key) -> float:
         """Seconds to wait before sending on ``key`` (0 when not limited; at most
-        ``max_wait``).  The first call to an endpoint returns at once and the
-        calls that come meanwhile block (at most ``probe_wait``) until its answer
-        was observed."""
+        ``max_wait``), however long the queue.  The first call to an endpoint
+        returns at once and the calls that come meanwhile block (at most
+        ``probe_wait``) until its answer was observed."""
+        bucket = self._bucket_for(key)
+        if bucket is None:
+            return 0.0
+        with self._lock:
+            return min(bucket.reserve(self.clock()), self.max_wait)
+
+    def _bucket_for(self, key: Key) -> Optional[_Bucket]:
+        """The bucket of ``key`` (None when not limited); a first call goes alone."""
         bucket = self._buckets.get(key)
         if bucket is None:
             if key in self._meters:  # answered before, not limited
-                return 0.0
+                return None
             with self._lock:
                 bucket = self._buckets.get(key)
                 if bucket is None and key not in self._meters:
@@ -170,16 +230,13 @@ class Pacer:
                     if probe is None:  # this call goes first, alone
                         _make_room(self._probes, self.max_endpoints)
                         self._probes[key] = threading.Event()
-                        return 0.0
+                        return None
             if bucket is None:
                 if key in self._meters:
-                    return 0.0
+                    return None
                 probe.wait(self.probe_wait)  # the first call's answer, or give up waiting
                 bucket = self._buckets.get(key)
-                if bucket is None:
-                    return 0.0
-        with self._lock:
-            return min(bucket.reserve(self.clock()), self.max_wait)
+        return bucket
 
     def observe(self, key: Key, status: int, headers: Mapping[str, str],
                 sent_at: Optional[float] = None) -> None:
@@ -247,26 +304,83 @@ class Pacer:
         rate, burst, remaining = limits
         bucket = self._buckets.get(key)
         if bucket is None or not bucket.from_headers:
-            self._new_bucket(key, _Bucket(rate, burst, remaining, now, True, limit=rate,
-                                          grown_at=now))
+            share = self.initial_share if self.shared_limits else 1.0
+            bucket = self._new_bucket(key, _Bucket(
+                self._paced(rate, share), burst,
+                min(remaining, max(1.0, burst * share)),
+                now, True, limit=rate, share=share, slow_start=share < 1, round_start=now))
+            if self.shared_limits and remaining < burst - 1:
+                # drawn on already (a fresh limit has burst - 1 left): if other
+                # endpoints of the host announce the same limit, it is theirs too
+                self._merge_alike(key, bucket, now)
             return
         bucket.refill(now)
         # the tenant's count is the truth: others may draw from the same limit
         bucket.tokens = min(bucket.tokens, remaining)
         if status == 429:
             bucket.tokens = min(bucket.tokens, 0.0)
-            if sent_at is None or sent_at >= bucket.cut_at:
-                # paced, and still refused: the limit is shared; take less of it
-                bucket.share = max(self.min_share, bucket.share * self.shared_beta)
-                bucket.cut_at = bucket.grown_at = now
-        elif remaining >= 1 and bucket.share < 1:
-            # tokens to spare at the tenant: take back some of the rate
-            bucket.share = min(1.0, bucket.share + (now - bucket.grown_at) * self.share_growth)
-            bucket.grown_at = now
-        else:
-            bucket.grown_at = now
         bucket.limit, bucket.capacity = rate, burst
-        bucket.rate = max(self.min_rate, min(rate, rate * bucket.share))
+        if self.shared_limits and (sent_at is None or sent_at >= bucket.counts_from):
+            if not (status == 429 and self._merge_alike(key, bucket, now)):
+                self._count_round(bucket, status == 429, remaining, now)
+        bucket.set_rate(self._paced(rate, bucket.share))
+
+    def _paced(self, rate: float, share: float) -> float:
+        """Our rate: ``share`` of the tenant's, not below ``min_rate`` unless the
+        tenant's own rate is lower."""
+        return max(min(rate, self.min_rate), rate * share)
+
+    def _merge_alike(self, key: Key, bucket: _Bucket, now: float) -> bool:
+        """Take the endpoints of ``key``'s host that announce the same limit as
+        one per-user limit: they share ``bucket`` from now on.  Returns whether
+        there were any.  The share kept is the largest of theirs (the sharing
+        among our own endpoints is settled; others' is found again)."""
+        merged = False
+        for other, alike in list(self._buckets.items()):
+            if other[1] == key[1] and alike is not bucket and alike.from_headers and \
+                    alike.limit == bucket.limit and alike.capacity == bucket.capacity:
+                self._buckets[other] = bucket
+                alike.refill(now)
+                bucket.tokens = min(bucket.tokens, alike.tokens)
+                bucket.share = max(bucket.share, alike.share)
+                merged = True
+        if merged:
+            bucket.counts_from = now + self.round_seconds  # what was queued before
+            bucket.round_start, bucket.round_ok, bucket.round_refused = now, 0, 0
+        return merged
+
+    def _count_round(self, bucket: _Bucket, refused: bool, remaining: float,
+                     now: float) -> None:
+        """Count one answer to a paced call; at the end of a round, cut the share
+        by the part refused, or grow it when the tenant had tokens to spare.  The
+        first refusal after a quiet spell (or in slow start) halves it at once."""
+        if refused:
+            if not bucket.round_refused and bucket.counts_from < now - self.round_seconds:
+                # the first refusal after a quiet spell: halve at once, then count
+                bucket.slow_start = False
+                bucket.share = max(self.min_share, bucket.share * 0.5)
+                bucket.counts_from = now + self.round_seconds
+                bucket.round_start, bucket.round_ok, bucket.round_refused = now, 0, 0
+                return
+            bucket.round_refused += 1
+        else:
+            bucket.round_ok += 1
+        elapsed = now - bucket.round_start
+        if elapsed < (self.round_seconds / 2 if bucket.slow_start else self.round_seconds):
+            return
+        answered = bucket.round_ok + bucket.round_refused
+        if bucket.round_refused:
+            # the tenant took this part of what was sent: about what is left for us
+            accepted = bucket.round_ok / answered
+            cut = min(0.9, max(0.5, 0.95 * accepted))
+            bucket.share = max(self.min_share, bucket.share * cut)
+            bucket.counts_from = now + self.round_seconds  # the queue under the old share
+        elif remaining >= bucket.capacity / 2 and bucket.share < 1:
+            # half the burst to spare at the end of a round: capacity nobody uses
+            grown = bucket.share * 2 if bucket.slow_start else \
+                bucket.share + self.share_growth * elapsed
+            bucket.share = min(1.0, grown)
+        bucket.round_start, bucket.round_ok, bucket.round_refused = now, 0, 0
 
     def _adapt(self, key: Key, status: int, now: float) -> None:
         meter = self._meter(key, now)
@@ -294,7 +408,7 @@ class Pacer:
             rate = self._cubic(bucket, now)
             if meter.rate:
                 rate = min(rate, 2.0 * meter.rate)
-            bucket.rate = max(self.min_rate, rate)
+            bucket.set_rate(max(self.min_rate, rate))
 
     def _cubic(self, bucket: _Bucket, now: float) -> float:
         k = (bucket.w_max * (1.0 - self.beta) / self.scale) ** (1.0 / 3.0)

@@ -223,9 +223,14 @@ class Session(LoginSupport):
                     # a due refresh first: a call that goes first to a new endpoint
                     # (the others wait for its answer) must not wait for it there
                     auth.before_call()
-                wait = pacer.delay(pace_key)
-                if wait > 0:
-                    policy.sleep(wait)  # our turn under the tenant's rate limit
+                waited = 0.0
+                while True:  # our turn under the tenant's rate limit (max_wait in all)
+                    wait, taken = pacer.take(pace_key)
+                    if wait > 0:
+                        policy.sleep(wait)
+                        waited += wait
+                    if taken or waited >= pacer.max_wait:
+                        break
                 sent_at = pacer.clock()
             try:
                 if authenticated:  # after the wait: the token must be valid when it leaves

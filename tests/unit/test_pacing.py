@@ -6,10 +6,17 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from pcpi import Pacer
+from pcpi import Pacer as _Pacer
 from pcpi._pacing import endpoint_key
 
 KEY = ("GET", "api.example", "/cloud")
+
+
+def Pacer(**options) -> _Pacer:
+    """A pacer for one client alone: a new limit is followed at once (the slow
+    start of a limit that may be shared is tested on its own, below)."""
+    options.setdefault("initial_share", 1.0)
+    return _Pacer(**options)
 
 
 class Clock:
@@ -45,13 +52,12 @@ def test_headers_set_the_bucket_and_waiting_callers_queue_at_the_rate():
     assert [round(pacer.delay(KEY), 3) for _ in range(6)] == [0.0] * 5 + [0.1]
 
 
-def test_a_429_with_headers_empties_the_bucket_and_cuts_the_share():
+def test_a_429_with_headers_empties_the_bucket():
     clock = Clock()
-    pacer = Pacer(clock=clock)
+    pacer = Pacer(clock=clock, shared_limits=False)
     pacer.observe(KEY, 200, limits(10, 5, 5))
     pacer.observe(KEY, 429, limits(10, 5, 0))  # someone else drew from the same limit
-    assert pacer.limit(KEY) == (7.0, 5.0)  # 0.7 of the tenant's rate from now on
-    assert round(pacer.delay(KEY), 3) == round(1 / 7, 3)
+    assert round(pacer.delay(KEY), 3) == 0.1  # the tenant's next token
 
 
 # ---------------------------------------------------------------------- following the count
@@ -65,35 +71,63 @@ def test_every_answers_remaining_resyncs_the_bucket_downward_only():
     assert round(pacer.delay(KEY), 3) == 0.3
 
 
-def test_a_paced_call_refused_cuts_the_share_once_per_round():
+# ---------------------------------------------------------------------- shared limits
+def _answer(pacer, clock, status=200, rate=40, burst=10, remaining=0, n=1):
+    for _ in range(n):
+        pacer.observe(KEY, status, limits(rate, burst, 0 if status == 429 else remaining),
+                      sent_at=clock.now)
+
+
+def test_a_round_cuts_the_share_to_what_the_tenant_accepted():
     clock = Clock()
     pacer = Pacer(clock=clock)
-    pacer.observe(KEY, 200, limits(50, 10, 10))
-    sent = clock.now
-    clock.now += 0.1
-    pacer.observe(KEY, 429, limits(50, 10, 0), sent_at=sent)
-    assert pacer.limit(KEY)[0] == pytest.approx(35.0)
-    for _ in range(5):  # the same round's other 429s: left before the cut
-        pacer.observe(KEY, 429, limits(50, 10, 0), sent_at=sent)
-    assert pacer.limit(KEY)[0] == pytest.approx(35.0)
-    pacer.observe(KEY, 429, limits(50, 10, 0), sent_at=clock.now)  # paced after it: again
-    assert pacer.limit(KEY)[0] == pytest.approx(24.5)
+    pacer.observe(KEY, 200, limits(40, 10, 10))
+    _answer(pacer, clock, status=429)  # the first refusal after a quiet spell: halved
+    assert pacer.limit(KEY)[0] == 20.0
+    clock.now += pacer.round_seconds  # past the calls queued before the cut
+    _answer(pacer, clock)  # (closes the round of the cut)
+    _answer(pacer, clock, n=2)
+    _answer(pacer, clock, status=429)
+    assert pacer.limit(KEY)[0] == 20.0  # judged at the end of the round
+    clock.now += pacer.round_seconds
+    _answer(pacer, clock)  # 3 of 4 taken: x 0.95 * 3/4
+    assert pacer.limit(KEY)[0] == pytest.approx(20 * 0.95 * 0.75)
+    rate = pacer.limit(KEY)[0]
+    _answer(pacer, clock, status=429, n=9)  # queued under the old share: not counted
+    clock.now += pacer.round_seconds
+    _answer(pacer, clock)
+    assert pacer.limit(KEY)[0] == pytest.approx(rate)
+    _answer(pacer, clock, status=429, n=8)  # most refused: at most halved in a round
+    clock.now += pacer.round_seconds
+    _answer(pacer, clock)
+    assert pacer.limit(KEY)[0] == pytest.approx(rate * 0.5)
+    rate = pacer.limit(KEY)[0]
+    clock.now += pacer.round_seconds
+    _answer(pacer, clock)  # past the queue of that cut
+    _answer(pacer, clock, n=39)
+    _answer(pacer, clock, status=429)  # one stray 429 in 41: at most 0.9
+    clock.now += pacer.round_seconds
+    _answer(pacer, clock)
+    assert pacer.limit(KEY)[0] == pytest.approx(rate * 0.9)
 
 
-def test_the_share_grows_back_only_while_the_tenant_has_tokens_to_spare():
+def test_the_share_grows_back_only_while_half_the_burst_is_spare():
     clock = Clock()
     pacer = Pacer(clock=clock, share_growth=0.1)
     pacer.observe(KEY, 200, limits(50, 10, 10))
-    pacer.observe(KEY, 429, limits(50, 10, 0))
-    assert pacer.limit(KEY)[0] == pytest.approx(35.0)
-    clock.now += 2
-    pacer.observe(KEY, 200, limits(50, 10, 0))  # saturated by others: no growth
-    assert pacer.limit(KEY)[0] == pytest.approx(35.0)
-    clock.now += 2
-    pacer.observe(KEY, 200, limits(50, 10, 4))  # spare tokens: 2 s of growth
-    assert pacer.limit(KEY)[0] == pytest.approx(45.0)
-    clock.now += 60
-    pacer.observe(KEY, 200, limits(50, 10, 4))
+    _answer(pacer, clock, status=429, rate=50)
+    clock.now += pacer.round_seconds
+    _answer(pacer, clock, rate=50)  # 1 of 2 taken: halved
+    assert pacer.limit(KEY)[0] == 25.0
+    clock.now += pacer.round_seconds
+    _answer(pacer, clock, rate=50, remaining=2)  # saturated by others: no growth
+    assert pacer.limit(KEY)[0] == 25.0
+    clock.now += pacer.round_seconds
+    _answer(pacer, clock, rate=50, remaining=6)  # half the burst spare: + 0.1/s
+    assert pacer.limit(KEY)[0] == pytest.approx(50 * (0.5 + 0.1 * pacer.round_seconds))
+    for _ in range(40):
+        clock.now += pacer.round_seconds
+        _answer(pacer, clock, rate=50, remaining=10)
     assert pacer.limit(KEY)[0] == 50.0  # never above the tenant's rate
 
 
@@ -101,10 +135,87 @@ def test_the_share_has_a_floor():
     clock = Clock()
     pacer = Pacer(clock=clock, min_share=0.25)
     pacer.observe(KEY, 200, limits(40, 10, 10))
-    for _ in range(20):
-        clock.now += 1
-        pacer.observe(KEY, 429, limits(40, 10, 0), sent_at=clock.now)
+    for _ in range(20):  # rounds of nothing but 429s
+        clock.now += 2 * pacer.round_seconds
+        _answer(pacer, clock, status=429)
     assert pacer.limit(KEY)[0] == 10.0
+
+
+def test_a_new_limit_starts_slow_and_doubles_while_there_is_room():
+    clock = Clock()
+    pacer = _Pacer(clock=clock)  # initial_share 0.25: it may be shared with others
+    pacer.observe(KEY, 200, limits(40, 8, 7))
+    assert pacer.limit(KEY) == (10.0, 8.0)
+    assert [pacer.delay(KEY) for _ in range(2)] == [0.0, 0.0]  # a quarter of the burst
+    assert pacer.delay(KEY) > 0
+    rates = []
+    for _ in range(4):
+        clock.now += pacer.round_seconds / 2  # slow start counts in half rounds
+        pacer.observe(KEY, 200, limits(40, 8, 8), sent_at=clock.now)
+        rates.append(pacer.limit(KEY)[0])
+    assert rates == [20.0, 40.0, 40.0, 40.0]
+
+
+def test_slow_start_ends_at_the_first_refusal():
+    clock = Clock()
+    pacer = _Pacer(clock=clock)
+    pacer.observe(KEY, 200, limits(40, 8, 7))
+    clock.now += 1
+    pacer.observe(KEY, 200, limits(40, 8, 8), sent_at=clock.now)  # doubled: 20/s
+    assert pacer.limit(KEY)[0] == 20.0
+    pacer.observe(KEY, 429, limits(40, 8, 0), sent_at=clock.now)
+    clock.now += pacer.round_seconds
+    pacer.observe(KEY, 200, limits(40, 8, 0), sent_at=clock.now)  # 1 of 2: halved
+    assert pacer.limit(KEY)[0] == 10.0
+    clock.now += 1
+    pacer.observe(KEY, 200, limits(40, 8, 8), sent_at=clock.now)
+    assert 10.0 < pacer.limit(KEY)[0] < 20.0  # grows additively now, no more doubling
+
+
+def test_endpoints_that_draw_on_one_per_user_limit_share_one_bucket():
+    clock = Clock()
+    pacer = Pacer(clock=clock)
+    cloud, alerts = ("GET", "api.example", "/cloud"), ("GET", "api.example", "/v2/alert")
+    elsewhere = ("GET", "other.example", "/x")
+    pacer.observe(cloud, 200, limits(20, 10, 9))        # a fresh limit: 9 left
+    pacer.observe(elsewhere, 200, limits(20, 10, 3))    # another host: never merged
+    pacer.observe(alerts, 200, limits(20, 10, 6))       # drawn on already: the same limit
+    assert pacer._buckets[cloud] is pacer._buckets[alerts]
+    assert pacer._buckets[elsewhere] is not pacer._buckets[cloud]
+    waits = [pacer.delay(k) for k in (cloud, alerts) * 4]
+    # one queue for both: the 6 tokens the tenant had, then 20/s
+    assert [round(w, 3) for w in waits] == [0.0] * 6 + [0.05, 0.1]
+
+
+def test_a_refusal_merges_endpoints_that_announce_the_same_limit():
+    clock = Clock()
+    pacer = Pacer(clock=clock)
+    a, b, c = (("GET", "api.example", p) for p in ("/a", "/b", "/c"))
+    pacer.observe(a, 200, limits(20, 10, 9))
+    pacer.observe(b, 200, limits(20, 10, 9))   # looked fresh: kept apart at first
+    pacer.observe(c, 200, limits(30, 10, 9))   # another limit
+    pacer.observe(b, 429, limits(20, 10, 0), sent_at=clock.now)
+    assert pacer._buckets[a] is pacer._buckets[b] is not pacer._buckets[c]
+    assert pacer.limit(a) == (20.0, 10.0)  # explained by ourselves: no cut
+
+
+def test_without_shared_limits_a_refusal_only_empties_the_bucket():
+    clock = Clock()
+    pacer = Pacer(clock=clock, shared_limits=False)
+    pacer.observe(KEY, 200, limits(50, 10, 10))
+    pacer.observe(KEY, 429, limits(50, 10, 0), sent_at=clock.now)
+    assert pacer.limit(KEY) == (50.0, 10.0)
+
+
+def test_take_reaches_one_round_ahead_at_most():
+    clock = Clock()
+    pacer = Pacer(clock=clock, round_seconds=0.5)
+    pacer.observe(KEY, 200, limits(10, 1, 0))
+    got = [pacer.take(KEY) for _ in range(8)]
+    assert [taken for _w, taken in got] == [True] * 5 + [False] * 3
+    assert [round(w, 3) for w, _t in got] == [0.1, 0.2, 0.3, 0.4, 0.5, 0.5, 0.5, 0.5]
+    clock.now += 0.5
+    assert pacer.take(KEY) == (pytest.approx(0.1), True)  # the queue moved on
 
 
 # ---------------------------------------------------------------------- cold start

@@ -212,7 +212,7 @@ def headers(rate, burst="1", remaining="0"):
     ("0.000001", "1", "0"), ("1e-300", "1", "0"), ("10", "1", "-1e308"), ("10", "1e308", "0"),
 ])
 def test_no_pacing_wait_exceeds_max_wait(rate, burst, remaining):
-    pacer = Pacer(clock=Clock(), max_wait=120)
+    pacer = Pacer(clock=Clock(), max_wait=120, initial_share=1)
     pacer.observe(KEY, 200, headers(rate, burst, remaining))
     waits = [pacer.delay(KEY) for _ in range(200)]
     assert all(0 <= w <= 120 and math.isfinite(w) for w in waits)
@@ -229,7 +229,7 @@ def test_headers_that_are_not_finite_numbers_are_ignored(bad):
 
 
 def test_pacing_state_is_bounded():
-    pacer = Pacer(clock=Clock(), max_endpoints=16)
+    pacer = Pacer(clock=Clock(), max_endpoints=16, initial_share=1)
     for i in range(1000):
         key = ("GET", "api.example", f"/path-{i}")
         pacer.observe(key, 200, {})                    # measured only
