@@ -193,7 +193,7 @@ def main() -> int:
                           "| failed |", "|---|---|---|---|---|---|"]
                 for name, make in PACERS.items():
                     r = endpoints(tenant, make(), scope, args.seconds)
-                    row = (f"| {name} | {r['ok']} | {100 * r['ok'] / r['allowed']:.0f}% "
+                    row = (f"| {name} | {r['ok']} | {100 * r['ok'] / r['allowed']:.1f}% "
                            f"| {r['429']} | {100 * r['429'] / max(1, r['requests']):.1f} "
                            f"| {r['failed']} |")
                     print(row, flush=True)

@@ -18,7 +18,7 @@ sending, so a fan-out runs at the allowed rate instead of bouncing off 429s.
   several processes or scripts, or be under one limit for several endpoints.
   So a limit newly learned is taken slowly: this client starts at
   ``initial_share`` (a quarter) of its rate and burst and doubles its share
-  every half round (``round_seconds``, 0.5 s) in which the tenant had half its
+  every quarter round (``round_seconds``, 0.5 s) in which the tenant had half its
   burst to spare, until the first refusal.  A call that was paced and still got
   a 429 proves that others draw on the same limit: the first such refusal after
   a quiet spell halves the share at once; after that, the answers to paced
@@ -366,7 +366,7 @@ class Pacer:
         else:
             bucket.round_ok += 1
         elapsed = now - bucket.round_start
-        if elapsed < (self.round_seconds / 2 if bucket.slow_start else self.round_seconds):
+        if elapsed < (self.round_seconds / 4 if bucket.slow_start else self.round_seconds):
             return
         answered = bucket.round_ok + bucket.round_refused
         if bucket.round_refused:
