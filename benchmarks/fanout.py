@@ -339,6 +339,16 @@ def rewrite_section(doc: str, key: str, body: str) -> str:
     return doc.rstrip() + "\n\n" + block + "\n"
 
 
+def write_section(key: str, body: str) -> None:
+    """Rewrite the ``key`` section of BENCHMARKS.md with ``body``."""
+    path = os.path.join(ROOT, "BENCHMARKS.md")
+    with open(path) as fh:
+        doc = fh.read()
+    with open(path, "w") as fh:
+        fh.write(rewrite_section(doc, key, body))
+    print(f"rewrote the {key} section of BENCHMARKS.md")
+
+
 def machine() -> str:
     return (f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
             f"{datetime.date.today().isoformat()}")

@@ -35,7 +35,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 sys.path.insert(0, HERE)
 
-from fanout import cpu_plan, machine, rewrite_section  # noqa: E402
+from fanout import cpu_plan, machine, write_section  # noqa: E402
 
 from pcpi import Pacer  # noqa: E402
 from pcpi.saas_session_manager import SaaSSessionManager  # noqa: E402
@@ -213,12 +213,7 @@ def main() -> int:
     body = "\n".join(lines).rstrip()
     print("\n" + body)
     if args.write:
-        path = os.path.join(ROOT, "BENCHMARKS.md")
-        with open(path) as fh:
-            doc = fh.read()
-        with open(path, "w") as fh:
-            fh.write(rewrite_section(doc, "PACING", body))
-        print("rewrote the PACING section of BENCHMARKS.md")
+        write_section("PACING", body)
     return 0
 
 

@@ -27,7 +27,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 sys.path.insert(0, HERE)
 
-from fanout import cpu_plan, machine, rewrite_section  # noqa: E402
+from fanout import cpu_plan, machine, write_section  # noqa: E402
 
 from pcpi.saas_session_manager import SaaSSessionManager  # noqa: E402
 from pcpi.testing import FakeTenant  # noqa: E402
@@ -153,12 +153,7 @@ def main() -> int:
     body = "\n".join(lines)
     print("\n" + body)
     if args.write:
-        path = os.path.join(ROOT, "BENCHMARKS.md")
-        with open(path) as fh:
-            doc = fh.read()
-        with open(path, "w") as fh:
-            fh.write(rewrite_section(doc, "SOAK", body))
-        print("rewrote the SOAK section of BENCHMARKS.md")
+        write_section("SOAK", body)
     return 0 if failed == 0 else 1
 
 

@@ -28,7 +28,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 sys.path.insert(0, HERE)
 
-from fanout import machine, rewrite_section  # noqa: E402
+from fanout import machine, write_section  # noqa: E402
 
 from pcpi import RetryPolicy  # noqa: E402
 from pcpi.saas_session_manager import SaaSSessionManager  # noqa: E402
@@ -139,12 +139,7 @@ def main() -> int:
     ])
     print("\n" + body)
     if args.write:
-        path = os.path.join(ROOT, "BENCHMARKS.md")
-        with open(path) as fh:
-            doc = fh.read()
-        with open(path, "w") as fh:
-            fh.write(rewrite_section(doc, "STORMS", body))
-        print("rewrote the STORMS section of BENCHMARKS.md")
+        write_section("STORMS", body)
     return 0 if ok else 1
 
 
