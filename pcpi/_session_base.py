@@ -218,11 +218,14 @@ class Session(LoginSupport):
         call_auth: Optional[CallAuth] = None
         while True:
             sent_at = None
+            checked = False  # the token was checked, and no wait came after it
             if pacer is not None:
                 if authenticated:
                     # a due refresh first: a call that goes first to a new endpoint
                     # (the others wait for its answer) must not wait for it there
                     auth.before_call()
+                    checked = True
+                started = pacer.clock()
                 waited = 0.0
                 while True:  # our turn under the tenant's rate limit (max_wait in all)
                     wait, taken = pacer.take(pace_key)
@@ -232,9 +235,11 @@ class Session(LoginSupport):
                     if taken or waited >= pacer.max_wait:
                         break
                 sent_at = pacer.clock()
+                checked = checked and sent_at - started < 0.05  # (a first answer waited for)
             try:
-                if authenticated:  # after the wait: the token must be valid when it leaves
-                    auth.before_call()
+                if authenticated:
+                    if not checked:  # after a wait: the token must be valid when it leaves
+                        auth.before_call()
                     sent_cred = auth.credential
                     call_headers = self.headers
                     used = call_headers.get(self.auth_key)
