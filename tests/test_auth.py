@@ -169,7 +169,7 @@ def _caught(fn):
 def test_tokens_expiring_every_second_under_faults_never_fail_a_call():
     """The measure of the issue, shortened: 1 s tokens, 50 ms latency, 5% 503s,
     150 threads (the full run is benchmarks/fanout.py --scenario S3F)."""
-    problems, renewals, elapsed = _expiry_run(
+    problems, renewals, elapsed, statuses = _expiry_run(
         dict(token_lifetime=1.0, latency=0.05, error_rate=0.05, error_statuses=[503], seed=11),
         threads=150, seconds=1.3, most=8)
     assert problems == []
@@ -178,7 +178,8 @@ def test_tokens_expiring_every_second_under_faults_never_fail_a_call():
 
 def _expiry_run(settings: dict, threads: int, seconds: float, most: int, **options):
     """GET /cloud from many threads on a tenant with short tokens: what went
-    wrong, the logins + extends it took, and how long it ran."""
+    wrong, the logins + extends it took, how long it ran and the statuses
+    the tenant answered."""
     with FakeTenant(**settings) as tenant:
         m = saas_manager(tenant, **options)
         cspm = m.create_cspm_session()
@@ -190,7 +191,7 @@ def _expiry_run(settings: dict, threads: int, seconds: float, most: int, **optio
         elapsed = time.monotonic() - t0
         st = tenant.stats()
         m.close()
-    return problems, st["logins"] + st["extends"], elapsed
+    return problems, st["logins"] + st["extends"], elapsed, st["responses_by_status"]
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
@@ -276,12 +277,13 @@ def test_a_token_refused_at_login_by_the_extend_api_falls_back_to_a_login(tenant
 def test_calls_paced_past_their_tokens_life_are_sent_with_a_valid_one():
     """The wait for the rate limit comes before the token is read: a call never
     leaves with a token that expired while it waited."""
-    problems, renewals, elapsed = _expiry_run(
+    problems, renewals, elapsed, statuses = _expiry_run(
         dict(token_lifetime=1.0, rate_limit=(40, 5), latency=0.01), threads=30, seconds=30,
         most=2, retry_policy=RetryPolicy(), pacing=Pacer(initial_share=1.0))
     assert problems == []
     assert elapsed > 1.0  # the waits outlasted a token (60 calls at 40 a second)
     assert renewals <= int(elapsed // 1.0) + 2, (renewals, elapsed)
+    assert "401" not in statuses  # the token was checked again after each wait
 
 
 def test_a_refresh_makes_one_attempt_and_never_holds_calls_through_backoff(tenant):
