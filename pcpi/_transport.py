@@ -214,18 +214,15 @@ class Transport:
         merged.update({k: v for k, v in proxies.items() if v})
         return merged
 
-    def send(self, method: str, url: str, *, headers: dict, json: Any = None,
-             data: Any = None, params: Any = None, files: Any = None,
-             verify: Any = None, proxies: Optional[dict] = None,
-             timeout: Optional[Timeout] = None,
-             body: Optional[Payload] = None) -> requests.Response:
+    def send(self, method: str, url: str, *, headers: dict, body: Payload = EMPTY,
+             params: Any = None, verify: Any = None, proxies: Optional[dict] = None,
+             timeout: Optional[Timeout] = None) -> requests.Response:
         """Send one call: redirects followed within its origin only, the whole
         call (redirects included) bounded in time and each answer in size.
-        ``body`` (a :class:`~pcpi._body.Payload`) replaces ``json``/``data``/
-        ``files`` when the caller prepared it once.  Raises requests' exceptions
-        (with secrets redacted from their text) and
+        ``body`` is a :class:`~pcpi._body.Payload` (``Payload.of(json=...)``),
+        prepared once so that every attempt sends the same bytes.  Raises
+        requests' exceptions (with secrets redacted from their text) and
         :class:`~pcpi.errors.PcpiRequestError`."""
-        payload = body if body is not None else Payload.of(json=json, data=data, files=files)
         for name, value in headers.items():  # (pcpi's own base headers are known good)
             if not valid_header_value(value):
                 raise requests.exceptions.InvalidHeader(
@@ -236,7 +233,7 @@ class Transport:
         timeout = timeout or self.timeout
         call = _Call(method, url, total_seconds(timeout))
         history: List[requests.Response] = []
-        target = url
+        target, payload = url, body
         while True:
             try:
                 res = self._attempt(call, method, target, merged, payload,
