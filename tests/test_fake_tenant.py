@@ -442,3 +442,58 @@ def test_command_line_prints_json_and_stops_on_sigterm():
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(15) == 0
         proc.stdout.close()
+
+
+# ------------------------------------------------------------------ fidelity options
+def test_compute_can_be_served_from_its_own_host_and_port():
+    with FakeTenant(compute_host=True) as tenant:
+        http = probe(tenant)
+        token = cspm_token(http, tenant)
+        compute = http.get(f"{tenant.url}/meta_info", headers=auth(token)).json()["twistlockUrl"]
+        assert compute == tenant.compute_url
+        cspm_origin, compute_origin = (requests.utils.urlparse(u) for u in (tenant.url, compute))
+        assert compute_origin.hostname != cspm_origin.hostname
+        assert compute_origin.port != cspm_origin.port
+        res = http.post(f"{compute}/api/v1/authenticate", json={"token": token})
+        assert res.status_code == 200
+        # each API is only where it lives
+        assert http.post(f"{tenant.url}/compute/api/v1/authenticate",
+                         json={"token": token}).status_code == 404
+        base = compute.rsplit("/compute", 1)[0]
+        assert http.get(f"{base}/cloud", headers=auth(token)).status_code == 404
+        st = tenant.stats()
+        assert st["connections_accepted"] >= 2 and st["compute_logins"] == 1
+
+
+def test_gzip_and_chunked_replies_on_request():
+    import gzip as _gzip
+
+    with FakeTenant(gzip=True, chunked=True, accounts=200) as tenant:
+        http = probe(tenant)
+        token = cspm_token(http, tenant)
+        res = http.get(f"{tenant.url}/cloud", headers=auth(token), stream=True)
+        assert res.headers["Content-Encoding"] == "gzip"
+        assert res.headers["Transfer-Encoding"] == "chunked"
+        assert "Content-Length" not in res.headers
+        raw = res.raw.read(decode_content=False)
+        assert len(json.loads(_gzip.decompress(raw))) == 200
+        # a client that does not accept gzip gets plain JSON
+        plain = http.get(f"{tenant.url}/cloud",
+                         headers={**auth(token), "Accept-Encoding": "identity"})
+        assert "Content-Encoding" not in plain.headers and len(plain.json()) == 200
+
+
+def test_page_tokens_expire_when_asked_to():
+    with FakeTenant(search_items=300, search_page_size=100, page_token_lifetime=0.3) as tenant:
+        http = probe(tenant)
+        token = cspm_token(http, tenant)
+        first = http.post(f"{tenant.url}/search/config", headers=auth(token),
+                          json={"query": "config from cloud.resource where x", "limit": 100}).json()
+        page = http.post(f"{tenant.url}/search/config/page", headers=auth(token),
+                         json={"pageToken": first["data"]["nextPageToken"], "limit": 100})
+        assert page.status_code == 200  # in time
+        time.sleep(0.4)
+        late = http.post(f"{tenant.url}/search/config/page", headers=auth(token),
+                         json={"pageToken": page.json()["nextPageToken"], "limit": 100})
+        assert late.status_code == 400
+        assert "expired" in late.json()["error"]

@@ -38,10 +38,13 @@ from ._resolve import resolve_to_loopback
 from ._server import Server
 from ._tenant import CONTROL_OPS, TenantApp, TenantSettings
 
-__all__ = ["FakeTenant", "RemoteTenant", "TenantSettings", "resolve_to_loopback", "SAAS_HOST"]
+__all__ = ["FakeTenant", "RemoteTenant", "TenantSettings", "resolve_to_loopback", "SAAS_HOST",
+           "COMPUTE_HOST"]
 
 #: Host name of the fake tenant on the SaaS code path (resolved to 127.0.0.1).
 SAAS_HOST = "api.fake.prismacloud.io"
+#: Host name of the Compute console when it has its own port (``compute_host=True``).
+COMPUTE_HOST = "console.fake.twistlock.com"
 
 
 class _Controls:
@@ -65,7 +68,8 @@ class _Controls:
 
     @property
     def compute_url(self) -> str:
-        """The Compute console URL (``/compute`` on the same server)."""
+        """The Compute console URL: ``/compute`` on the same server, or on
+        ``https://console.fake.twistlock.com:PORT2`` with ``compute_host=True``."""
         return self.info["compute_url"]
 
     @property
@@ -169,7 +173,7 @@ class _Controls:
     # context management: resolve the SaaS host name while open
     def __enter__(self):
         self.start()
-        self._resolver = resolve_to_loopback(SAAS_HOST)
+        self._resolver = resolve_to_loopback(SAAS_HOST, COMPUTE_HOST)
         self._resolver.__enter__()
         return self
 
@@ -192,7 +196,7 @@ def _make_tls(tmpdir: str):
     except ImportError:  # pragma: no cover - depends on the install
         raise ImportError("pcpi.testing needs trustme: pip install 'pcpi[testing]'") from None
     ca = trustme.CA(organization_name="pcpi fake tenant CA")
-    cert = ca.issue_cert("127.0.0.1", "localhost", SAAS_HOST)
+    cert = ca.issue_cert("127.0.0.1", "localhost", SAAS_HOST, COMPUTE_HOST)
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     cert.configure_cert(ctx)
     ca_path = os.path.join(tmpdir, "fake-tenant-ca.pem")
@@ -205,16 +209,21 @@ class FakeTenant(_Controls):
 
     Keyword arguments are :class:`TenantSettings` fields, plus optional fixed
     ``access_key``, ``secret_key``, ``username`` and ``password``.
+    ``compute_host=True`` serves Compute from its own host name and port
+    (:data:`COMPUTE_HOST`, as Prisma's ``*.cloud.twistlock.com`` consoles are),
+    which ``/meta_info`` then points at; each API answers 404 on the other's.
     """
 
     def __init__(self, *, access_key: Optional[str] = None, secret_key: Optional[str] = None,
                  username: str = "admin", password: Optional[str] = None,
-                 host: str = "127.0.0.1", port: int = 0, **settings):
+                 host: str = "127.0.0.1", port: int = 0, compute_host: bool = False,
+                 **settings):
         self._tmpdir = tempfile.mkdtemp(prefix="pcpi-fake-tenant-")
         self._ssl_context, ca_path = _make_tls(self._tmpdir)
         self.app = TenantApp(self._base_url, TenantSettings(**settings), access_key=access_key,
                              secret_key=secret_key, username=username, password=password)
-        self.server = Server(self.app, self._ssl_context, host=host, port=port)
+        self.server = Server(self.app, self._ssl_context, host=host, port=port,
+                             listeners=("main", "compute") if compute_host else ("main",))
         self.app.server_stats = self.server.stats
         self._ca_path = ca_path
         self.info: Dict[str, Any] = {}
@@ -234,10 +243,14 @@ class FakeTenant(_Controls):
         self.server.start_in_thread()
         self._started = True
         port = self.server.port
+        compute_origin = f"https://127.0.0.1:{port}"
+        if "compute" in self.server.ports:
+            compute_origin = f"https://{COMPUTE_HOST}:{self.server.ports['compute']}"
+            self.app.compute_origin = compute_origin
         self.info = {
             "url": f"https://127.0.0.1:{port}",
             "saas_url": f"https://{SAAS_HOST}:{port}",
-            "compute_url": f"https://127.0.0.1:{port}/compute",
+            "compute_url": f"{compute_origin}/compute",
             "port": port,
             "ca_path": self._ca_path,
             "access_key": self.app.access_key,

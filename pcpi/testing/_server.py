@@ -16,21 +16,25 @@ import ssl
 import struct
 import threading
 from http import HTTPStatus
-from typing import Callable, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 from urllib.parse import parse_qsl, unquote
 
 __all__ = ["Request", "Reply", "Server"]
 
 _MAX_HEAD = 64 * 1024
 _MAX_BODY = 32 * 1024 * 1024
+_CHUNK = 4096  # size of the chunks of a chunked reply
 
 
 class Request:
     """One parsed HTTP request."""
 
-    __slots__ = ("method", "target", "path", "query", "headers", "body", "keep_alive")
+    __slots__ = ("method", "target", "path", "query", "headers", "body", "keep_alive",
+                 "listener")
 
-    def __init__(self, method: str, target: str, headers: dict, body: bytes, keep_alive: bool):
+    def __init__(self, method: str, target: str, headers: dict, body: bytes, keep_alive: bool,
+                 listener: str = "main"):
+        self.listener = listener  # which of the server's ports it came in on
         self.method = method
         self.target = target
         path, _, qs = target.partition("?")
@@ -46,10 +50,11 @@ class Reply:
 
     ``action`` is ``"respond"`` (the default), ``"reset"`` (send the headers and
     part of the body, then a TCP RST), ``"close"`` (close without answering) or
-    ``"stall"`` (wait ``stall`` seconds, then answer).
+    ``"stall"`` (wait ``stall`` seconds, then answer).  ``chunked`` sends the
+    body with ``Transfer-Encoding: chunked`` instead of a ``Content-Length``.
     """
 
-    __slots__ = ("status", "headers", "body", "delay", "action", "stall", "close")
+    __slots__ = ("status", "headers", "body", "delay", "action", "stall", "close", "chunked")
 
     def __init__(self, status: int = 200, body: bytes = b"", headers: Optional[dict] = None,
                  delay: float = 0.0, action: str = "respond", stall: float = 0.0):
@@ -60,6 +65,7 @@ class Reply:
         self.action = action
         self.stall = stall
         self.close = False
+        self.chunked = False
 
 
 def _reason(status: int) -> str:
@@ -101,8 +107,9 @@ class _Stats:
 class _Connection(asyncio.Protocol):
     """One client connection: raw TCP first, TLS after a modelled delay."""
 
-    def __init__(self, server: "Server") -> None:
+    def __init__(self, server: "Server", listener: str = "main") -> None:
         self.server = server
+        self.listener = listener
         self.loop = server.loop
         self.transport: Optional[asyncio.BaseTransport] = None
         self.reader = asyncio.StreamReader(limit=_MAX_HEAD, loop=self.loop)
@@ -233,7 +240,7 @@ class _Connection(asyncio.Protocol):
             self._write_simple(status, b'{"error":"bad request body"}', close=True)
             self._close()
             return None
-        return Request(method.upper(), target, headers, body, keep_alive)
+        return Request(method.upper(), target, headers, body, keep_alive, self.listener)
 
     async def _read_body(self, headers: dict) -> bytes:
         if "chunked" in headers.get("transfer-encoding", "").lower():
@@ -280,12 +287,20 @@ class _Connection(asyncio.Protocol):
                 self.server.stats.connections_reset += 1
             self._reset()
             return False
+        if reply.chunked:
+            self.transport.write(self._head(reply, None))
+            for i in range(0, len(reply.body), _CHUNK):
+                piece = reply.body[i:i + _CHUNK]
+                self.transport.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                await asyncio.sleep(0)  # separate writes, as a streaming server sends them
+            self.transport.write(b"0\r\n\r\n")
+            return True
         self.transport.write(self._head(reply, len(reply.body)) + reply.body)
         return True
 
-    def _head(self, reply: Reply, length: int) -> bytes:
-        parts = [f"HTTP/1.1 {reply.status} {_reason(reply.status)}\r\n",
-                 f"Content-Length: {length}\r\n"]
+    def _head(self, reply: Reply, length: Optional[int]) -> bytes:
+        framing = "Transfer-Encoding: chunked" if length is None else f"Content-Length: {length}"
+        parts = [f"HTTP/1.1 {reply.status} {_reason(reply.status)}\r\n", f"{framing}\r\n"]
         for name, value in reply.headers.items():
             parts.append(f"{name}: {value}\r\n")
         if reply.close:
@@ -323,26 +338,37 @@ class _Connection(asyncio.Protocol):
 
 class Server:
     """Serves ``app`` over TLS on ``host``:``port`` from a loop in its own thread
-    (:meth:`start_in_thread`) or from the caller's loop (:meth:`serve`)."""
+    (:meth:`start_in_thread`) or from the caller's loop (:meth:`serve`).
 
-    def __init__(self, app, ssl_context: ssl.SSLContext, host: str = "127.0.0.1", port: int = 0):
+    ``listeners`` names the ports to open (the first on ``port``, the others on
+    free ports); each request says which one it came in on, and :attr:`ports`
+    maps the names to the port numbers."""
+
+    def __init__(self, app, ssl_context: ssl.SSLContext, host: str = "127.0.0.1", port: int = 0,
+                 listeners: Tuple[str, ...] = ("main",)):
         self.app = app
         self.ssl_context = ssl_context
         self.host = host
         self.port = port
+        self.listeners = listeners
+        self.ports: Dict[str, int] = {}
         self.stats = _Stats()
         self.connections: set = set()
         self.loop: Optional[asyncio.AbstractEventLoop] = None
-        self._server: Optional[asyncio.base_events.Server] = None
+        self._servers: List[asyncio.base_events.Server] = []
         self._thread: Optional[threading.Thread] = None
         self._stopped: Optional[asyncio.Event] = None
 
     async def _open(self) -> None:
         self.loop = asyncio.get_running_loop()
         self._stopped = asyncio.Event()
-        self._server = await self.loop.create_server(
-            lambda: _Connection(self), self.host, self.port, backlog=1024, reuse_address=True)
-        self.port = self._server.sockets[0].getsockname()[1]
+        for i, name in enumerate(self.listeners):
+            server = await self.loop.create_server(
+                lambda name=name: _Connection(self, name), self.host, self.port if i == 0 else 0,
+                backlog=1024, reuse_address=True)
+            self._servers.append(server)
+            self.ports[name] = server.sockets[0].getsockname()[1]
+        self.port = self.ports[self.listeners[0]]
 
     async def serve(self, ready: Optional[Callable[[], None]] = None) -> None:
         """Serve until :meth:`stop` is called."""
@@ -353,7 +379,8 @@ class Server:
         await self._shutdown()
 
     async def _shutdown(self) -> None:
-        self._server.close()
+        for server in self._servers:
+            server.close()
         tasks = []
         for conn in list(self.connections):
             conn._abort()
@@ -366,7 +393,8 @@ class Server:
         for task in rest:
             task.cancel()
         await asyncio.gather(*rest, return_exceptions=True)
-        await self._server.wait_closed()
+        for server in self._servers:
+            await server.wait_closed()
 
     def start_in_thread(self) -> None:
         started = threading.Event()

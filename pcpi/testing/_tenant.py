@@ -13,6 +13,7 @@ import base64
 import csv
 import dataclasses
 import fnmatch
+import gzip
 import io
 import json
 import random
@@ -73,6 +74,13 @@ class TenantSettings:
     compute_items: int = 120
     #: self-hosted Compute projects accepted in ``?project=``
     projects: Tuple[str, ...] = ("Central Console", "project-a")
+    #: seconds a search's ``nextPageToken`` stays valid (None: it never expires);
+    #: a late page is answered 400 "pageToken expired"
+    page_token_lifetime: Optional[float] = None
+    #: gzip answers of 256 bytes or more when the request accepts gzip
+    gzip: bool = False
+    #: send bodies with ``Transfer-Encoding: chunked`` instead of a Content-Length
+    chunked: bool = False
     #: seed for error_rate draws (None: random)
     seed: Optional[int] = None
 
@@ -115,6 +123,9 @@ class TenantApp:
         self._account_csv = b""
         self._rebuild_accounts()
         self.server_stats = None  # set by the owner: the engine's connection counters
+        #: set by the owner when Compute has its own listener ("compute"): its
+        #: ``https://host:port``, which ``/meta_info`` then points at
+        self.compute_origin: Optional[str] = None
         self.reset_stats()
 
     # ------------------------------------------------------------------ engine hooks
@@ -336,7 +347,16 @@ class TenantApp:
         else:
             reply = self._authorised(req, endpoint, handler, auth)
         reply.delay += delay
-        return self._count(endpoint, reply)
+        return self._count(endpoint, self._encode(req, reply))
+
+    def _encode(self, req: Request, reply: Reply) -> Reply:
+        s = self.settings
+        if s.gzip and len(reply.body) >= 256 and reply.action == "respond" and \
+                "gzip" in req.headers.get("accept-encoding", "").lower():
+            reply.body = gzip.compress(reply.body, compresslevel=1)
+            reply.headers["Content-Encoding"] = "gzip"
+        reply.chunked = s.chunked and reply.action == "respond"
+        return reply
 
     def _authorised(self, req: Request, endpoint: str, handler, auth) -> Reply:
         user = None
@@ -430,6 +450,10 @@ class TenantApp:
     def _route(self, req: Request):
         """Returns ``(endpoint template, handler or None, auth kind or error reply)``."""
         path, method = req.path, req.method
+        if self.compute_origin is not None and \
+                (req.listener == "compute") != (path == "/compute" or path.startswith("/compute/")):
+            body, hdrs = _status_json(f"no such endpoint: {req.path}", "not_found")
+            return f"{method} (unknown)", None, Reply(404, body, hdrs)
         custom = self._custom_route(method, path)
         if custom is not None:
             return custom
@@ -513,7 +537,7 @@ class TenantApp:
         return Reply(200, _dumps({"token": token, "message": "login_successful"}), dict(_JSON))
 
     def h_meta_info(self, req: Request) -> Reply:
-        base = self._base_url_fn(req)
+        base = self.compute_origin or self._base_url_fn(req)
         return self._ok({"twistlockUrl": base + "/compute", "licenseType": "enterprise",
                          "marketplace": None})
 
@@ -552,9 +576,12 @@ class TenantApp:
         token = body.get("pageToken")
         try:
             state = json.loads(base64.urlsafe_b64decode(token.encode()))
-            query, offset = state["q"], int(state["o"])
+            query, offset, issued = state["q"], int(state["o"]), float(state["t"])
         except Exception:
             raise _BadRequest("invalid pageToken") from None
+        life = self.settings.page_token_lifetime
+        if life is not None and time.time() - issued > life:
+            raise _BadRequest("pageToken expired")
         items, next_token = self._page(query, offset, _limit(body))
         data = {"items": items, "totalRows": len(items)}
         if next_token:
@@ -573,7 +600,7 @@ class TenantApp:
         next_token = None
         if end < s.search_items:
             next_token = base64.urlsafe_b64encode(
-                json.dumps({"q": query, "o": end}).encode()).decode()
+                json.dumps({"q": query, "o": end, "t": round(time.time(), 3)}).encode()).decode()
         return items, next_token
 
     def h_cns_config(self, req: Request) -> Reply:
