@@ -109,6 +109,7 @@ class _Bucket:
     round_ok: int = 0
     round_refused: int = 0
     counts_from: float = -math.inf  # calls sent before this (queued before a cut) don't count
+    used: float = -math.inf     # when it last gave a call its turn (or had calls waiting)
 
     def reserve_within(self, now: float, horizon: float) -> Tuple[float, bool]:
         """A token due within ``horizon`` seconds, or how long to wait to ask again."""
@@ -133,8 +134,19 @@ class _Bucket:
 
     def reserve(self, now: float) -> float:
         self.refill(now)
+        self.used = now
         self.tokens -= 1.0
         return 0.0 if self.tokens >= 0 else -self.tokens / self.rate
+
+
+class _Probe:
+    """The first call to an endpoint is out: the calls that came meanwhile wait."""
+
+    __slots__ = ("event", "waiters")
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.waiters = 0
 
 
 @dataclasses.dataclass
@@ -189,7 +201,7 @@ class Pacer:
         self.share_growth = share_growth  # share regained per second with tokens to spare
         self._buckets: Dict[Key, _Bucket] = {}
         self._meters: Dict[Key, _Meter] = {}
-        self._probes: Dict[Key, threading.Event] = {}
+        self._probes: Dict[Key, _Probe] = {}
         self._lock = threading.Lock()
         _fork.register(self)
 
@@ -229,12 +241,13 @@ class Pacer:
                     probe = self._probes.get(key)
                     if probe is None:  # this call goes first, alone
                         _make_room(self._probes, self.max_endpoints)
-                        self._probes[key] = threading.Event()
+                        self._probes[key] = _Probe()
                         return None
+                    probe.waiters += 1
             if bucket is None:
                 if key in self._meters:
                     return None
-                probe.wait(self.probe_wait)  # the first call's answer, or give up waiting
+                probe.event.wait(self.probe_wait)  # the first answer, or give up waiting
                 bucket = self._buckets.get(key)
         return bucket
 
@@ -264,7 +277,7 @@ class Pacer:
                 self._adapt(key, status, now)
             probe = self._probes.pop(key, None)
         if probe is not None:
-            probe.set()
+            probe.event.set()
 
     def release(self, key: Key) -> None:
         """The call to ``key`` ended without an answer (it raised): calls waiting
@@ -272,7 +285,7 @@ class Pacer:
         with self._lock:
             probe = self._probes.pop(key, None)
         if probe is not None:
-            probe.set()
+            probe.event.set()
 
     def _after_fork_in_child(self) -> None:
         self._lock = threading.Lock()  # another thread may have held it at fork time
@@ -305,10 +318,12 @@ class Pacer:
         bucket = self._buckets.get(key)
         if bucket is None or not bucket.from_headers:
             share = self.initial_share if self.shared_limits else 1.0
+            probe = self._probes.get(key)
             bucket = self._new_bucket(key, _Bucket(
                 self._paced(rate, share), burst,
                 min(remaining, max(1.0, burst * share)),
-                now, True, limit=rate, share=share, slow_start=share < 1, round_start=now))
+                now, True, limit=rate, share=share, slow_start=share < 1, round_start=now,
+                used=now if probe is not None and probe.waiters else -math.inf))
             if self.shared_limits and remaining < burst - 1:
                 # drawn on already (a fresh limit has burst - 1 left): if other
                 # endpoints of the host announce the same limit, it is theirs too
@@ -333,18 +348,31 @@ class Pacer:
     def _merge_alike(self, key: Key, bucket: _Bucket, now: float) -> bool:
         """Take the endpoints of ``key``'s host that announce the same limit as
         one per-user limit: they share ``bucket`` from now on.  Returns whether
-        there were any.  The share kept is the largest of theirs (the sharing
-        among our own endpoints is settled; others' is found again)."""
-        merged = False
+        there were any.  The share kept is the sum of the shares of those in use
+        (calls sent or waiting in the last round), at most all: each drew its
+        share from this one limit, so together they drew the sum (an endpoint
+        called once, as ``/login``, draws nothing; what others draw is found
+        again by the rounds)."""
+        merged: Dict[int, _Bucket] = {}
         for other, alike in list(self._buckets.items()):
             if other[1] == key[1] and alike is not bucket and alike.from_headers and \
                     alike.limit == bucket.limit and alike.capacity == bucket.capacity:
                 self._buckets[other] = bucket
-                alike.refill(now)
-                bucket.tokens = min(bucket.tokens, alike.tokens)
-                bucket.share = max(bucket.share, alike.share)
-                merged = True
+                merged[id(alike)] = alike  # (endpoints merged before share one)
+        bucket.refill(now)
+        tokens = [bucket.tokens]
+        for alike in merged.values():
+            in_use = alike.used >= now - self.round_seconds
+            alike.refill(now)
+            tokens.append(alike.tokens)
+            bucket.share = min(1.0, bucket.share + alike.share) if in_use else \
+                max(bucket.share, alike.share)
         if merged:
+            # Tokens count calls: the tenant's spare ones are one pool (the least
+            # seen), the calls queued in each are all still coming (their sum).
+            queued = sum(-t for t in tokens if t < 0)
+            bucket.tokens = -queued if queued else min(tokens)
+            bucket.rate = self._paced(bucket.limit, bucket.share)  # (behind all of them)
             bucket.counts_from = now + self.round_seconds  # what was queued before
             bucket.round_start, bucket.round_ok, bucket.round_refused = now, 0, 0
         return merged

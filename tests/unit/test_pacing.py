@@ -187,6 +187,38 @@ def test_endpoints_that_draw_on_one_per_user_limit_share_one_bucket():
     assert [round(w, 3) for w in waits] == [0.0] * 6 + [0.05, 0.1]
 
 
+def test_merged_endpoints_keep_the_rate_they_drew_together():
+    """Endpoints in slow start, each sending at a quarter of one per-user limit,
+    drew a quarter each from it: merged, they go on at the sum (never above the
+    limit).  An endpoint called once, as /login, drew nothing and adds nothing."""
+    clock = Clock()
+    pacer = _Pacer(clock=clock, initial_share=0.25)
+    login = ("POST", "api.example", "/login")
+    keys = [("GET", "api.example", f"/e{i}") for i in range(5)]
+    pacer.observe(login, 200, limits(40, 10, 9))
+    pacer.observe(keys[0], 200, limits(40, 10, 8))  # drawn on: merged with /login...
+    assert pacer.limit(keys[0])[0] == 10.0          # ...which is not in use: a quarter
+    rates = []
+    for i, key in enumerate(keys[1:], 1):
+        pacer.delay(keys[i - 1])  # the previous endpoint is sending
+        pacer.observe(key, 200, limits(40, 10, 8 - i))
+        rates.append(pacer.limit(keys[0])[0])
+    assert all(pacer._buckets[k] is pacer._buckets[login] for k in keys)
+    assert rates == [20.0, 30.0, 40.0, 40.0]
+
+
+def test_merged_endpoints_queue_new_calls_behind_all_of_their_queued_ones():
+    clock = Clock()
+    pacer = _Pacer(clock=clock, initial_share=0.25)
+    a, b = ("GET", "api.example", "/a"), ("GET", "api.example", "/b")
+    pacer.observe(a, 200, limits(40, 4, 3))      # 10/s for us, 1 token to start
+    queued_a = [pacer.delay(a) for _ in range(5)]  # 1 now, 4 queued (0.1 s apart)
+    assert queued_a[-1] == pytest.approx(0.4)
+    pacer.observe(b, 200, limits(40, 4, 1))      # the same limit, drawn on: merged
+    # a's 4 queued calls are still coming; at 20/s now a new call goes after them
+    assert pacer.delay(b) == pytest.approx(5 / 20)
+
+
 def test_a_refusal_merges_endpoints_that_announce_the_same_limit():
     clock = Clock()
     pacer = Pacer(clock=clock)
