@@ -41,7 +41,6 @@ class Decision:
     action: str                 # RETURN, RAISE, RETRY or REAUTH
     delay: float = 0.0          # RETRY: seconds to wait first
     why: str = ""               # RETURN/RAISE: SUCCESS, FAILED, EXHAUSTED, ...
-    throttle: bool = False      # RETRY: a 429/5xx backoff (else a connection retry)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,4 +112,4 @@ def decide(rules: CallRules, progress: Progress, *, status: Optional[int] = None
     retry_after = (headers or {}).get("Retry-After")
     delay = policy.throttle_delay(progress.throttled + 1, retry_after, rules.retry_timer_max,
                                   rand=rand, status=status)
-    return Decision(RETRY, delay=delay, throttle=True)
+    return Decision(RETRY, delay=delay)
