@@ -1,0 +1,339 @@
+"""The transport's edges, without sending anything: the exact bounds on what is
+read from an answer (and from a redirect's body), what its errors say and carry,
+and how the environment's proxies are resolved once per origin.  Answers are
+``requests.Response`` objects built by hand over an in-memory body, as the
+adapter hands them over (``stream=True``)."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+import requests
+import urllib3
+
+from pcpi._redact import remember
+from pcpi._transport import (
+    Transport,
+    _Call,
+    _declared_length,
+    _read_redirect,
+    _size,
+    _without_secrets,
+)
+from pcpi.errors import ResponseTooLargeError
+
+E = requests.exceptions
+URL = "https://api.example/v1/things"
+MiB = 1 << 20
+
+
+class _Body(io.BytesIO):
+    """A body that counts how many bytes were taken from it, and can break."""
+
+    def __init__(self, data: bytes, broken_after: int = -1) -> None:
+        super().__init__(data)
+        self.taken = 0
+        self.broken_after = broken_after
+
+    def read(self, amt=None):
+        if 0 <= self.broken_after <= self.taken:
+            raise ConnectionResetError("connection reset by peer")
+        data = super().read(amt)
+        self.taken += len(data)
+        return data
+
+
+def _answer(data: bytes, *, status: int = 200, headers: dict = None,
+            method: str = "GET", broken_after: int = -1) -> requests.Response:
+    body = _Body(data, broken_after)
+    res = requests.Response()
+    res.status_code = status
+    res.url = URL
+    res.request = requests.Request(method, URL).prepare()
+    res.raw = urllib3.HTTPResponse(body=body, headers=headers or {}, status=status,
+                                   preload_content=False)
+    res.headers = requests.structures.CaseInsensitiveDict(headers or {})
+    res._body = body  # type: ignore[attr-defined]  # (for the test to look at)
+    return res
+
+
+def _read(data: bytes, limit, **kwargs) -> requests.Response:
+    transport = Transport(max_response_bytes=limit, pacing=False)
+    try:
+        res = _answer(data, **kwargs)
+        transport._read(_Call("GET", URL, None), res)
+        return res
+    finally:
+        transport.close()
+
+
+# -- how a limit is named in messages ---------------------------------------------
+
+@pytest.mark.parametrize("n,text", [
+    (0, "0 bytes"),
+    (1000, "1000 bytes"),
+    (MiB - 1, "1048575 bytes"),
+    (MiB, "1 MiB"),
+    (MiB + 1, "1048577 bytes"),
+    (2 * MiB, "2 MiB"),
+    (3 * MiB, "3 MiB"),
+    (512 * MiB, "512 MiB"),
+])
+def test_a_limit_is_named_in_whole_mib_or_else_in_bytes(n, text):
+    assert _size(n) == text
+
+
+# -- the bound on an answer ---------------------------------------------------------
+
+@pytest.mark.parametrize("declared", [True, False])
+def test_an_answer_of_exactly_max_response_bytes_is_read_whole(declared):
+    data = bytes(range(256)) * 400  # 102,400 bytes: several read chunks
+    headers = {"Content-Length": str(len(data))} if declared else {}
+    res = _read(data, len(data), headers=headers)
+    assert res.content == data
+
+
+def test_a_declared_length_one_byte_over_the_limit_is_refused_before_reading():
+    res = _answer(b"x" * 101, headers={"Content-Length": "101"})
+    transport = Transport(max_response_bytes=100, pacing=False)
+    with pytest.raises(ResponseTooLargeError) as caught:
+        transport._read(_Call("GET", URL, None), res)
+    transport.close()
+    assert str(caught.value) == (
+        "GET https://api.example:443/v1/things answered 101 bytes, over the 100 bytes "
+        "limit (max_response_bytes)")
+    assert caught.value.response is res
+    assert res._body.taken == 0
+
+
+def test_a_streamed_answer_one_byte_over_the_limit_is_refused():
+    with pytest.raises(ResponseTooLargeError) as caught:
+        _read(b"x" * (MiB + 1), MiB)
+    assert str(caught.value) == (
+        "GET https://api.example:443/v1/things answered more than 1 MiB "
+        "(max_response_bytes, counted after decompression); reading stopped there")
+    assert caught.value.response is not None
+    assert caught.value.response.status_code == 200
+
+
+def test_a_huge_streamed_answer_is_read_only_a_chunk_past_the_limit():
+    """The bound holds on memory, not just on what is kept: reading stops soon
+    after the limit, however much the server would send."""
+    res = _answer(b"x" * (16 * MiB))
+    transport = Transport(max_response_bytes=1000, pacing=False)
+    with pytest.raises(ResponseTooLargeError):
+        transport._read(_Call("GET", URL, None), res)
+    transport.close()
+    assert res._body.taken <= 1000 + (64 << 10)
+
+
+def test_a_read_answer_still_streams_to_callers_of_iter_content_and_iter_lines():
+    data = b"first line\nsecond line\n" * 2000
+    res = _read(data, None)
+    assert b"".join(res.iter_content()) == data
+    assert b"".join(res.iter_content(1000)) == data
+    assert list(res.iter_lines())[:2] == [b"first line", b"second line"]
+    assert res.content == data
+
+
+def test_a_nineteen_digit_content_length_is_believed_and_refused():
+    assert _declared_length(_answer(b"", headers={"Content-Length": "9" * 19})) == 10 ** 19 - 1
+    with pytest.raises(ResponseTooLargeError, match="answered 9999999999999999999 bytes"):
+        _read(b"", 100, headers={"Content-Length": "9" * 19})
+
+
+# -- a redirect's body ------------------------------------------------------------
+
+def _redirect(data: bytes, **kwargs) -> requests.Response:
+    return _answer(data, status=302, headers={"Location": "/elsewhere"}, **kwargs)
+
+
+@pytest.mark.parametrize("size", [0, 5, 64 << 10])
+def test_a_redirect_body_up_to_64_kib_is_kept_as_sent(size):
+    data = bytes(range(256)) * (size // 256) if size > 5 else b"moved"[:size]
+    res = _redirect(data)
+    _read_redirect(res)
+    assert res.content == data
+    assert b"".join(res.iter_content()) == data
+
+
+def test_a_redirect_body_over_64_kib_is_dropped_with_its_connection():
+    res = _redirect(b"x" * (16 * MiB))
+    _read_redirect(res)
+    assert res.content == b""
+    assert res._body.taken <= (64 << 10) + (64 << 10)  # not read on to its end
+    assert res.raw.closed
+
+
+def test_a_redirect_with_a_broken_body_keeps_no_body_and_no_connection():
+    res = _redirect(b"x" * 1000, broken_after=0)
+    _read_redirect(res)
+    assert res.content == b""
+    assert res.raw.closed
+
+
+def test_a_redirect_body_is_kept_through_the_transport_too():
+    res = _read(b"see /elsewhere", 5, status=302, headers={"Location": "/elsewhere"})
+    assert res.content == b"see /elsewhere"  # (the answer's limit is not a redirect's)
+
+
+# -- what the call's errors say and carry ---------------------------------------------
+
+def test_a_call_is_named_by_method_origin_and_path_never_its_query():
+    assert str(_Call("POST", "https://api.example/v1/things?token=abc", 5)) == \
+        "POST https://api.example:443/v1/things"
+
+
+def test_an_exceeded_deadline_says_the_seconds_and_carries_the_request():
+    prep = requests.Request("GET", URL).prepare()
+    exc = _Call("GET", URL, 2.5).deadline_exceeded(prep)
+    assert isinstance(exc, E.ReadTimeout)
+    assert exc.request is prep
+    assert str(exc) == (
+        "GET https://api.example:443/v1/things took longer than 2.5 seconds in all "
+        "(connect + read timeout); the server was still sending")
+
+
+_TAIL = ("; pcpi does not send tokens, credentials or bodies there.  If the tenant has "
+         "moved, put its new URL in your credentials.")
+
+
+@pytest.mark.parametrize("url,where,to", [
+    (URL, None, "a Location pcpi cannot follow safely (malformed, or read differently "
+                "by different URL parsers)"),
+    (URL, "https://evil\\@api.example/", "a Location pcpi cannot follow safely "
+                                         "(malformed, or read differently by different "
+                                         "URL parsers)"),
+    (URL, "http://api.example/v1/things", "http://api.example:80, plain http"),
+    (URL, "https://other.example/", "https://other.example:443, another origin"),
+    (URL, "https://api.example:8443/", "https://api.example:8443, another origin"),
+    ("http://api.example/v1/things", "http://other.example/",
+     "http://other.example:80, another origin"),
+    ("http://api.example/v1/things", "https://other.example/",
+     "https://other.example:443, another origin"),
+])
+def test_a_refused_redirect_says_where_it_pointed_and_why(url, where, to):
+    res = _redirect(b"")
+    exc = _Call("GET", url, None).refused_redirect(302, where, res)
+    path = "/v1/things"
+    origin = "https://api.example:443" if url == URL else "http://api.example:80"
+    assert str(exc) == f"GET {origin}{path} was redirected (302) to {to}{_TAIL}"
+    assert exc.response is res
+
+
+# -- an exception's copy without secrets ------------------------------------------
+
+def test_a_redacted_copy_keeps_the_request_and_the_response():
+    token = "tok-" + "c0py" * 6
+    remember(token)
+    prep = requests.Request("GET", URL).prepare()
+    res = _answer(b"")
+    exc = E.ChunkedEncodingError(f"broken at /{token}", request=prep, response=res)
+    clean = _without_secrets(exc)
+    assert clean is not exc and token not in str(clean)
+    assert clean.request is prep and clean.response is res
+
+    alone = _without_secrets(E.ReadTimeout(f"read /{token}", request=prep))
+    assert alone.request is prep and alone.response is None
+
+
+class _OddError(E.ConnectionError):
+    """A subclass whose constructor takes something else."""
+
+    def __init__(self, code: int, request=None) -> None:
+        super().__init__(f"odd failure {code}", request=request)
+
+
+def test_the_fallback_copy_keeps_the_request_and_the_clean_text():
+    token = "tok-" + "f4llb4ck" * 3
+    remember(token)
+    prep = requests.Request("GET", URL).prepare()
+    exc = _OddError(1, request=prep)
+    exc.args = (f"failed at /{token} after 3 tries",)
+    clean = _without_secrets(exc)
+    assert type(clean) is E.ConnectionError
+    assert str(clean) == "failed at /<redacted> after 3 tries"
+    assert clean.request is prep
+
+
+# -- verify and proxies, resolved once ---------------------------------------------
+
+@pytest.fixture
+def no_proxy_env(monkeypatch):
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "REQUESTS_CA_BUNDLE",
+                 "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    return monkeypatch
+
+
+def test_verify_is_true_by_default_without_a_ca_bundle_in_the_environment(no_proxy_env):
+    no_proxy_env.setenv("REQUESTS_CA_BUNDLE", "/env/ca.pem")
+    for transport in (Transport(pacing=False, trust_env=False), ):
+        assert transport.verify_for(None) is True and transport.verify_for(True) is True
+        assert transport.verify_for(False) is False
+        assert transport.verify_for("/mine/ca.pem") == "/mine/ca.pem"
+        transport.close()
+    trusting = Transport(pacing=False)
+    assert trusting.verify_for(None) == "/env/ca.pem"
+    assert trusting.verify_for("/mine/ca.pem") == "/mine/ca.pem"
+    trusting.close()
+
+
+def test_the_environment_proxies_are_read_once_per_origin(no_proxy_env):
+    no_proxy_env.setenv("HTTPS_PROXY", "http://proxy-a.example:3128")
+    transport = Transport(pacing=False)
+    assert transport.proxies_for(URL, None) == {"https": "http://proxy-a.example:3128"}
+    no_proxy_env.setenv("HTTPS_PROXY", "http://proxy-b.example:3128")
+    # the same origin (another path): as resolved the first time
+    assert transport.proxies_for("https://api.example/v2/other", None) == \
+        {"https": "http://proxy-a.example:3128"}
+    # another origin reads the environment as it is now
+    assert transport.proxies_for("https://other.example/", None) == \
+        {"https": "http://proxy-b.example:3128"}
+    transport.close()
+
+
+def test_no_proxy_is_applied_per_host(no_proxy_env):
+    no_proxy_env.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    no_proxy_env.setenv("NO_PROXY", "internal.example")
+    transport = Transport(pacing=False)
+    assert "https" not in transport.proxies_for("https://internal.example/x", None)
+    assert transport.proxies_for(URL, None)["https"] == "http://proxy.example:3128"
+    assert "https" not in transport.proxies_for("https://internal.example/y", None)
+    transport.close()
+
+
+def test_a_callers_no_proxy_narrows_the_environment_for_that_call_only(no_proxy_env):
+    no_proxy_env.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    transport = Transport(pacing=False)
+    assert transport.proxies_for(URL, {"no_proxy": "api.example"}) == \
+        {"no_proxy": "api.example"}
+    assert transport.proxies_for(URL, None) == {"https": "http://proxy.example:3128"}
+    assert transport.proxies_for(URL, {"https": "http://mine.example:8080", "http": ""}) == \
+        {"https": "http://mine.example:8080"}
+    transport.close()
+
+
+def test_trust_env_false_ignores_the_environments_proxies(no_proxy_env):
+    no_proxy_env.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    transport = Transport(pacing=False, trust_env=False)
+    assert transport.proxies_for(URL, None) == {}
+    assert transport.proxies_for(URL, {"https": "http://mine.example:8080"}) == \
+        {"https": "http://mine.example:8080"}
+    transport.close()
+
+
+def test_the_proxy_cache_holds_256_origins_then_reads_the_environment_each_time(no_proxy_env):
+    no_proxy_env.setenv("HTTPS_PROXY", "http://proxy-a.example:3128")
+    transport = Transport(pacing=False)
+    for i in range(256):
+        transport.proxies_for(f"https://host{i}.example/", None)
+    transport.proxies_for("https://one-more.example/", None)
+    no_proxy_env.setenv("HTTPS_PROXY", "http://proxy-b.example:3128")
+    assert transport.proxies_for("https://host0.example/", None) == \
+        {"https": "http://proxy-a.example:3128"}  # cached
+    assert transport.proxies_for("https://one-more.example/", None) == \
+        {"https": "http://proxy-b.example:3128"}  # past the bound: not cached
+    transport.close()
