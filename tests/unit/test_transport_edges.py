@@ -29,10 +29,12 @@ MiB = 1 << 20
 
 
 class _Body(io.BytesIO):
-    """A body that counts how many bytes were taken from it, and can break."""
+    """A body that counts how many bytes were taken from it, and can break.  Like
+    http.client's response, it reports itself closed once read to its end."""
 
     def __init__(self, data: bytes, broken_after: int = -1) -> None:
         super().__init__(data)
+        self.size = len(data)
         self.taken = 0
         self.broken_after = broken_after
 
@@ -42,6 +44,9 @@ class _Body(io.BytesIO):
         data = super().read(amt)
         self.taken += len(data)
         return data
+
+    def isclosed(self) -> bool:
+        return self.closed or self.taken >= self.size
 
 
 def _answer(data: bytes, *, status: int = 200, headers: dict = None,
@@ -120,7 +125,7 @@ def test_a_streamed_answer_one_byte_over_the_limit_is_refused():
 def test_a_huge_streamed_answer_is_read_only_a_chunk_past_the_limit():
     """The bound holds on memory, not just on what is kept: reading stops soon
     after the limit, however much the server would send."""
-    res = _answer(b"x" * (16 * MiB))
+    res = _answer(b"x" * (4 * MiB))
     transport = Transport(max_response_bytes=1000, pacing=False)
     with pytest.raises(ResponseTooLargeError):
         transport._read(_Call("GET", URL, None), res)
@@ -159,7 +164,7 @@ def test_a_redirect_body_up_to_64_kib_is_kept_as_sent(size):
 
 
 def test_a_redirect_body_over_64_kib_is_dropped_with_its_connection():
-    res = _redirect(b"x" * (16 * MiB))
+    res = _redirect(b"x" * MiB)
     _read_redirect(res)
     assert res.content == b""
     assert res._body.taken <= (64 << 10) + (64 << 10)  # not read on to its end
@@ -337,3 +342,18 @@ def test_the_proxy_cache_holds_256_origins_then_reads_the_environment_each_time(
     assert transport.proxies_for("https://one-more.example/", None) == \
         {"https": "http://proxy-b.example:3128"}  # past the bound: not cached
     transport.close()
+
+
+def test_a_forked_child_gets_its_own_pool_and_reads_the_environment_again(no_proxy_env):
+    """What the at-fork handler runs in a child (pcpi._fork), called here directly."""
+    no_proxy_env.setenv("HTTPS_PROXY", "http://parent-proxy.example:3128")
+    transport = Transport(pacing=False)
+    transport.proxies_for(URL, None)
+    parents = transport.session
+    no_proxy_env.setenv("HTTPS_PROXY", "http://child-proxy.example:3128")
+    transport._after_fork_in_child()
+    assert transport.session is not parents
+    assert transport.proxies_for(URL, None) == {"https": "http://child-proxy.example:3128"}
+    transport.close()  # (takes the child's own lock)
+    assert transport.session is not parents
+    parents.close()
