@@ -12,6 +12,7 @@ import pytest
 import requests
 import urllib3
 
+from pcpi._body import Payload
 from pcpi._redact import remember
 from pcpi._transport import (
     Transport,
@@ -21,7 +22,7 @@ from pcpi._transport import (
     _size,
     _without_secrets,
 )
-from pcpi.errors import ResponseTooLargeError
+from pcpi.errors import DeadlineExceeded, ResponseTooLargeError
 
 E = requests.exceptions
 URL = "https://api.example/v1/things"
@@ -357,3 +358,45 @@ def test_a_forked_child_gets_its_own_pool_and_reads_the_environment_again(no_pro
     transport.close()  # (takes the child's own lock)
     assert transport.session is not parents
     parents.close()
+
+
+# -- what a call would send, seen on a call whose deadline is spent before sending --
+
+def _unsent(**kwargs) -> DeadlineExceeded:
+    """A (0, 0) timeout is a whole deadline of 0 s: the call is prepared, then
+    refused before anything is sent, with the request it would have sent."""
+    transport = Transport(pacing=False)
+    try:
+        with pytest.raises(DeadlineExceeded) as caught:
+            transport.send(kwargs.pop("method", "GET"), URL, timeout=(0, 0), **kwargs)
+    finally:
+        transport.close()
+    return caught.value
+
+
+def test_a_call_with_no_time_left_is_never_sent_and_names_the_call():
+    exc = _unsent(method="POST", headers={})
+    assert str(exc) == (
+        "POST https://api.example:443/v1/things took longer than 0 seconds in all "
+        "(connect + read timeout); the server was still sending")
+    assert exc.request.method == "POST"
+
+
+def test_a_call_carries_pcpis_headers_under_the_callers():
+    sent = _unsent(headers={"Accept": "application/json", "x-redlock-auth": "t0ken"}).request
+    assert sent.headers["User-Agent"].startswith("pcpi/")
+    assert sent.headers["Accept-Encoding"] == "gzip, deflate"
+    assert sent.headers["Accept"] == "application/json"  # the caller's wins
+    assert sent.headers["x-redlock-auth"] == "t0ken"
+
+
+def test_a_call_sends_its_params_and_its_body_with_the_body_type():
+    sent = _unsent(method="POST", headers={}, params={"q": "a b"},
+                   body=Payload.of(json={"name": "p"})).request
+    assert sent.url == URL + "?q=a+b"
+    assert sent.body == b'{"name": "p"}'
+    assert sent.headers["Content-Type"] == "application/json"
+
+    own = _unsent(method="POST", headers={"content-type": "application/vnd.x+json"},
+                  body=Payload.of(json={"name": "p"})).request
+    assert own.headers["Content-Type"] == "application/vnd.x+json"
