@@ -42,3 +42,29 @@ def test_a_failure_after_a_followed_redirect_is_never_taken_for_an_unsent_call()
         transport.close()
     assert [r.path for r in server.seen] == ["/first"]
     assert not never_sent(caught.value)
+
+
+def test_a_redirect_loop_ends_after_five_hops_with_the_last_answer():
+    transport = Transport(pacing=False)
+    with HostileServer(lambda req: answer(302, headers={"Location": "/loop"}),
+                       tls=False) as server:
+        with pytest.raises(requests.exceptions.TooManyRedirects) as caught:
+            transport.send("GET", f"{server.url}/loop", headers={})
+        transport.close()
+    assert len(server.seen) == 6  # the call and 5 redirects followed
+    assert str(caught.value) == f"GET {server.url}/loop was redirected more than 5 times"
+    assert caught.value.response.status_code == 302
+
+
+def test_a_refused_redirect_carries_the_answer_that_asked_for_it():
+    with HostileServer(lambda req: answer(200), tls=False) as elsewhere, \
+            HostileServer(lambda req: answer(
+                301, headers={"Location": f"{elsewhere.url}/x"}), tls=False) as server:
+        transport = Transport(pacing=False)
+        with pytest.raises(requests.exceptions.RequestException) as caught:
+            transport.send("GET", f"{server.url}/first", headers={})
+        transport.close()
+    assert elsewhere.seen == []
+    assert str(caught.value).startswith(
+        f"GET {server.url}/first was redirected (301) to {elsewhere.url}, another origin;")
+    assert caught.value.response.status_code == 301
