@@ -68,3 +68,16 @@ def test_a_refused_redirect_carries_the_answer_that_asked_for_it():
     assert str(caught.value).startswith(
         f"GET {server.url}/first was redirected (301) to {elsewhere.url}, another origin;")
     assert caught.value.response.status_code == 301
+
+
+def test_a_307_to_a_body_that_cannot_be_sent_again_is_the_answer():
+    from pcpi._body import Payload
+
+    transport = Transport(pacing=False)
+    with HostileServer(lambda req: answer(307, b"again", headers={"Location": "/next"}),
+                       tls=False) as server:
+        res = transport.send("POST", f"{server.url}/first", headers={},
+                             body=Payload.of(data=iter([b"once"])))
+        transport.close()
+    assert [r.path for r in server.seen] == ["/first"]
+    assert res.status_code == 307 and res.content == b"again" and res.history == []
