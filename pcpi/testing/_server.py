@@ -105,7 +105,7 @@ class _Stats:
 
 
 class _Connection(asyncio.Protocol):
-    """One client connection: raw TCP first, TLS after a modelled delay."""
+    """One client connection, from the end of its TLS handshake."""
 
     def __init__(self, server: "Server", listener: str = "main") -> None:
         self.server = server
@@ -119,15 +119,10 @@ class _Connection(asyncio.Protocol):
 
     # -- asyncio.Protocol ---------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # Hold the ClientHello in the kernel until start_tls takes over.
-        transport.pause_reading()
         self.transport = transport
-        st = self.server.stats
-        with st.lock:
-            st.connections_accepted += 1
-            st.open_connections += 1
-            if st.open_connections > st.max_concurrent_connections:
-                st.max_concurrent_connections = st.open_connections
+        self.reader.set_transport(transport)  # type: ignore[arg-type]
+        with self.server.stats.lock:
+            self.server.stats.tls_handshakes += 1
         self.server.connections.add(self)
         self.task = self.loop.create_task(self._run())
 
@@ -153,26 +148,6 @@ class _Connection(asyncio.Protocol):
     # -- serving ------------------------------------------------------------
     async def _run(self) -> None:
         server = self.server
-        try:
-            rtt = server.app.connect_delay()
-            if rtt:
-                await asyncio.sleep(rtt)
-            if self.closed:
-                return
-            tls = await self.loop.start_tls(self.transport, self, server.ssl_context,
-                                            server_side=True, ssl_handshake_timeout=15)
-        except (OSError, ssl.SSLError, ConnectionError, asyncio.TimeoutError, RuntimeError):
-            with server.stats.lock:
-                server.stats.tls_failures += 1
-            self._abort()
-            return
-        if tls is None:
-            self._abort()
-            return
-        self.transport = tls
-        self.reader.set_transport(tls)
-        with server.stats.lock:
-            server.stats.tls_handshakes += 1
         served = 0
         try:
             while not self.closed:
@@ -355,7 +330,9 @@ class Server:
         self.stats = _Stats()
         self.connections: set = set()
         self.loop: Optional[asyncio.AbstractEventLoop] = None
-        self._servers: List[asyncio.base_events.Server] = []
+        self._listening: List[socket.socket] = []
+        self._accepting: List[asyncio.Task] = []
+        self._handshakes: set = set()
         self._thread: Optional[threading.Thread] = None
         self._stopped: Optional[asyncio.Event] = None
 
@@ -363,12 +340,53 @@ class Server:
         self.loop = asyncio.get_running_loop()
         self._stopped = asyncio.Event()
         for i, name in enumerate(self.listeners):
-            server = await self.loop.create_server(
-                lambda name=name: _Connection(self, name), self.host, self.port if i == 0 else 0,
-                backlog=1024, reuse_address=True)
-            self._servers.append(server)
-            self.ports[name] = server.sockets[0].getsockname()[1]
+            listening = socket.create_server((self.host, self.port if i == 0 else 0),
+                                             backlog=1024)
+            listening.setblocking(False)
+            self._listening.append(listening)
+            self.ports[name] = listening.getsockname()[1]
+            self._accepting.append(self.loop.create_task(self._accept(listening, name)))
         self.port = self.ports[self.listeners[0]]
+
+    # Connections are accepted here rather than by loop.create_server, so that no
+    # transport reads a byte before TLS starts: the ClientHello waits in the kernel
+    # through the modelled round trip.  (Pausing a plain transport and upgrading
+    # it with start_tls loses the ClientHello on Python 3.9 and 3.10, whose
+    # transports start reading after connection_made even when it paused them.)
+    async def _accept(self, listening: socket.socket, name: str) -> None:
+        while True:
+            try:
+                sock, _addr = await self.loop.sock_accept(listening)
+            except OSError:  # out of descriptors, or a connection reset in the backlog
+                await asyncio.sleep(0.05)
+                continue
+            with self.stats.lock:
+                self.stats.connections_accepted += 1
+            task = self.loop.create_task(self._handshake(sock, name))
+            self._handshakes.add(task)
+            task.add_done_callback(self._handshakes.discard)
+
+    async def _handshake(self, sock: socket.socket, name: str) -> None:
+        st = self.stats
+        with st.lock:
+            st.open_connections += 1
+            st.max_concurrent_connections = max(st.max_concurrent_connections,
+                                                st.open_connections)
+        try:
+            rtt = self.app.connect_delay()
+            if rtt:
+                await asyncio.sleep(rtt)
+            await self.loop.connect_accepted_socket(
+                lambda: _Connection(self, name), sock, ssl=self.ssl_context,
+                ssl_handshake_timeout=15)
+        except BaseException as exc:
+            sock.close()
+            with st.lock:
+                st.open_connections -= 1
+                if not isinstance(exc, asyncio.CancelledError):
+                    st.tls_failures += 1
+            if not isinstance(exc, Exception):
+                raise
 
     async def serve(self, ready: Optional[Callable[[], None]] = None) -> None:
         """Serve until :meth:`stop` is called."""
@@ -379,9 +397,13 @@ class Server:
         await self._shutdown()
 
     async def _shutdown(self) -> None:
-        for server in self._servers:
-            server.close()
-        tasks = []
+        for task in self._accepting:
+            task.cancel()
+        for listening in self._listening:
+            listening.close()
+        tasks = list(self._accepting) + list(self._handshakes)
+        for task in self._handshakes:
+            task.cancel()
         for conn in list(self.connections):
             conn._abort()
             if conn.task is not None:
@@ -393,8 +415,6 @@ class Server:
         for task in rest:
             task.cancel()
         await asyncio.gather(*rest, return_exceptions=True)
-        for server in self._servers:
-            await server.wait_closed()
 
     def start_in_thread(self) -> None:
         started = threading.Event()
