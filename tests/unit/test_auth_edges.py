@@ -1,0 +1,321 @@
+"""Edges of the authenticator (pcpi._auth) that the lifecycle tests of
+test_decisions.py cross without stopping at: the bounds of a token's claims,
+the defaults of a credential, how long a failed refresh stays quiet, how long a
+refresh attempt may take, and the words a user reads after a 401."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from pcpi._auth import (
+    DUE,
+    EXPIRED,
+    FRESH,
+    MAX_EXPIRIES,
+    REFUSAL_MEMORY,
+    Authenticator,
+    CallAuth,
+    Credential,
+    claimed_lifetime,
+)
+from pcpi.errors import AuthorizationError, LoginError
+
+from .test_decisions import Clock, Owner, jwt
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+class Recording(Owner):
+    """An owner that notes the options each exchange ran with (what the
+    session's exchange call would get) and lets an exchange take time."""
+
+    def __init__(self, clock, took=0.0, **kw):
+        super().__init__(clock, **kw)
+        self.took = took
+        self.options = []
+        self.auth = None
+
+    def _obtain(self, extend):
+        self.options.append(self.auth.exchange_options())
+        self.clock.now += self.took
+        return super()._obtain(extend)
+
+
+def session(clock, *, can_extend=True, login=True, **kw):
+    owner = Recording(clock, **kw)
+    auth = owner.auth = Authenticator(owner, can_extend=can_extend, clock=clock)
+    if login:
+        auth.login()  # issued at 1000.0 on the fake clock; a 600 s token expires at 1600
+    return owner, auth
+
+
+# ---------------------------------------------------------------------- claims
+def _token_of_length(n: int) -> str:
+    head, body, _ = jwt(iat=1000, exp=1600).split(".")
+    token = f"{head}.{body}."
+    return token + "s" * (n - len(token))
+
+
+def test_tokens_of_64_kib_or_more_are_not_parsed():
+    assert claimed_lifetime(_token_of_length(65535)) == 600
+    assert claimed_lifetime(_token_of_length(65536)) is None
+    assert claimed_lifetime(_token_of_length(70000)) is None
+
+
+@pytest.mark.parametrize("token", [None, 12345, b"e30.e30.c"])
+def test_a_token_that_is_not_a_string_says_nothing(token):
+    assert claimed_lifetime(token, now=1000) is None
+
+
+def test_claims_of_every_length_are_read_without_their_base64_padding():
+    lengths = set()
+    for n in range(12):
+        token = jwt(iat=1000, exp=1600, pad="x" * n)
+        lengths.add(len(token.split(".")[1]) % 4)
+        assert claimed_lifetime(token) == 600, token
+    assert lengths == {0, 2, 3}  # every length a base64 body can have
+
+
+def test_an_iat_equal_to_exp_is_ignored_and_the_clock_used_instead():
+    assert claimed_lifetime(jwt(iat=1600, exp=1600), now=1000) == 600
+
+
+def test_without_now_a_claim_with_no_iat_is_counted_from_the_wall_clock():
+    lifetime = claimed_lifetime(jwt(exp=time.time() + 600))
+    assert lifetime == pytest.approx(600, abs=5)
+
+
+def test_the_believable_lifetimes_include_both_ends():
+    month = 30 * 86400
+    assert claimed_lifetime(jwt(iat=0, exp=0.001)) == 0.001
+    assert claimed_lifetime(jwt(iat=0, exp=month)) == month
+    assert claimed_lifetime(jwt(iat=0, exp=0.0009)) is None
+    assert claimed_lifetime(jwt(iat=0, exp=month + 1)) is None
+
+
+def test_a_token_time_of_zero_or_less_never_makes_a_token_due():
+    cred = Credential("t", "t", issued=0.0, issued_at=0.0, lifetime=600.0)
+    for token_time in (0, -5, 0.0):
+        assert cred.state(1.0, token_time) == FRESH
+        assert cred.state(588.0, token_time) == DUE  # only its own lead does
+
+
+# ---------------------------------------------------------------------- credentials
+@pytest.mark.parametrize("token_time,lifetime", [
+    (None, 600.0), (0, 600.0), (-30, 600.0), ("soon", 600.0), (True, 600.0),
+    (float("inf"), 600.0), (0.5, 0.5), (90, 90.0),
+])
+def test_a_token_that_says_nothing_lives_token_time_else_ten_minutes(clock, token_time,
+                                                                      lifetime):
+    owner, auth = session(clock, login=False)
+    owner.token_time = token_time
+    auth._owner._obtain = lambda extend: "opaque-token-value"
+    auth.login()
+    assert auth.credential.lifetime == lifetime and not auth.credential.claimed
+
+
+def test_a_claim_without_iat_is_counted_from_when_the_login_was_sent(clock):
+    owner, auth = session(clock, login=False)
+    cred = auth.credential_for(jwt(exp=1600), started=5.0, started_at=1000.0)
+    assert cred.lifetime == 600 and cred.claimed
+    assert (cred.issued, cred.issued_at) == (5.0, 1000.0)
+
+
+def test_a_credential_knows_how_long_its_exchange_took(clock):
+    owner, auth = session(clock, took=2.0)
+    assert auth.credential.issued == 1000.0 and auth.credential.rtt == 2.0
+
+
+def test_a_token_set_by_hand_has_no_round_trip_and_the_wall_time_it_was_set(clock):
+    owner, auth = session(clock)
+    before = time.time()
+    auth.adopt(jwt(iat=1, exp=61))
+    cred = auth.credential
+    assert before <= cred.issued_at <= time.time()
+    assert cred.rtt == 0
+    # its refresh starts 2 % of 60 s before expiry (no round trips to allow for)
+    assert cred.state(cred.issued + 58.7, 360) == FRESH
+    assert cred.state(cred.issued + 58.8, 360) == DUE
+
+
+def test_backdating_moves_both_issue_times(clock):
+    owner, auth = session(clock)
+    cred = auth.credential
+    auth.backdate(cred.issued_at - 400)
+    assert auth.credential.issued_at == cred.issued_at - 400  # token_time_stamp reads it back
+    assert auth.credential.issued == cred.issued - 400
+
+
+def test_outside_an_exchange_there_are_no_exchange_options(clock):
+    owner, auth = session(clock, login=False)
+    assert auth.exchange_options() == {} and auth.flight_started == 0.0
+    auth.login()
+    assert owner.options == [{}]  # a login is an ordinary call
+    assert auth.exchange_options() == {}
+
+
+# ---------------------------------------------------------------------- failed refreshes
+@pytest.mark.parametrize("token_time,failed_at,remaining,quiet", [
+    (100, 1100.0, 500.0, 30.0),   # at most 30 s
+    (520, 1520.0, 80.0, 10.0),    # an eighth of the token's remaining life
+    (360, 1596.0, 4.0, 1.0),      # at least a second
+])
+def test_a_failed_refresh_stays_quiet_for_an_eighth_of_the_remaining_life(
+        clock, token_time, failed_at, remaining, quiet):
+    owner, auth = session(clock)
+    owner.token_time = token_time
+    clock.now = failed_at
+    owner.fail = [LoginError("extend answered 500")]
+    auth.before_call()
+    assert owner._log.lines == [
+        f"Token refresh for tenant 'unit' failed (LoginError); still using the current "
+        f"token, valid for {remaining:.0f} more seconds"]
+    clock.now = failed_at + quiet - 0.01
+    auth.before_call()
+    assert owner.exchanges == ["login", "extend"]
+    clock.now = failed_at + quiet
+    auth.before_call()
+    assert owner.exchanges == ["login", "extend", "extend"]
+
+
+@pytest.mark.parametrize("lifetime,now,connect,read", [
+    (3600.0, 1360.0, 10.0, 180.0),   # remaining 3240 s: both capped
+    (600.0, 1360.0, 10.0, 120.0),    # remaining 240 s: half of it to read
+    (600.0, 1580.0, 5.0, 10.0),      # remaining 20 s: a quarter to connect, half to read
+    (600.0, 1596.0, 1.0, 2.0),
+    (600.0, 1598.0, 0.5, 1.0),       # never less than half a second
+])
+def test_a_proactive_refresh_is_one_attempt_within_the_tokens_remaining_life(
+        clock, lifetime, now, connect, read):
+    owner, auth = session(clock, lifetime=lifetime)
+    clock.now = now
+    auth.before_call()
+    assert owner.exchanges == ["login", "extend"]
+    assert owner.options[-1] == {"max_retries": 0, "timeout": (connect, read)}
+
+
+def test_an_extend_at_expiry_is_one_short_attempt_and_the_login_after_it_is_not(clock):
+    owner, auth = session(clock)
+    clock.now = 1599.5  # in its last second: expired for us, still valid for the tenant
+    owner.fail = [LoginError("extend refused")]
+    auth.before_call()
+    assert owner.exchanges == ["login", "extend", "login"]
+    assert owner.options[1:] == [{"max_retries": 0, "timeout": (0.5, 0.5)}, {}]
+    assert owner._log.lines == ["Token refresh for tenant 'unit' failed (LoginError); "
+                                "logging in again"]
+
+
+def test_a_token_at_its_expiry_is_not_extended(clock):
+    owner, auth = session(clock)
+    clock.now = auth.credential.expires
+    auth.before_call()
+    assert owner.exchanges == ["login", "login"]
+
+
+# ---------------------------------------------------------------------- logins on demand
+def test_refresh_extends_where_the_api_can_and_logs_in_otherwise(clock):
+    owner, auth = session(clock)
+    clock.now += 1
+    auth.refresh()
+    owner2, auth2 = session(clock, can_extend=False)
+    clock.now += 1
+    auth2.refresh()
+    assert owner.exchanges == ["login", "extend"] and owner2.exchanges == ["login", "login"]
+
+
+def test_refresh_before_any_login_logs_in(clock):
+    owner, auth = session(clock, can_extend=False, login=False)
+    cred = auth.refresh()
+    assert owner.exchanges == ["login"] and cred is auth.credential
+
+
+@pytest.mark.parametrize("ask", ["refresh", "login"])
+def test_asking_while_an_exchange_started_no_earlier_runs_is_served_by_it(clock, ask):
+    owner, auth = session(clock)
+    clock.now += 1
+    owner.gate = threading.Event()
+    first = threading.Thread(target=getattr(auth, ask))
+    first.start()
+    for _ in range(100):
+        if len(owner.exchanges) == 2:
+            break
+        threading.Event().wait(0.01)
+    second = threading.Thread(target=getattr(auth, ask))
+    second.start()  # asks at the same clock time the running exchange was sent
+    threading.Event().wait(0.05)
+    owner.gate.set()
+    first.join(5)
+    second.join(5)
+    assert len(owner.exchanges) == 2
+
+
+# ---------------------------------------------------------------------- after a 401
+def test_the_401_of_an_expired_token_is_a_warning_the_user_reads(clock):
+    owner, auth = session(clock)
+    cred = auth.credential
+    clock.now = cred.expires
+    auth.after_401(cred.header, cred, CallAuth("GET /x"), "GET /x")
+    assert owner._log.lines == ["Session expired for tenant 'unit'. Generating new token and "
+                                "retrying."]
+
+
+def test_a_refusal_with_a_valid_token_is_a_warning_naming_the_call(clock):
+    owner, auth = session(clock)
+    cred = auth.credential
+    auth.after_401(cred.header, cred, CallAuth("GET /x"), "GET /policy")
+    assert owner._log.lines == ["GET /policy was refused (401) with a valid token; logging in "
+                                "again once."]
+
+
+def _refusal_remembered(auth) -> float:
+    call = CallAuth(("GET", "h", "/forbidden"))
+    call.refused = True  # it had its re-login already
+    cred = auth.credential
+    with pytest.raises(AuthorizationError):
+        auth.after_401(cred.header, cred, call, "GET /forbidden")
+    return auth.clock()
+
+
+def test_a_remembered_refusal_names_the_call_and_lasts_exactly_refusal_memory(clock):
+    owner, auth = session(clock)
+    since = _refusal_remembered(auth)
+    cred = auth.credential
+    clock.now = since + REFUSAL_MEMORY - 0.01
+    with pytest.raises(AuthorizationError, match="^GET /forbidden was refused$"):
+        auth.after_401(cred.header, cred, CallAuth(("GET", "h", "/forbidden")), "GET /forbidden")
+    assert owner.exchanges == ["login"]
+    clock.now = since + REFUSAL_MEMORY
+    auth.after_401(cred.header, cred, CallAuth(("GET", "h", "/forbidden")), "GET /forbidden")
+    assert owner.exchanges == ["login", "login"]  # forgotten: asked again with a new login
+
+
+def test_a_call_whose_tokens_keep_being_replaced_ends_naming_itself(clock):
+    owner, auth = session(clock)
+    call = CallAuth("GET /x")
+    with pytest.raises(LoginError) as info:
+        for _ in range(MAX_EXPIRIES + 1):
+            old = auth.credential
+            clock.now += 1
+            auth.relogin(old)  # another thread renewed it meanwhile
+            auth.after_401(old.header, old, call, "GET /x")
+    assert str(info.value) == ("GET /x: the tokens of tenant 'unit' kept expiring before the "
+                               "call got through (10 renewals)")
+    assert call.expiries == MAX_EXPIRIES + 1
+
+
+def test_a_call_whose_tokens_keep_expiring_ends_naming_itself(clock):
+    owner, auth = session(clock)
+    call = CallAuth("GET /x")
+    with pytest.raises(LoginError, match="^GET /x: the tokens of tenant 'unit' kept expiring"):
+        for _ in range(MAX_EXPIRIES + 1):
+            cred = auth.credential
+            clock.now = cred.expires
+            assert cred.state(clock.now, None) == EXPIRED
+            auth.after_401(cred.header, cred, call, "GET /x")
+    assert len(owner.exchanges) == 1 + MAX_EXPIRIES
