@@ -32,17 +32,19 @@ def clock():
 
 
 class Recording(Owner):
-    """An owner that notes the options each exchange ran with (what the
-    session's exchange call would get) and lets an exchange take time."""
+    """An owner that notes the options and start time each exchange ran with
+    (what the session's exchange call reads) and lets an exchange take time."""
 
     def __init__(self, clock, took=0.0, **kw):
         super().__init__(clock, **kw)
         self.took = took
         self.options = []
+        self.started = []
         self.auth = None
 
     def _obtain(self, extend):
         self.options.append(self.auth.exchange_options())
+        self.started.append(self.auth.flight_started)
         self.clock.now += self.took
         return super()._obtain(extend)
 
@@ -155,9 +157,11 @@ def test_backdating_moves_both_issue_times(clock):
 def test_outside_an_exchange_there_are_no_exchange_options(clock):
     owner, auth = session(clock, login=False)
     assert auth.exchange_options() == {} and auth.flight_started == 0.0
+    clock.now = 1234.0
     auth.login()
-    assert owner.options == [{}]  # a login is an ordinary call
-    assert auth.exchange_options() == {}
+    assert owner.options == [{}]       # a login is an ordinary call
+    assert owner.started == [1234.0]   # when the exchange being run was sent
+    assert auth.exchange_options() == {} and auth.flight_started == 0.0
 
 
 # ---------------------------------------------------------------------- failed refreshes
@@ -240,19 +244,28 @@ def test_asking_while_an_exchange_started_no_earlier_runs_is_served_by_it(clock,
     owner, auth = session(clock)
     clock.now += 1
     owner.gate = threading.Event()
-    first = threading.Thread(target=getattr(auth, ask))
+    got = []
+
+    def run():
+        try:
+            got.append(getattr(auth, ask)())
+        except Exception as exc:  # the test reads it below
+            got.append(exc)
+
+    first = threading.Thread(target=run)
     first.start()
     for _ in range(100):
         if len(owner.exchanges) == 2:
             break
         threading.Event().wait(0.01)
-    second = threading.Thread(target=getattr(auth, ask))
-    second.start()  # asks at the same clock time the running exchange was sent
-    threading.Event().wait(0.05)
+    second = threading.Thread(target=run)
+    second.start()  # asks at the same clock time the running exchange was sent: waits
+    threading.Event().wait(0.2)
     owner.gate.set()
     first.join(5)
     second.join(5)
     assert len(owner.exchanges) == 2
+    assert got == [auth.credential, auth.credential]  # both get that exchange's token
 
 
 # ---------------------------------------------------------------------- after a 401
