@@ -332,3 +332,66 @@ def test_a_call_whose_tokens_keep_expiring_ends_naming_itself(clock):
             assert cred.state(clock.now, None) == EXPIRED
             auth.after_401(cred.header, cred, call, "GET /x")
     assert len(owner.exchanges) == 1 + MAX_EXPIRIES
+
+
+# ---------------------------------------------------------------------- waiting for a refresh
+def test_an_expired_call_waits_for_a_running_proactive_refresh_and_uses_its_token(clock):
+    owner, auth = session(clock)
+    gate = threading.Event()
+    extend = owner._obtain
+
+    def slow_extend(extended):
+        if extended:
+            assert gate.wait(5)
+        return extend(extended)
+
+    owner._obtain = slow_extend
+    clock.now = 1360.0  # due: a proactive refresh starts
+    refresher = threading.Thread(target=auth.before_call)
+    refresher.start()
+    for _ in range(100):
+        if len(owner.exchanges) == 2:
+            break
+        threading.Event().wait(0.01)
+    clock.now = 1599.5  # meanwhile the old token reaches its last second
+    errors = []
+
+    def call():
+        try:
+            auth.before_call()
+        except Exception as exc:  # the test reads it below
+            errors.append(exc)
+
+    caller = threading.Thread(target=call)
+    caller.start()
+    threading.Event().wait(0.1)
+    gate.set()
+    refresher.join(5)
+    caller.join(5)
+    assert errors == [] and owner.exchanges == ["login", "extend"]
+    assert auth.credential.state(clock.now, owner.token_time) == FRESH
+
+
+class _Done:
+    """The done event of a refresh that never ends: notes how long it was waited for."""
+
+    def __init__(self):
+        self.waits = []
+
+    def wait(self, timeout=None):
+        self.waits.append(timeout)
+        return False
+
+
+@pytest.mark.parametrize("wait_limit", [30.0, 0.5, 0.0])
+def test_the_wait_for_a_proactive_refresh_is_bounded_by_wait_limit(clock, wait_limit):
+    from pcpi._auth import _Flight
+
+    owner, auth = session(clock)
+    auth.wait_limit = wait_limit
+    stuck = auth._advisory = _Flight()
+    stuck.done = _Done()
+    clock.now = 1600.0  # expired
+    auth.before_call()  # waits (for the bound), then logs in by itself
+    assert stuck.done.waits == [wait_limit]
+    assert owner.exchanges == ["login", "login"]
