@@ -21,7 +21,7 @@ from pcpi._auth import (
     Credential,
     claimed_lifetime,
 )
-from pcpi.errors import AuthorizationError, LoginError
+from pcpi.errors import AuthorizationError, LoginError, PcpiError
 
 from .test_decisions import Clock, Owner, jwt
 
@@ -55,6 +55,29 @@ def session(clock, *, can_extend=True, login=True, **kw):
     if login:
         auth.login()  # issued at 1000.0 on the fake clock; a 600 s token expires at 1600
     return owner, auth
+
+
+def started(target, results):
+    """``target`` in a thread of its own; its result, or its error (pcpi's are
+    SystemExits), goes to ``results``."""
+    def run():
+        try:
+            results.append(target())
+        except (Exception, PcpiError) as exc:
+            results.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def until_exchanges(owner, n):
+    """Wait (a little, for real) until the ``n``-th exchange has begun."""
+    for _ in range(500):
+        if len(owner.exchanges) >= n:
+            return
+        threading.Event().wait(0.01)
+    raise AssertionError(f"no exchange {n}: {owner.exchanges}")
 
 
 # ---------------------------------------------------------------------- claims
@@ -204,6 +227,14 @@ def test_a_proactive_refresh_is_one_attempt_within_the_tokens_remaining_life(
     assert owner.options[-1] == {"max_retries": 0, "timeout": (connect, read)}
 
 
+def test_a_token_due_before_the_first_second_of_the_clock_is_refreshed(clock):
+    clock.now = 0.0  # a monotonic clock just after boot, say
+    owner, auth = session(clock, lifetime=1.0)
+    clock.now = 0.98  # due: 2 % of its second before expiry
+    auth.before_call()
+    assert owner.exchanges == ["login", "extend"]
+
+
 def test_an_extend_at_expiry_is_one_short_attempt_and_the_login_after_it_is_not(clock):
     owner, auth = session(clock)
     clock.now = 1599.5  # in its last second: expired for us, still valid for the tenant
@@ -233,6 +264,15 @@ def test_refresh_extends_where_the_api_can_and_logs_in_otherwise(clock):
     assert owner.exchanges == ["login", "extend"] and owner2.exchanges == ["login", "login"]
 
 
+def test_an_authenticator_not_told_it_can_extend_refreshes_by_logging_in(clock):
+    owner = Owner(clock)
+    auth = Authenticator(owner, clock=clock)
+    auth.login()
+    clock.now += 1
+    auth.refresh()
+    assert owner.exchanges == ["login", "login"]
+
+
 def test_refresh_before_any_login_logs_in(clock):
     owner, auth = session(clock, can_extend=False, login=False)
     cred = auth.refresh()
@@ -245,22 +285,10 @@ def test_asking_while_an_exchange_started_no_earlier_runs_is_served_by_it(clock,
     clock.now += 1
     owner.gate = threading.Event()
     got = []
-
-    def run():
-        try:
-            got.append(getattr(auth, ask)())
-        except Exception as exc:  # the test reads it below
-            got.append(exc)
-
-    first = threading.Thread(target=run)
-    first.start()
-    for _ in range(100):
-        if len(owner.exchanges) == 2:
-            break
-        threading.Event().wait(0.01)
-    second = threading.Thread(target=run)
-    second.start()  # asks at the same clock time the running exchange was sent: waits
-    threading.Event().wait(0.2)
+    first = started(getattr(auth, ask), got)
+    until_exchanges(owner, 2)
+    second = started(getattr(auth, ask), got)  # asks at the clock time the exchange was sent
+    threading.Event().wait(0.1)
     owner.gate.set()
     first.join(5)
     second.join(5)
@@ -337,38 +365,18 @@ def test_a_call_whose_tokens_keep_expiring_ends_naming_itself(clock):
 # ---------------------------------------------------------------------- waiting for a refresh
 def test_an_expired_call_waits_for_a_running_proactive_refresh_and_uses_its_token(clock):
     owner, auth = session(clock)
-    gate = threading.Event()
-    extend = owner._obtain
-
-    def slow_extend(extended):
-        if extended:
-            assert gate.wait(5)
-        return extend(extended)
-
-    owner._obtain = slow_extend
+    owner.gate = threading.Event()
     clock.now = 1360.0  # due: a proactive refresh starts
-    refresher = threading.Thread(target=auth.before_call)
-    refresher.start()
-    for _ in range(100):
-        if len(owner.exchanges) == 2:
-            break
-        threading.Event().wait(0.01)
+    returned = []
+    refresher = started(auth.before_call, returned)
+    until_exchanges(owner, 2)
     clock.now = 1599.5  # meanwhile the old token reaches its last second
-    errors = []
-
-    def call():
-        try:
-            auth.before_call()
-        except Exception as exc:  # the test reads it below
-            errors.append(exc)
-
-    caller = threading.Thread(target=call)
-    caller.start()
+    caller = started(auth.before_call, returned)
     threading.Event().wait(0.1)
-    gate.set()
+    owner.gate.set()
     refresher.join(5)
     caller.join(5)
-    assert errors == [] and owner.exchanges == ["login", "extend"]
+    assert returned == [None, None] and owner.exchanges == ["login", "extend"]
     assert auth.credential.state(clock.now, owner.token_time) == FRESH
 
 
@@ -395,3 +403,19 @@ def test_the_wait_for_a_proactive_refresh_is_bounded_by_wait_limit(clock, wait_l
     auth.before_call()  # waits (for the bound), then logs in by itself
     assert stuck.done.waits == [wait_limit]
     assert owner.exchanges == ["login", "login"]
+
+
+def test_a_short_wait_limit_still_lets_a_waiter_take_another_threads_token(clock):
+    owner, auth = session(clock)
+    auth.wait_limit = 0.9  # on the fake clock, all of it remains while the waiter waits
+    clock.now = 1600.0
+    owner.gate = threading.Event()
+    returned = []
+    leader = started(auth.before_call, returned)
+    until_exchanges(owner, 2)
+    waiter = started(auth.before_call, returned)
+    threading.Event().wait(0.1)
+    owner.gate.set()
+    leader.join(5)
+    waiter.join(5)
+    assert returned == [None, None] and owner.exchanges == ["login", "login"]
