@@ -419,3 +419,23 @@ def test_a_short_wait_limit_still_lets_a_waiter_take_another_threads_token(clock
     leader.join(5)
     waiter.join(5)
     assert returned == [None, None] and owner.exchanges == ["login", "login"]
+
+
+def test_with_a_wait_limit_of_zero_a_call_never_waits_for_another_threads_login(clock):
+    from pcpi._auth import _Flight
+
+    owner, auth = session(clock)
+    auth.wait_limit = 0.0
+    running = auth._flight = _Flight()  # another thread's login, as this call finds it
+    running.done = _Done()
+
+    def finished(timeout=None):  # had this call waited, it would have found it done
+        running.done.waits.append(timeout)
+        auth._flight = None
+        return True
+
+    running.done.wait = finished
+    clock.now = 1600.0
+    with pytest.raises(LoginError, match="gave up after waiting 0 seconds"):
+        auth.before_call()
+    assert running.done.waits == [] and owner.exchanges == ["login"]
