@@ -12,7 +12,7 @@ Every session of a tenant shares one pooled ``requests.Session``; calls retry
 recovery) and connection failures of calls that are safe to repeat.
 """
 
-__version__ = "1.1.0.dev0"
+__version__ = "1.1.0"
 
 from . import (  # noqa: E402
            errors,  # noqa: E402

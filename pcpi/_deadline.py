@@ -21,6 +21,8 @@ import threading
 import time
 from typing import Any, Dict, Optional
 
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
 from . import _fork
 
 __all__ = ["Attempt", "Watchdog", "watchdog", "tracked_pool_class"]
@@ -181,15 +183,29 @@ class _TrackedPool:
         super()._put_conn(conn)  # type: ignore[misc]
 
 
+class _OneWarningPool:
+    """Mixed into urllib3's HTTPS pools: no InsecureRequestWarning per request
+    without verification; pcpi says it once per manager and tenant instead
+    (:meth:`pcpi._transport.Transport.unverified`).  The user's own requests
+    calls keep urllib3's warnings: no global warning filter is changed."""
+
+    def _validate_conn(self, conn) -> None:  # type: ignore[no-untyped-def]
+        HTTPConnectionPool._validate_conn(self, conn)  # (HTTPS's adds only the warning)
+        if conn.is_closed:
+            conn.connect()  # early, as urllib3 does, so that TLS errors come from here
+
+
 def tracked_pool_class(cls: type) -> type:
     """``cls`` (a urllib3 connection pool class) with the watchdog's hooks."""
     if issubclass(cls, _TrackedPool):
         return cls
     sub = _tracked.get(cls)
     if sub is None:
+        bases = (_TrackedPool, _OneWarningPool, cls) if issubclass(cls, HTTPSConnectionPool) \
+            else (_TrackedPool, cls)
         # no lock: this runs in a forked child too, where a lock another thread
         # held at fork time would never be released; setdefault keeps one class
-        sub = _tracked.setdefault(cls, type(f"Tracked{cls.__name__}", (_TrackedPool, cls), {}))
+        sub = _tracked.setdefault(cls, type(f"Tracked{cls.__name__}", bases, {}))
     return sub
 
 

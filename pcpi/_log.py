@@ -1,70 +1,156 @@
 """Logging: the default ``pcpi`` logger and one adapter for stdlib and loguru.
 
-1.0.1 called ``logging.basicConfig()`` at import, so users saw its SUCCESS /
-FAILED lines out of the box.  Rather than configure the root logger, pcpi gives
-its own logger a stderr handler that speaks only while the application has not
-configured logging itself; once it has, records propagate as usual.
+pcpi logs the way a library should: it adds no handler to any logger and sets
+no level, so once the application configures logging, its handlers and levels
+decide.  Until then (no handler anywhere in the chain of the logger pcpi was
+given), records at INFO and above, or at the level set on that logger itself,
+go to stderr in the ``LEVEL:name:message`` form that 1.0.1's import-time
+``logging.basicConfig()`` printed, without touching the application's loggers.
+
+Records carry the location of the pcpi code that logged (``stacklevel`` for
+logging, ``opt(depth=...)`` for loguru), not this module's.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
-from typing import Any
+from typing import Any, Callable, Optional, TypeVar
 
-__all__ = ["py_logger", "Log"]
+__all__ = ["py_logger", "Log", "logs_fatal", "self_log", "self_logger", "argument"]
 
 _FORMAT = "%(levelname)s:%(name)s:%(message)s"  # what basicConfig() printed in 1.0.1
 
+#: pcpi's default logger: no handler and no level of its own (the application's
+#: configuration decides; see the module docstring for what happens before)
+py_logger = logging.getLogger("pcpi")
 
-class _UntilConfiguredHandler(logging.StreamHandler):
-    """Writes to stderr only while the root logger has no handlers."""
+
+class _Stderr(logging.StreamHandler):
+    """The stand-in for an application that has not configured logging."""
 
     def __init__(self) -> None:
         super().__init__(sys.stderr)
         self.setFormatter(logging.Formatter(_FORMAT))
 
     def emit(self, record: logging.LogRecord) -> None:
-        if not logging.getLogger().handlers:
-            self.stream = sys.stderr  # follow redirections of sys.stderr
-            super().emit(record)
+        self.stream = sys.stderr  # follow redirections of sys.stderr
+        super().emit(record)
 
 
-py_logger = logging.getLogger("pcpi")
-if not any(isinstance(h, _UntilConfiguredHandler) for h in py_logger.handlers):
-    py_logger.addHandler(_UntilConfiguredHandler())
-if py_logger.level == logging.NOTSET:
-    py_logger.setLevel(logging.INFO)
+_stderr = _Stderr()  # attached to no logger
 
 
 class Log:
     """Calls ``success`` where the logger has it (loguru), ``info`` otherwise, and
     skips building messages a stdlib logger would drop."""
 
-    __slots__ = ("logger", "_stdlib", "_success")
+    __slots__ = ("logger", "_stdlib", "_loguru")
 
-    def __init__(self, logger: Any):
+    def __init__(self, logger: Any = None):
         self.logger = logger if logger is not None else py_logger
         self._stdlib = isinstance(self.logger, logging.Logger)
-        self._success = getattr(self.logger, "success", None)
+        self._loguru = not self._stdlib and callable(getattr(self.logger, "opt", None)) and \
+            callable(getattr(self.logger, "success", None))
+
+    def _configured(self) -> bool:
+        return self.logger.hasHandlers()
 
     def enabled(self, level: int) -> bool:
-        return not self._stdlib or self.logger.isEnabledFor(level)
+        """Whether a record at ``level`` would be written anywhere."""
+        if not self._stdlib:
+            return True
+        if self._configured():
+            return self.logger.isEnabledFor(level)
+        return level >= (self.logger.level or logging.INFO) and not self.logger.disabled
+
+    def _emit(self, level: int, name: str, msg: str, where: Any = None) -> None:
+        # ``where``: a frame and line to report; else two frames up, the pcpi
+        # code that called debug()/info()/...
+        if self._stdlib:
+            if not self.enabled(level):
+                return
+            frame, line = where or (sys._getframe(2), None)
+            code = frame.f_code
+            record = self.logger.makeRecord(self.logger.name, level, code.co_filename,
+                                            line or frame.f_lineno, msg, (), None, code.co_name)
+            if self._configured():
+                self.logger.handle(record)  # (filters, then the handlers up the chain)
+            else:
+                _stderr.handle(record)
+        elif self._loguru:
+            getattr(self.logger.opt(depth=2), name)(msg)
+        else:  # another logger-like object: its own methods
+            getattr(self.logger, name)(msg)
 
     def success(self, msg: str) -> None:
-        if self._success is not None:
-            self._success(msg)
-        elif self.enabled(logging.INFO):
-            self.logger.info(msg)
+        """1.0.1's per-call SUCCESS line: loguru's SUCCESS level, else INFO."""
+        if self._loguru:
+            self.logger.opt(depth=1).success(msg)
+        elif self._stdlib or not callable(getattr(self.logger, "success", None)):
+            self._emit(logging.INFO, "info", msg)
+        else:
+            self.logger.success(msg)
 
     def debug(self, msg: str) -> None:
-        self.logger.debug(msg)
+        self._emit(logging.DEBUG, "debug", msg)
 
     def info(self, msg: str) -> None:
-        self.logger.info(msg)
+        self._emit(logging.INFO, "info", msg)
 
     def warning(self, msg: str) -> None:
-        self.logger.warning(msg)
+        self._emit(logging.WARNING, "warning", msg)
 
     def error(self, msg: str) -> None:
-        self.logger.error(msg)
+        self._emit(logging.ERROR, "error", msg)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def logs_fatal(find: Callable[..., Any]) -> Callable[[F], F]:
+    """Decorate a public entry point: a :class:`~pcpi.errors.PcpiError` leaving it
+    is logged at ERROR first (once, however deep the calls it crossed), so that
+    log files and sinks record why a job stopped, as 1.0.1 logged before
+    ``exit()``.  ``find(args, kwargs)`` returns the logger to use."""
+    from .errors import PcpiError
+
+    def decorate(fn: F) -> F:
+        @functools.wraps(fn)
+        def entry(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except PcpiError as exc:
+                if not getattr(exc, "_pcpi_logged", False):
+                    exc._pcpi_logged = True  # type: ignore[attr-defined]
+                    logger: Optional[Any] = find(args, kwargs)
+                    log = logger if isinstance(logger, Log) else Log(logger)
+                    tb = exc.__traceback__
+                    while tb is not None and tb.tb_next is not None:
+                        tb = tb.tb_next  # where it was raised
+                    where = (tb.tb_frame, tb.tb_lineno) if tb is not None else None
+                    log._emit(logging.ERROR, "error", f"{type(exc).__name__}: {exc}", where)
+                raise
+        return entry  # type: ignore[return-value]
+    return decorate
+
+
+def self_log(args: tuple, kwargs: dict) -> Any:
+    """For :func:`logs_fatal` on a session method: the session's log."""
+    return args[0]._log
+
+
+def self_logger(args: tuple, kwargs: dict) -> Any:
+    """For :func:`logs_fatal` on a manager method: the manager's logger."""
+    return getattr(args[0], "logger", None)
+
+
+def argument(name: str, index: int) -> Callable[[tuple, dict], Any]:
+    """For :func:`logs_fatal` on a function taking the logger as ``name`` (or
+    positionally at ``index``)."""
+    def find(args: tuple, kwargs: dict) -> Any:
+        if name in kwargs:
+            return kwargs[name]
+        return args[index] if len(args) > index else None
+    return find

@@ -89,7 +89,7 @@ class LoginSupport:
             res, elapsed = refresh()
             if res.status_code != self.expired_code:
                 token = self._token_from(res, "token refresh")
-                self._log.success(f"SUCCESS - {elapsed} seconds")
+                self._log.success(f"SUCCESS - {elapsed} seconds - {_call_of(res)}")
                 return token
             self._log.warning("Session expired. Generating new token.")
         res, elapsed = self._api_login()
@@ -99,7 +99,7 @@ class LoginSupport:
             self._expired_login()  # raises, or repairs what the login depends on
             res, elapsed = self._api_login()
         token = self._token_from(res, "login")
-        self._log.success(f"SUCCESS - {elapsed} seconds")
+        self._log.success(f"SUCCESS - {elapsed} seconds - {_call_of(res)}")
         return token
 
     # ------------------------------------------------------------------ 1.0.1 login API
@@ -166,3 +166,9 @@ def _retries_note(status: int, session: Any) -> str:
         return f" after {session.retries} retries; the service is throttling or unavailable"
     return ""
 
+
+
+def _call_of(res: Any) -> str:
+    """``METHOD url`` (without a query) of the call that ``res`` answers."""
+    request = getattr(res, "request", None)
+    return f"{getattr(request, 'method', '?')} {without_query(str(getattr(res, 'url', '')))}"

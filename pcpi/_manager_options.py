@@ -13,6 +13,7 @@ task logs in once, not once per task.
 from __future__ import annotations
 
 import collections
+import collections.abc
 import hashlib
 import pickle
 import threading
@@ -26,12 +27,35 @@ from ._pacing import Pacer
 from ._policy import RetryPolicy
 from ._transport import DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, Timeout, Transport
 
-__all__ = ["ManagerOptions", "MAX_RESTORED"]
+__all__ = ["ManagerOptions", "MAX_RESTORED", "checked_proxies", "not_a_logger"]
 
 #: managers kept per process for unpickled copies (the least recently used go first)
 MAX_RESTORED = 64
 _restored: "collections.OrderedDict[bytes, ManagerOptions]" = collections.OrderedDict()
 _restored_lock = threading.Lock()
+
+
+def _is_logger(value: Any) -> bool:
+    return callable(getattr(value, "info", None)) and callable(getattr(value, "error", None))
+
+
+def not_a_logger(value: Any, what: str, signature: str) -> Any:
+    """``value``, unless it is a logger: a positional call in the style of pcpi
+    0.x, which took the logger earlier; say which argument and what 1.0.1 expects."""
+    if _is_logger(value):
+        raise TypeError(f"{what} is a logger: pcpi 1.0.1 and later take {signature}; pass "
+                        f"the logger by name, logger=...")
+    return value
+
+
+def checked_proxies(proxies: Any, signature: str) -> Any:
+    """``proxies`` as given, if it can be one: a dict, or empty (None, ``""``,
+    as 1.0.1 scripts pass)."""
+    if not proxies or isinstance(proxies, collections.abc.Mapping):
+        return proxies
+    not_a_logger(proxies, "the 6th argument (proxies)", signature)
+    raise TypeError(f"proxies must be a dict such as {{'https': 'http://proxy:3128'}} or None, "
+                    f"not {type(proxies).__name__}")
 
 
 class ManagerOptions:
@@ -59,6 +83,8 @@ class ManagerOptions:
                                   timeout=timeout, pacing=pacing,
                                   max_response_bytes=max_response_bytes)
         self.transport = transport
+        if self.verify is False:
+            transport.unverified(self.api_url, self.tenant)
         if urlsplit(self.api_url).scheme.lower() == "http":
             # the user wrote http: allowed, said once per manager
             Log(self.logger).warning(

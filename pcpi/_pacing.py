@@ -202,6 +202,7 @@ class Pacer:
         self._buckets: Dict[Key, _Bucket] = {}
         self._meters: Dict[Key, _Meter] = {}
         self._probes: Dict[Key, _Probe] = {}
+        self._reported: Dict[Key, float] = {}  # when a long wait was last reported
         self._lock = threading.Lock()
         _fork.register(self)
 
@@ -290,6 +291,19 @@ class Pacer:
     def _after_fork_in_child(self) -> None:
         self._lock = threading.Lock()  # another thread may have held it at fork time
         self._probes = {}  # the threads waiting for a first answer are the parent's
+
+    def report_due(self, key: Key, every: float = 60.0) -> bool:
+        """Whether a long wait on ``key`` should be reported now: once per
+        ``every`` seconds and endpoint (at most ``max_endpoints`` remembered)."""
+        now = self.clock()
+        with self._lock:
+            last = self._reported.get(key)
+            if last is not None and now - last < every:
+                return False
+            if last is None:
+                _make_room(self._reported, self.max_endpoints)
+            self._reported[key] = now
+        return True
 
     def limit(self, key: Key) -> Optional[Tuple[float, float]]:
         """The ``(rate, burst)`` currently paced for ``key``, or None."""

@@ -24,7 +24,7 @@ __all__ = ["MAX_PAGES", "config_search_pages", "total_rows"]
 #: pages one search may take (20 million rows at 2,000 a page)
 MAX_PAGES = 10_000
 
-Page = Tuple[Dict[str, Any], Dict[str, Any], int, int]
+Page = Tuple[Dict[str, Any], Dict[str, Any], int, int, Tuple[str, ...]]
 
 
 def _count(n: int, noun: str) -> str:
@@ -40,7 +40,9 @@ def _incomplete(why: str, pages: int, rows: int,
 
 def config_search_pages(session: Any, payload: dict, *, max_pages: int = MAX_PAGES,
                         max_bytes: Optional[int] = None, **send: Any) -> Iterator[Page]:
-    """Yield ``(details, data, page_number, running_total_rows)`` per page.
+    """Yield ``(details, data, page_number, running_total_rows, keys)`` per page:
+    ``details`` is the first page without its ``data`` (as 1.0.1 gave it to
+    callbacks), ``keys`` the first page's keys in the server's order.
 
     ``session`` sends (its retry loop) and previews bodies (redacted);
     ``max_bytes`` bounds the pages' bodies in all (for a caller that keeps them);
@@ -55,6 +57,7 @@ def config_search_pages(session: Any, payload: dict, *, max_pages: int = MAX_PAG
     pages = rows = total = 0
     res = _fetch(session, f"{base}/search/config", body, send, pages, rows)
     details = _json(session, res, "the first page", pages, rows)
+    keys = tuple(details)
     data = details.pop("data", None)
     if not isinstance(data, dict) or "items" not in data:
         raise _incomplete(f"the first page (HTTP {res.status_code}) has no 'data' with "
@@ -72,7 +75,7 @@ def config_search_pages(session: Any, payload: dict, *, max_pages: int = MAX_PAG
             raise _incomplete(f"page {pages + 1} has 'items' that are not a list", pages, rows,
                               res)
         total += total_rows(data)
-        yield details, data, pages, total
+        yield details, data, pages, total, keys
         pages += 1
         rows += len(items)
         token = data.get("nextPageToken")

@@ -23,7 +23,7 @@ import requests
 
 from ._auth import Authenticator, CallAuth
 from ._body import Payload
-from ._log import Log
+from ._log import Log, logs_fatal, self_log
 from ._login import LoginSupport
 from ._pacing import endpoint_key
 from ._policy import RetryPolicy, is_safe_to_repeat
@@ -121,6 +121,7 @@ class Session(LoginSupport):
         return self.headers.get(self.auth_key)
 
     # ------------------------------------------------------------------ public API
+    @logs_fatal(self_log)
     def request(self, method: str, endpoint_url: str, json: dict = None, data: dict = None,
                 params: dict = None, files: dict = None, verify=None, proxies=None,
                 acceptCsv=False, redlock_ignore: list = None, status_ignore: list = [],  # noqa: B006
@@ -149,6 +150,7 @@ class Session(LoginSupport):
                           custom_error_message=custom_error_message, timeout=timeout,
                           idempotent=idempotent)
 
+    @logs_fatal(self_log)
     def config_search_request(self, json: dict, verify=None, proxies=None,
                               redlock_ignore: list = None,
                               status_ignore: list = [], *,  # noqa: B006
@@ -161,19 +163,19 @@ class Session(LoginSupport):
         rows = 0
         items: list = []
         first: Optional[dict] = None
-        for details, data, _counter, _total in config_search_pages(
+        for details, data, _counter, _total, keys in config_search_pages(
                 self, json, max_pages=max_pages, verify=verify, proxies=proxies,
                 max_bytes=self._transport.max_response_bytes,
                 redlock_ignore=redlock_ignore, status_ignore=status_ignore):
-            if first is None:
-                first = details
-                first["data"] = data
+            if first is None:  # in the server's order, "data" where it was
+                first = {k: data if k == "data" else details[k] for k in keys}
             items.extend(data.get("items") or [])
             rows += total_rows(data)
         assert first is not None  # the generator yields the first page or raises
         first["data"].update({"totalRows": rows, "items": items})
         return first
 
+    @logs_fatal(self_log)
     def config_search_request_function(self, json, function, verify=None, proxies=None,
                                        redlock_ignore: list = None,
                                        status_ignore: list = [], *,  # noqa: B006
@@ -184,7 +186,7 @@ class Session(LoginSupport):
         pages; a failure raises :class:`~pcpi.errors.IncompleteResultError`
         saying how many pages it was given."""
         total = 0
-        for details, data, counter, total in config_search_pages(
+        for details, data, counter, total, _keys in config_search_pages(
                 self, json, max_pages=max_pages, verify=verify, proxies=proxies,
                 redlock_ignore=redlock_ignore, status_ignore=status_ignore):
             function(details, data, counter, total)
@@ -208,6 +210,8 @@ class Session(LoginSupport):
         pacer = transport.pacer
         pace_key = endpoint_key(method, url) if pacer is not None else None
         verify = self.verify if verify is None else verify
+        if verify is False:
+            transport.unverified(url, self.tenant)  # (once per origin)
         proxies = self.proxies if proxies is None else proxies
         note = f" - {custom_log}" if custom_log else ""
         body = Payload.of(json=json, data=data, files=files)  # the same bytes every attempt
@@ -229,6 +233,9 @@ class Session(LoginSupport):
                 waited = 0.0
                 while True:  # our turn under the tenant's rate limit (max_wait in all)
                     wait, taken = pacer.take(pace_key)
+                    if waited <= 1.0 < waited + wait and log.enabled(20) and \
+                            pacer.report_due(pace_key):
+                        self._report_wait(pacer, pace_key, method, url)
                     if wait > 0:
                         policy.sleep(wait)
                         waited += wait
@@ -296,6 +303,12 @@ class Session(LoginSupport):
             return self._returned(res, decision.why, progress, method, url, elapsed, note,
                                   custom_error_message, body, redlock_ignore, quiet)
 
+    def _report_wait(self, pacer: Any, key: Any, method: str, url: str) -> None:
+        limit = pacer.limit(key)
+        pace = f", pacing at {limit[0]:.3g} calls per second" if limit else ""
+        self._log.info(f"Waiting more than a second for the tenant's rate limit on {method} "
+                       f"{without_query(url)}{pace} (said once a minute per endpoint)")
+
     def _rules(self, method: str, url: str, idempotent: Optional[bool], body: Payload,
                authenticated: bool, status_ignore: Iterable[int],
                max_retries: Optional[int] = None) -> CallRules:
@@ -321,7 +334,7 @@ class Session(LoginSupport):
                 self.retry_timer = 0  # recovered: the next throttle starts small
             self._auth.accepted(method, url)
             if not quiet:
-                log.success(f"SUCCESS - {elapsed} seconds{note}")
+                log.success(f"SUCCESS - {elapsed} seconds{note} - {method} {without_query(url)}")
             return res
         if quiet:
             return res

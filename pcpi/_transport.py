@@ -35,6 +35,7 @@ import os
 import re
 import threading
 import time
+import warnings
 from typing import Any, Dict, List, Optional, Tuple, Union
 from urllib.parse import urljoin, urlsplit
 
@@ -50,7 +51,7 @@ from ._origin import describe, origin_of, same_origin
 from ._pacing import Pacer
 from ._policy import never_sent
 from ._redact import redact, watch_logger
-from .errors import DeadlineExceeded, OriginError, ResponseTooLargeError
+from .errors import DeadlineExceeded, InsecureTenantWarning, OriginError, ResponseTooLargeError
 
 __all__ = ["Transport", "DEFAULT_TIMEOUT", "DEFAULT_MAX_RESPONSE_BYTES", "MAX_REDIRECTS",
            "normalize_verify", "valid_header_value", "total_seconds"]
@@ -171,6 +172,7 @@ class Transport:
         self._env_ca = (os.environ.get("REQUESTS_CA_BUNDLE")
                         or os.environ.get("CURL_CA_BUNDLE")) if trust_env else None
         self._env_proxies: Dict[str, Dict[str, str]] = {}  # per origin and no_proxy
+        self._unverified: set = set()  # origins already warned about (verify=False)
         self._base_headers = CaseInsensitiveDict({
             "User-Agent": f"pcpi/{__version__} python-requests/{requests.__version__}",
             "Accept-Encoding": "gzip, deflate",
@@ -198,6 +200,20 @@ class Transport:
             return self._env_ca or True
         return verify
 
+    def unverified(self, url: str, tenant: str) -> None:
+        """Say once per origin (at most 256) that ``tenant``'s calls to ``url``
+        go without certificate verification; urllib3's warning on every such
+        request is not issued for this transport's pools."""
+        origin = origin_of(url)
+        if origin in self._unverified or len(self._unverified) >= 256:
+            return
+        self._unverified.add(origin)
+        warnings.warn(
+            f"pcpi: tenant '{tenant}' ({describe(url)}) is called without TLS certificate "
+            f"verification (verify=False): anyone on the network path can read and change "
+            f"its traffic, tokens included.  Give verify the path of the CA bundle that "
+            f"signed the tenant's certificate instead.", InsecureTenantWarning, stacklevel=4)
+
     def proxies_for(self, url: str, proxies: Optional[dict]) -> Dict[str, str]:
         """The caller's proxies, completed from the environment as requests does."""
         parts = urlsplit(url)
@@ -211,7 +227,8 @@ class Transport:
         if not proxies:
             return env
         merged = dict(env)
-        merged.update({k: v for k, v in proxies.items() if v})
+        # as requests: a scheme set to "" goes direct, whatever the environment says
+        merged.update({k: v for k, v in proxies.items() if v is not None})
         return merged
 
     def send(self, method: str, url: str, *, headers: dict, body: Payload = EMPTY,

@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Optional
 
 import requests
+import urllib3
 
 __all__ = [
     "PcpiError",
@@ -33,6 +34,7 @@ __all__ = [
     "IncompleteResultError",
     "ResponseTooLargeError",
     "DeadlineExceeded",
+    "InsecureTenantWarning",
 ]
 
 
@@ -131,3 +133,10 @@ class DeadlineExceeded(PcpiRequestError, requests.exceptions.ReadTimeout):
 
 def _incomplete(message: str, pages: int, rows: int) -> IncompleteResultError:
     return IncompleteResultError(message, pages=pages, rows=rows)
+
+
+class InsecureTenantWarning(urllib3.exceptions.InsecureRequestWarning):
+    """Issued once per manager (per transport and tenant) whose calls go without
+    TLS certificate verification (``verify=False``), instead of urllib3's
+    warning on every request.  A subclass of urllib3's
+    ``InsecureRequestWarning``, so ``urllib3.disable_warnings()`` silences it too."""

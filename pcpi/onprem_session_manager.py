@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Optional, Union
 
-from ._log import py_logger
-from ._manager_options import ManagerOptions
+from ._log import logs_fatal, py_logger, self_logger
+from ._manager_options import ManagerOptions, checked_proxies, not_a_logger
 from ._pacing import Pacer
 from ._policy import RetryPolicy
 from ._redact import secret
@@ -41,8 +41,11 @@ class CWPSessionManager(ManagerOptions):
         self.passwd = secret(passwd)  # a str whose repr hides it
         self.api_url = api_url.rstrip("/")
         self.verify = normalize_verify(verify)
-        self.proxies = proxies
-        self.project_flag = project_flag
+        signature = ("(tenant_name, api_url, uname, passwd, verify=True, proxies=None, "
+                     "project_flag=False, logger=...)")
+        self.proxies = checked_proxies(proxies, signature)
+        self.project_flag = not_a_logger(project_flag, "the 7th argument (project_flag)",
+                                         signature)
         self.cwp_session = {}
         self._init_options(pool_connections=pool_connections, pool_maxsize=pool_maxsize,
                            timeout=timeout, retries=retries, retry_policy=retry_policy,
@@ -58,6 +61,7 @@ class CWPSessionManager(ManagerOptions):
         return (self.tenant, self.api_url, self.uname, str(self.passwd), self.verify,
                 self.proxies, self.project_flag)
 
+    @logs_fatal(self_logger)
     def create_cwp_session(self) -> CWPSession:
         """Log in to the console and return the session (kept as ``self.cwp_session``)."""
         session = CWPSession(self.tenant, self.api_url, self.uname, self.passwd, self.verify,

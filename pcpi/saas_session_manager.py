@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Optional, Union
 
-from ._log import py_logger
-from ._manager_options import ManagerOptions
+from ._log import logs_fatal, py_logger, self_logger
+from ._manager_options import ManagerOptions, checked_proxies
 from ._pacing import Pacer
 from ._policy import RetryPolicy
 from ._redact import secret
@@ -46,7 +46,8 @@ class SaaSSessionManager(ManagerOptions):
         self.s_key = secret(s_key)  # a str whose repr hides it
         self.api_url = api_url.rstrip("/")
         self.verify = normalize_verify(verify)
-        self.proxies = proxies
+        self.proxies = checked_proxies(
+            proxies, "(tenant_name, a_key, s_key, api_url, verify=True, proxies=None, logger=...)")
         self.cspm_session = {}
         self.saas_cwp_session = {}
         self.cna_session = {}
@@ -65,6 +66,7 @@ class SaaSSessionManager(ManagerOptions):
         return (self.tenant, self.a_key, str(self.s_key), self.api_url, self.verify,
                 self.proxies)
 
+    @logs_fatal(self_logger)
     def create_cspm_session(self) -> CSPMSession:
         """Log in to CSPM and return the session (kept as ``self.cspm_session``)."""
         session = CSPMSession(self.tenant, self.a_key, self.s_key, self.api_url, self.verify,
@@ -72,6 +74,7 @@ class SaaSSessionManager(ManagerOptions):
         self.cspm_session = session
         return session
 
+    @logs_fatal(self_logger)
     def create_cwp_session(self) -> SaaSCWPSession:
         """Log in to Compute with the CSPM token (creating the CSPM session if needed)."""
         if not self.cspm_session:
@@ -82,6 +85,7 @@ class SaaSSessionManager(ManagerOptions):
         self.saas_cwp_session = session
         return session
 
+    @logs_fatal(self_logger)
     def create_cna_session(self) -> CNASession:
         """Log in to CNA with the CSPM token (creating the CSPM session if needed)."""
         if not self.cspm_session:

@@ -29,7 +29,7 @@ from ._credentials import (
     read_credentials,
     write_credentials,
 )
-from ._log import Log, py_logger
+from ._log import Log, argument, logs_fatal, py_logger
 from .errors import ConfigurationError, CredentialsFileError, MissingEnvironmentError
 from .onprem_session_manager import CWPSessionManager
 from .saas_session_manager import SaaSSessionManager
@@ -65,6 +65,7 @@ def _check_counts(num_tenants: int, min_tenants: int) -> None:
         raise ConfigurationError("give num_tenants or min_tenants, not both")
 
 
+@logs_fatal(argument("logger", 3))
 def load_config(file_path: str = "", num_tenants: int = -1, min_tenants: int = -1,
                 logger=py_logger, **options) -> List[Manager]:
     """One session manager per tenant in the credentials file (created by asking,
@@ -80,6 +81,7 @@ def load_config(file_path: str = "", num_tenants: int = -1, min_tenants: int = -
     return [_manager(t, logger, options) for t in read_credentials(path)]
 
 
+@logs_fatal(argument("logger", 2))
 def load_config_user(num_tenants: int = -1, min_tenants: int = -1, logger=py_logger,
                      **options) -> List[Manager]:
     """Ask for credentials on the terminal (checked by logging in); saves nothing."""
@@ -88,6 +90,7 @@ def load_config_user(num_tenants: int = -1, min_tenants: int = -1, logger=py_log
     return [_manager(t, logger, options) for t in tenants]
 
 
+@logs_fatal(argument("logger", 8))
 def load_config_env(prisma_name: str = "PRISMA_PCPI_NAME",
                     identifier_name: str = "PRISMA_PCPI_ID",
                     secret_name: str = "PRISMA_PCPI_SECRET",

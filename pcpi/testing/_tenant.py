@@ -568,8 +568,10 @@ class TenantApp:
         data = {"items": items, "totalRows": len(items)}
         if next_token:
             data["nextPageToken"] = next_token
+        # "data" amid the other keys, as Prisma Cloud answers
         return self._ok({"query": query, "searchType": "config", "id": secrets.token_hex(8),
-                         "cloudType": "aws", "data": data})
+                         "data": data, "cloudType": "aws",
+                         "timeRange": {"type": "to_now", "value": "epoch"}})
 
     def h_search_page(self, req: Request) -> Reply:
         body = _json_body(req)

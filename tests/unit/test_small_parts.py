@@ -164,7 +164,7 @@ def _page(items, token=None, first=False):
 def test_pages_are_read_until_there_is_no_token_and_the_payload_is_left_alone():
     session = Pages(_page([1, 2], "t1", first=True), _page([3], "t2"), _page([4]))
     payload = {"query": "config from cloud.resource"}
-    got = [(n, total, data["items"]) for _d, data, n, total
+    got = [(n, total, data["items"]) for _d, data, n, total, _keys
            in config_search_pages(session, payload)]
     assert got == [(0, 2, [1, 2]), (1, 3, [3]), (2, 4, [4])]
     assert payload == {"query": "config from cloud.resource"}

@@ -318,7 +318,10 @@ def test_a_callers_no_proxy_narrows_the_environment_for_that_call_only(no_proxy_
         {"no_proxy": "api.example"}
     assert transport.proxies_for(URL, None) == {"https": "http://proxy.example:3128"}
     assert transport.proxies_for(URL, {"https": "http://mine.example:8080", "http": ""}) == \
-        {"https": "http://mine.example:8080"}
+        {"https": "http://mine.example:8080", "http": ""}
+    # as requests (and 1.0.1 through it): a scheme set to "" goes direct
+    assert transport.proxies_for(URL, {"http": "", "https": ""}) == {"http": "", "https": ""}
+    assert transport.proxies_for(URL, "") == {"https": "http://proxy.example:3128"}
     transport.close()
 
 

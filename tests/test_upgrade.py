@@ -1,0 +1,264 @@
+"""What a 1.0.1 user notices after upgrading in place: warnings, logging, the
+shape of results, 0.x-style calls and the version number."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import textwrap
+import time
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+import urllib3
+
+import pcpi
+from pcpi import errors
+from pcpi.onprem_session_manager import CWPSessionManager
+from pcpi.saas_session_manager import SaaSSessionManager
+from pcpi.testing import FakeTenant
+
+from .conftest import probe, quiet_policy, saas_manager
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _run(script: str) -> subprocess.CompletedProcess:
+    """``script`` in a fresh interpreter (logging and warnings as a new script
+    finds them), with a fake tenant ``t`` open and this checkout's pcpi."""
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
+        env.pop(name, None)
+    head = "from pcpi.testing import FakeTenant\nwith FakeTenant() as t:\n"
+    code = head + textwrap.indent(textwrap.dedent(script), "    ")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, env=env, cwd=ROOT)
+
+
+# ---------------------------------------------------------------------- verify=False
+def test_verify_false_warns_once_per_manager_and_leaves_the_users_warnings_alone(tenant):
+    filters = list(warnings.filters)
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        m = SaaSSessionManager("nightly", tenant.access_key, tenant.secret_key,
+                               tenant.saas_url, verify=False)
+        cspm = m.create_cspm_session()
+        for _ in range(20):
+            assert cspm.request("GET", "/cloud").status_code == 200
+        ours = list(got)
+        with requests.Session() as plain:  # the script's own unverified call
+            plain.trust_env = False
+            plain.get(f"{tenant.url}/cloud", verify=False)
+        theirs = got[len(ours):]
+    m.close()
+    assert [w.category for w in ours] == [errors.InsecureTenantWarning]
+    assert "'nightly'" in str(ours[0].message) and "verify=False" in str(ours[0].message)
+    assert issubclass(errors.InsecureTenantWarning, urllib3.exceptions.InsecureRequestWarning)
+    assert [w.category for w in theirs] == [urllib3.exceptions.InsecureRequestWarning]
+    assert warnings.filters == filters  # pcpi changed no global filter
+
+
+def test_a_per_call_verify_false_warns_once_too(tenant):
+    m = saas_manager(tenant)
+    cspm = m.create_cspm_session()
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        for _ in range(5):
+            cspm.request("GET", "/cloud", verify=False)
+    m.close()
+    assert [w.category for w in got] == [errors.InsecureTenantWarning]
+
+
+# ---------------------------------------------------------------------- logging
+def test_a_logger_with_no_handler_still_shows_pcpis_lines_as_in_1_0_1():
+    out = _run("""
+        import logging
+        from pcpi.saas_session_manager import SaaSSessionManager
+        py_logger = logging.getLogger()
+        py_logger.setLevel(10)                    # 1.0.1's README example
+        m = SaaSSessionManager("t", t.access_key, t.secret_key, t.url, verify=t.ca_path,
+                               logger=py_logger)
+        m.create_cspm_session().request("GET", "/cloud")
+        print("root handlers:", len(logging.getLogger().handlers))
+    """)
+    assert out.returncode == 0, out.stderr
+    lines = out.stderr.splitlines()
+    assert any(line.startswith("INFO:root:SUCCESS - ") and line.endswith("/login")
+               for line in lines), lines
+    assert any(line.startswith("INFO:root:SUCCESS - ") and line.endswith("/cloud")
+               for line in lines), lines
+    assert "root handlers: 0" in out.stdout  # none added to the user's loggers
+
+
+def test_once_the_application_configures_logging_its_levels_decide():
+    out = _run("""
+        import logging
+        logging.basicConfig(level=logging.ERROR)
+        from pcpi.saas_session_manager import SaaSSessionManager
+        m = SaaSSessionManager("t", t.access_key, t.secret_key, t.url, verify=t.ca_path)
+        m.create_cspm_session().request("GET", "/cloud")
+        m.create_cspm_session().request("GET", "/nowhere")
+    """)
+    assert out.returncode == 0, out.stderr
+    lines = out.stderr.splitlines()
+    assert not any("SUCCESS" in line for line in lines), lines
+    assert any(line.startswith("ERROR:pcpi:FAILED 404") for line in lines), lines
+
+
+def test_the_default_logger_shows_info_lines_until_logging_is_configured():
+    out = _run("""
+        from pcpi.saas_session_manager import SaaSSessionManager
+        m = SaaSSessionManager("t", t.access_key, t.secret_key, t.url, verify=t.ca_path)
+        m.create_cspm_session().request("GET", "/cloud")
+    """)
+    assert out.returncode == 0, out.stderr
+    assert any(line.startswith("INFO:pcpi:SUCCESS - ") for line in out.stderr.splitlines())
+
+
+def test_records_carry_the_location_of_the_pcpi_code_that_logged(tenant):
+    records = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            records.append(record)
+
+    logger = logging.getLogger("pcpi-test-location")
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(Keep())
+    m = saas_manager(tenant, logger=logger)
+    m.create_cspm_session().request("GET", "/cloud")
+    m.close()
+    assert records
+    for record in records:
+        assert os.path.basename(record.pathname) != "_log.py", record.__dict__
+        assert record.pathname.startswith(os.path.dirname(pcpi.__file__))
+    success = [r for r in records if r.getMessage().endswith("/cloud")][0]
+    assert success.funcName == "_returned"
+
+
+def test_loguru_records_carry_the_pcpi_location(tenant):
+    loguru = pytest.importorskip("loguru")
+    seen = []
+    sink = loguru.logger.add(lambda m: seen.append(m.record), level="DEBUG")
+    try:
+        m = saas_manager(tenant, logger=loguru.logger)
+        m.create_cspm_session().request("GET", "/cloud")
+        m.close()
+    finally:
+        loguru.logger.remove(sink)
+    assert seen
+    assert {r["file"].name for r in seen}.isdisjoint({"_log.py"})
+    assert any(r["level"].name == "SUCCESS" and r["function"] == "_returned" for r in seen)
+
+
+def test_a_fatal_error_is_logged_before_it_is_raised(tenant):
+    records = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            records.append(record)
+
+    logger = logging.getLogger("pcpi-test-fatal")
+    logger.addHandler(Keep())
+    m = SaaSSessionManager("t", tenant.access_key, "not-the-secret", tenant.saas_url,
+                           verify=tenant.ca_path, logger=logger, retry_policy=quiet_policy())
+    with pytest.raises(errors.CredentialsRejectedError) as info:
+        m.create_cspm_session()
+    m.close()
+    errors_logged = [r for r in records if r.levelno == logging.ERROR]
+    assert len([r for r in errors_logged if "CredentialsRejectedError" in r.getMessage()]) == 1
+    assert str(info.value) in errors_logged[-1].getMessage()
+    assert os.path.basename(errors_logged[-1].pathname) != "_log.py"
+    assert "not-the-secret" not in errors_logged[-1].getMessage()
+
+
+def test_a_missing_environment_variable_is_logged_before_it_is_raised(monkeypatch):
+    from pcpi import session_loader
+
+    records = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            records.append(record.getMessage())
+
+    logger = logging.getLogger("pcpi-test-env")
+    logger.addHandler(Keep())
+    monkeypatch.delenv("PRISMA_PCPI_URL", raising=False)
+    with pytest.raises(errors.MissingEnvironmentError):
+        session_loader.load_config_env(logger=logger)
+    assert any("MissingEnvironmentError" in r for r in records), records
+
+
+def test_a_long_wait_for_the_rate_limit_is_said_once_per_endpoint(tenant, caplog):
+    caplog.set_level(logging.INFO, logger="pcpi")
+    tenant.configure(rate_limit=(4, 1))
+    m = saas_manager(tenant, retry_policy=quiet_policy(sleep=time.sleep))
+    cspm = m.create_cspm_session()
+    assert cspm.request("GET", "/cloud").status_code == 200  # (the limit is learned)
+    with ThreadPoolExecutor(12) as pool:
+        codes = list(pool.map(lambda _: cspm.request("GET", "/cloud").status_code, range(12)))
+    m.close()
+    assert codes == [200] * 12
+    said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Waiting")]
+    assert len(said) == 1, said
+    assert "GET " in said[0] and "/cloud" in said[0] and "rate limit" in said[0]
+
+
+# ---------------------------------------------------------------------- results
+def test_config_search_keeps_the_servers_key_order(tenant):
+    m = saas_manager(tenant)
+    cspm = m.create_cspm_session()
+    body = {"query": "config from cloud.resource where x", "limit": 10}
+    out = cspm.config_search_request(dict(body))
+    http = probe(tenant)
+    token = cspm.token
+    raw = http.post(f"{tenant.url}/search/config", json=body,
+                    headers={"x-redlock-auth": token}).json()
+    http.close()
+    m.close()
+    assert list(out) == list(raw)  # "data" where the server put it, as 1.0.1 returned it
+    assert list(out)[-1] != "data"
+    assert json.dumps(list(out))  # (what json.dump writes follows this order)
+
+
+# ---------------------------------------------------------------------- 0.x calls
+def test_a_logger_passed_in_the_style_of_pcpi_0x_is_a_clear_type_error(tenant):
+    logger = logging.getLogger("script")
+    with pytest.raises(TypeError, match=r"6th argument \(proxies\) is a logger.*logger=") as e:
+        SaaSSessionManager("t", tenant.access_key, tenant.secret_key, tenant.saas_url, True,
+                           logger)
+    assert "(tenant_name, a_key, s_key, api_url, verify=True, proxies=None" in str(e.value)
+    with pytest.raises(TypeError, match=r"7th argument \(project_flag\) is a logger"):
+        CWPSessionManager("t", tenant.compute_url, tenant.username, tenant.password, True,
+                          False, logger)
+    with pytest.raises(TypeError, match="proxies must be a dict"):
+        SaaSSessionManager("t", tenant.access_key, tenant.secret_key, tenant.saas_url, True,
+                           "http://proxy:3128")
+
+
+# ---------------------------------------------------------------------- the release
+def test_the_version_is_a_final_release_that_pip_upgrades_to():
+    from importlib.metadata import version
+
+    from packaging.version import Version
+
+    v = Version(pcpi.__version__)
+    assert not v.is_prerelease and not v.is_devrelease
+    assert v > Version("1.0.1")
+    assert version("pcpi") == pcpi.__version__
+
+
+def test_empty_proxies_for_a_tenant_go_direct_even_with_a_proxy_in_the_environment(
+        monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")  # nothing listens there
+    with FakeTenant() as tenant:
+        m = SaaSSessionManager("t", tenant.access_key, tenant.secret_key, tenant.url,
+                               tenant.ca_path, {"http": "", "https": ""},
+                               retry_policy=quiet_policy())
+        assert m.create_cspm_session().request("GET", "/cloud").status_code == 200
+        m.close()
