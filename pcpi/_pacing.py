@@ -417,8 +417,9 @@ class Pacer:
             cut = min(0.9, max(0.5, 0.95 * accepted))
             bucket.share = max(self.min_share, bucket.share * cut)
             bucket.counts_from = now + self.round_seconds  # the queue under the old share
-        elif remaining >= bucket.capacity / 2 and bucket.share < 1:
+        elif remaining >= bucket.capacity / 2:
             # half the burst to spare at the end of a round: capacity nobody uses
+            # (a whole share stays whole: the share is never above 1)
             grown = bucket.share * 2 if bucket.slow_start else \
                 bucket.share + self.share_growth * elapsed
             bucket.share = min(1.0, grown)
