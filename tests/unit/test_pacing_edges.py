@@ -135,7 +135,7 @@ def test_endpoints_whose_first_answers_look_fresh_keep_their_own_buckets():
 
 
 def test_an_endpoint_found_two_below_its_burst_joins_the_limit_it_matches():
-    pacer = Pacer(clock=Clock())
+    pacer = Pacer(clock=Clock(), probe_wait=0)  # (a lost bucket fails fast, not in 10 s)
     pacer.observe(A, 200, limits(20, 10, 9))
     pacer.observe(B, 200, limits(20, 10, 8))  # one more than its own call: drawn on
     assert waits(pacer, 4, A) + waits(pacer, 5, B) == [0.0] * 8 + [0.05]
@@ -455,3 +455,19 @@ def test_the_smallest_bounds_are_accepted():
     other = ("GET", "api.example", "/other")
     pacer.observe(other, 200, limits(20, 5, 4))
     assert pacer.limit(KEY) is None and pacer.limit(other) == (20.0, 5.0)  # one endpoint kept
+
+
+def test_take_lets_a_first_call_and_an_unlimited_endpoint_go_at_once():
+    pacer = Pacer(clock=Clock())
+    assert pacer.take(KEY) == (0.0, True)  # the first call
+    pacer.observe(KEY, 200, {})
+    assert pacer.take(KEY) == (0.0, True)  # not limited
+
+
+def test_a_failed_call_with_no_first_answer_pending_is_released_harmlessly():
+    pacer = Pacer(clock=Clock())
+    pacer.release(KEY)  # never called before
+    assert pacer.delay(KEY) == 0.0
+    pacer.release(KEY)  # the first call failed
+    pacer.release(KEY)  # ... and so did a later one
+    assert pacer.delay(KEY) == 0.0  # a first call again, alone
