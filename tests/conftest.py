@@ -5,11 +5,20 @@ from __future__ import annotations
 import pytest
 import requests
 
-from pcpi.testing import FakeTenant
+from pcpi.testing import FakeTenant, bypass_proxies
 
 from . import _secrets
 
 _secrets.install()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_proxy_for_loopback():
+    """The suite's servers are on loopback: a proxy set in the environment (a
+    corporate laptop's HTTPS_PROXY) is not asked for them, as users' own tests
+    should do (README).  Tests of proxies set the environment themselves."""
+    with bypass_proxies("127.0.0.1", "localhost", "::1"):
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import ssl
 import threading
@@ -497,3 +498,24 @@ def test_page_tokens_expire_when_asked_to():
                          json={"pageToken": page.json()["nextPageToken"], "limit": 100})
         assert late.status_code == 400
         assert "expired" in late.json()["error"]
+
+
+def test_a_proxy_in_the_environment_is_not_asked_for_the_tenant(monkeypatch):
+    from pcpi.saas_session_manager import SaaSSessionManager
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")  # a dead corporate proxy
+    monkeypatch.setenv("NO_PROXY", "intranet.example")
+    monkeypatch.delenv("no_proxy", raising=False)
+    with FakeTenant() as tenant:
+        assert "intranet.example" in os.environ["NO_PROXY"]  # theirs kept
+        for url in (tenant.url, tenant.saas_url):
+            m = SaaSSessionManager("t", tenant.access_key, tenant.secret_key, url,
+                                   verify=tenant.ca_path)
+            assert m.create_cspm_session().request("GET", "/cloud").status_code == 200
+            m.close()
+        with FakeTenant():  # nested: still bypassed after the inner one closes
+            pass
+        assert SAAS_HOST in os.environ["NO_PROXY"]
+    after = os.environ["NO_PROXY"].split(",")
+    assert after[0] == "intranet.example" and SAAS_HOST not in after  # (loopback: the suite's)
+    assert "no_proxy" not in os.environ

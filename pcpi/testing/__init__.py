@@ -34,12 +34,12 @@ import tempfile
 import threading
 from typing import Any, Dict, List, Optional
 
-from ._resolve import resolve_to_loopback
+from ._resolve import bypass_proxies, resolve_to_loopback
 from ._server import Server
 from ._tenant import CONTROL_OPS, TenantApp, TenantSettings
 
-__all__ = ["FakeTenant", "RemoteTenant", "TenantSettings", "resolve_to_loopback", "SAAS_HOST",
-           "COMPUTE_HOST"]
+__all__ = ["FakeTenant", "RemoteTenant", "TenantSettings", "resolve_to_loopback",
+           "bypass_proxies", "SAAS_HOST", "COMPUTE_HOST"]
 
 #: Host name of the fake tenant on the SaaS code path (resolved to 127.0.0.1).
 SAAS_HOST = "api.fake.prismacloud.io"
@@ -175,10 +175,14 @@ class _Controls:
         self.start()
         self._resolver = resolve_to_loopback(SAAS_HOST, COMPUTE_HOST)
         self._resolver.__enter__()
+        # a proxy in the environment is not asked for the tenant (nor for loopback)
+        self._bypass = bypass_proxies("127.0.0.1", "localhost", "::1", SAAS_HOST, COMPUTE_HOST)
+        self._bypass.__enter__()
         return self
 
     def __exit__(self, *exc) -> None:
         try:
+            self._bypass.__exit__(*exc)
             self._resolver.__exit__(*exc)
         finally:
             self.stop()

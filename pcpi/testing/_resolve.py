@@ -9,12 +9,13 @@ calls for every new connection) for the names given, and nothing else.
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import threading
 from collections import Counter
 from typing import Iterator
 
-__all__ = ["resolve_to_loopback"]
+__all__ = ["resolve_to_loopback", "bypass_proxies"]
 
 _lock = threading.Lock()
 _names: Counter = Counter()
@@ -49,3 +50,49 @@ def resolve_to_loopback(*hostnames: str) -> Iterator[None]:
                     del _names[k]
             if not _names:
                 socket.getaddrinfo = _original
+
+
+_bypass: Counter = Counter()
+_added: dict = {}  # per variable: the names pcpi.testing put there, and whether it made it
+
+
+@contextlib.contextmanager
+def bypass_proxies(*hostnames: str) -> Iterator[None]:
+    """While the context is open, ``hostnames`` are added to the proxy
+    exclusions requests reads (``no_proxy``, else ``NO_PROXY``), so that a
+    proxy set in the environment (``HTTPS_PROXY`` on a corporate laptop) is not
+    asked for the fake tenant.  What was there stays; the names added are taken
+    out again when the last context closes."""
+    keys = [h.lower().rstrip(".") for h in hostnames]
+    with _lock:
+        _bypass.update(keys)
+        _apply()
+    try:
+        yield
+    finally:
+        with _lock:
+            _bypass.subtract(keys)
+            for k in keys:
+                if _bypass[k] <= 0:
+                    del _bypass[k]
+            _apply()
+
+
+def _apply() -> None:
+    for name, (ours, created) in list(_added.items()):  # take ours out first
+        items = [h for h in os.environ.get(name, "").split(",") if h.strip()]
+        rest = [h for h in items if h.strip().lower() not in ours]
+        if rest or not created:
+            os.environ[name] = ",".join(rest)
+        else:
+            os.environ.pop(name, None)
+    _added.clear()
+    if not _bypass:
+        return
+    name = "no_proxy" if os.environ.get("no_proxy") else "NO_PROXY"  # requests' order
+    current = os.environ.get(name)
+    items = [h for h in (current or "").split(",") if h.strip()]
+    present = {h.strip().lower() for h in items}
+    ours = [h for h in sorted(_bypass) if h not in present]
+    os.environ[name] = ",".join(items + ours)
+    _added[name] = (set(ours), current is None)
