@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 
-from pcpi import session_loader
+from pcpi import errors, session_loader
 from pcpi._credentials import normalize_url, read_credentials
 from pcpi.errors import ConfigurationError, CredentialsFileError, MissingEnvironmentError
 from pcpi.onprem_session_manager import CWPSessionManager
@@ -49,8 +49,9 @@ def test_verify_strings_become_booleans(tenant, tmp_path):
     path = tmp_path / "creds.json"
     entries = [dict(tenant.credentials("saas"), verify=v) for v in ("false", "True", " true ")]
     path.write_text(json.dumps(entries))
-    assert [m.verify for m in session_loader.load_config(file_path=str(path))] == [
-        False, True, True]
+    with pytest.warns(errors.InsecureTenantWarning, match="'fake-saas'"):  # the "false" one
+        managers = session_loader.load_config(file_path=str(path))
+    assert [m.verify for m in managers] == [False, True, True]
 
 
 BAD_FILES = {
