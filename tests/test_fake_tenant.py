@@ -519,3 +519,30 @@ def test_a_proxy_in_the_environment_is_not_asked_for_the_tenant(monkeypatch):
     after = os.environ["NO_PROXY"].split(",")
     assert after[0] == "intranet.example" and SAAS_HOST not in after  # (loopback: the suite's)
     assert "no_proxy" not in os.environ
+
+
+def test_a_tenant_leaves_no_folder_behind_started_or_not(monkeypatch):
+    import gc
+    import sys
+    import tempfile
+
+    never = FakeTenant()
+    path = never._tmpdir
+    assert os.path.isdir(path)
+    del never
+    gc.collect()
+    assert not os.path.exists(path)  # never started, dropped: gone
+
+    with FakeTenant() as tenant:
+        path = tenant._tmpdir
+        assert os.path.isfile(tenant.ca_path)
+    assert not os.path.exists(path)
+
+    made = []
+    real_mkdtemp = tempfile.mkdtemp
+    monkeypatch.setattr(tempfile, "mkdtemp", lambda **kw: made.append(real_mkdtemp(**kw)) or
+                        made[-1])
+    monkeypatch.setitem(sys.modules, "trustme", None)  # not installed
+    with pytest.raises(ImportError, match=r"pcpi\[testing\]"):
+        FakeTenant()
+    assert made and not any(os.path.exists(p) for p in made)

@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import weakref
 from typing import Any, Dict, List, Optional
 
 from ._resolve import bypass_proxies, resolve_to_loopback
@@ -223,7 +224,13 @@ class FakeTenant(_Controls):
                  host: str = "127.0.0.1", port: int = 0, compute_host: bool = False,
                  **settings):
         self._tmpdir = tempfile.mkdtemp(prefix="pcpi-fake-tenant-")
-        self._ssl_context, ca_path = _make_tls(self._tmpdir)
+        # the folder goes with this object, started or not (and at exit at the latest)
+        self._cleanup = weakref.finalize(self, shutil.rmtree, self._tmpdir, True)
+        try:
+            self._ssl_context, ca_path = _make_tls(self._tmpdir)
+        except BaseException:
+            self._cleanup()  # trustme missing: nothing left behind
+            raise
         self.app = TenantApp(self._base_url, TenantSettings(**settings), access_key=access_key,
                              secret_key=secret_key, username=username, password=password)
         self.server = Server(self.app, self._ssl_context, host=host, port=port,
@@ -269,7 +276,7 @@ class FakeTenant(_Controls):
         if self._started:
             self.server.stop()
             self._started = False
-        shutil.rmtree(self._tmpdir, ignore_errors=True)
+        self._cleanup()
 
     @staticmethod
     def spawn(*, cpu: Optional[int] = None, env: Optional[dict] = None,
