@@ -114,9 +114,11 @@ def parse_verify(value: Any, what: str = "verify") -> Union[bool, str]:
 
 
 def parse_flag(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    return isinstance(value, str) and value.strip().lower() == "true"
+    """``project_flag`` from a file, the environment or a caller: True only for
+    True (or 1, as 1.0.1's ``== True``) and the string "true" in any case."""
+    if isinstance(value, str):
+        return value.strip().lower() == "true"
+    return value is True or (isinstance(value, int) and value == 1)
 
 
 def _entry(raw: Any, index: int) -> TenantConfig:

@@ -3,9 +3,11 @@
 pcpi logs the way a library should: it adds no handler to any logger and sets
 no level, so once the application configures logging, its handlers and levels
 decide.  Until then (no handler anywhere in the chain of the logger pcpi was
-given), records at INFO and above, or at the level set on that logger itself,
-go to stderr in the ``LEVEL:name:message`` form that 1.0.1's import-time
-``logging.basicConfig()`` printed, without touching the application's loggers.
+given), its records go to stderr in the ``LEVEL:name:message`` form that 1.0.1's
+import-time ``logging.basicConfig()`` printed, without touching the
+application's loggers: at INFO and above, or at the level set on that logger or
+a parent (the root logger's counts when it is the one given); ``logging.disable()``
+and the logger's filters apply as usual.
 
 Records carry the location of the pcpi code that logged (``stacklevel`` for
 logging, ``opt(depth=...)`` for loguru), not this module's.
@@ -51,8 +53,7 @@ class Log:
     def __init__(self, logger: Any = None):
         self.logger = logger if logger is not None else py_logger
         self._stdlib = isinstance(self.logger, logging.Logger)
-        self._loguru = not self._stdlib and callable(getattr(self.logger, "opt", None)) and \
-            callable(getattr(self.logger, "success", None))
+        self._loguru = type(self.logger).__module__.split(".")[0] == "loguru"
 
     def _configured(self) -> bool:
         return self.logger.hasHandlers()
@@ -63,7 +64,17 @@ class Log:
             return True
         if self._configured():
             return self.logger.isEnabledFor(level)
-        return level >= (self.logger.level or logging.INFO) and not self.logger.disabled
+        if self.logger.disabled or logging.root.manager.disable >= level:
+            return False
+        return level >= self._unconfigured_level()
+
+    def _unconfigured_level(self) -> int:
+        logger: Optional[logging.Logger] = self.logger
+        while logger is not None:  # as getEffectiveLevel, but the root's default
+            if logger.level and (logger.parent is not None or logger is self.logger):
+                return logger.level
+            logger = logger.parent
+        return logging.INFO
 
     def _emit(self, level: int, name: str, msg: str, where: Any = None) -> None:
         # ``where``: a frame and line to report; else two frames up, the pcpi
@@ -77,10 +88,16 @@ class Log:
                                             line or frame.f_lineno, msg, (), None, code.co_name)
             if self._configured():
                 self.logger.handle(record)  # (filters, then the handlers up the chain)
-            else:
+            elif self.logger.filter(record):
                 _stderr.handle(record)
         elif self._loguru:
-            getattr(self.logger.opt(depth=2), name)(msg)
+            logger = self.logger.opt(depth=2)
+            if where is not None:  # the place it names, not this one
+                frame, line = where
+                logger = self.logger.patch(lambda r: r.update(
+                    function=frame.f_code.co_name, line=line,
+                    name=frame.f_globals.get("__name__", r["name"])))
+            getattr(logger, name)(msg)
         else:  # another logger-like object: its own methods
             getattr(self.logger, name)(msg)
 
@@ -88,10 +105,10 @@ class Log:
         """1.0.1's per-call SUCCESS line: loguru's SUCCESS level, else INFO."""
         if self._loguru:
             self.logger.opt(depth=1).success(msg)
-        elif self._stdlib or not callable(getattr(self.logger, "success", None)):
-            self._emit(logging.INFO, "info", msg)
+        elif callable(getattr(self.logger, "success", None)):
+            self.logger.success(msg)  # its own SUCCESS level (verboselogs and the like)
         else:
-            self.logger.success(msg)
+            self._emit(logging.INFO, "info", msg)
 
     def debug(self, msg: str) -> None:
         self._emit(logging.DEBUG, "debug", msg)

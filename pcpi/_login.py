@@ -17,6 +17,7 @@ from typing import Any, Optional
 import requests
 
 from ._auth import Authenticator, Credential
+from ._log import logs_fatal, self_log
 from ._redact import Secret, SecretBytes, remember, without_query
 from ._transport import valid_header_value
 from .errors import AuthorizationError, LoginError
@@ -109,10 +110,12 @@ class LoginSupport:
     def _expired_login(self) -> None:  # pragma: no cover - every subclass defines it
         raise NotImplementedError
 
+    @logs_fatal(self_log)
     def _api_login_wrapper(self) -> str:
         """Log in now and publish the token; returns it."""
         return self._auth.login().token
 
+    @logs_fatal(self_log)
     def _api_refresh_wrapper(self) -> Optional[str]:
         """Refresh the token now (extend where the API can, log in otherwise)."""
         return self._auth.refresh().token

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from ._credentials import parse_flag
 from ._redact import remember, secret
 from ._session_base import Session
 from .errors import CredentialsRejectedError
@@ -23,7 +24,7 @@ class CWPSession(Session):
         remember(passwd, lasting=True)
         self.verify = verify
         self.proxies = proxies
-        self.project_flag = project_flag
+        self.project_flag = parse_flag(project_flag)  # ("false" is False)
         self.token_time_stamp = 0
         self.api_url = api_url.rstrip("/")
         self.auth_key = "Authorization"

@@ -42,7 +42,7 @@ from ._retry import (
     decide,
 )
 from ._rql import MAX_PAGES, config_search_pages, total_rows
-from ._transport import Transport
+from ._transport import Transport, normalize_verify
 
 __all__ = ["Session", "VALID_METHODS"]
 
@@ -209,7 +209,8 @@ class Session(LoginSupport):
         transport = self._transport
         pacer = transport.pacer
         pace_key = endpoint_key(method, url) if pacer is not None else None
-        verify = self.verify if verify is None else verify
+        # a per-call verify as the constructor reads it ("false" is False, "" True)
+        verify = self.verify if verify is None else normalize_verify(verify)
         if verify is False:
             transport.unverified(url, self.tenant)  # (once per origin)
         proxies = self.proxies if proxies is None else proxies
@@ -287,14 +288,15 @@ class Session(LoginSupport):
                 progress.throttled += 1
                 self.retry_timer = decision.delay
                 err = f" - {custom_error_message}" if custom_error_message else ""
-                log.warning(f"FAILED {status} - {elapsed} seconds{note}{err}; waiting "
-                            f"{decision.delay:.1f} seconds (retry {progress.throttled} of "
-                            f"{rules.retries})")
+                log.warning(f"FAILED {status} - {elapsed} seconds{note}{err} - {method} "
+                            f"{without_query(url)}; waiting {decision.delay:.1f} seconds "
+                            f"(retry {progress.throttled} of {rules.retries})")
                 res.close()
                 policy.sleep(decision.delay)
                 continue
             if decision.action == REAUTH:
-                log.warning(f"FAILED {status} - {elapsed} seconds{note}")
+                log.warning(f"FAILED {status} - {elapsed} seconds{note} - {method} "
+                            f"{without_query(url)}")
                 res.close()
                 if call_auth is None:
                     call_auth = CallAuth(endpoint_key(method, url))

@@ -33,6 +33,7 @@ import datetime
 import math
 import os
 import re
+import sys
 import threading
 import time
 import warnings
@@ -201,18 +202,22 @@ class Transport:
         return verify
 
     def unverified(self, url: str, tenant: str) -> None:
-        """Say once per origin (at most 256) that ``tenant``'s calls to ``url``
-        go without certificate verification; urllib3's warning on every such
-        request is not issued for this transport's pools."""
-        origin = origin_of(url)
-        if origin in self._unverified or len(self._unverified) >= 256:
+        """Say once per tenant and origin (at most 256 remembered) that
+        ``tenant``'s calls to ``url`` go without certificate verification;
+        urllib3's warning on every such request is not issued for this
+        transport's pools."""
+        key = (origin_of(url), tenant)
+        if key in self._unverified:
             return
-        self._unverified.add(origin)
         warnings.warn(
             f"pcpi: tenant '{tenant}' ({describe(url)}) is called without TLS certificate "
             f"verification (verify=False): anyone on the network path can read and change "
             f"its traffic, tokens included.  Give verify the path of the CA bundle that "
-            f"signed the tenant's certificate instead.", InsecureTenantWarning, stacklevel=4)
+            f"signed the tenant's certificate instead.", InsecureTenantWarning,
+            stacklevel=_outside_pcpi())
+        # remembered once said: where warnings are errors, each such call raises
+        if len(self._unverified) < 256:
+            self._unverified.add(key)
 
     def proxies_for(self, url: str, proxies: Optional[dict]) -> Dict[str, str]:
         """The caller's proxies, completed from the environment as requests does."""
@@ -227,8 +232,11 @@ class Transport:
         if not proxies:
             return env
         merged = dict(env)
-        # as requests: a scheme set to "" goes direct, whatever the environment says
-        merged.update({k: v for k, v in proxies.items() if v is not None})
+        for scheme, proxy in proxies.items():
+            if proxy is None:  # as requests: None drops the environment's
+                merged.pop(scheme, None)
+            else:  # ("" goes direct, whatever the environment says)
+                merged[scheme] = proxy
         return merged
 
     def send(self, method: str, url: str, *, headers: dict, body: Payload = EMPTY,
@@ -412,6 +420,18 @@ class _Call:
             f"{self} was redirected ({status}) to {to}; pcpi does not send tokens, "
             f"credentials or bodies there.  If the tenant has moved, put its new URL in "
             f"your credentials.", response=res)
+
+
+def _outside_pcpi() -> int:
+    """The ``stacklevel`` of the first caller outside pcpi, for ``warnings.warn``
+    called in the function that calls this one, so that the warning names the
+    user's line."""
+    frame = sys._getframe(1)  # the caller: stacklevel 1
+    level = 1
+    while frame is not None and frame.f_globals.get("__name__", "").split(".")[0] == "pcpi":
+        frame = frame.f_back
+        level += 1
+    return level
 
 
 def _read_redirect(res: requests.Response) -> None:

@@ -136,7 +136,7 @@ def _incomplete(message: str, pages: int, rows: int) -> IncompleteResultError:
 
 
 class InsecureTenantWarning(urllib3.exceptions.InsecureRequestWarning):
-    """Issued once per manager (per transport and tenant) whose calls go without
+    """Issued once per tenant and origin (and transport) whose calls go without
     TLS certificate verification (``verify=False``), instead of urllib3's
     warning on every request.  A subclass of urllib3's
     ``InsecureRequestWarning``, so ``urllib3.disable_warnings()`` silences it too."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Optional, Union
 
+from ._credentials import parse_flag
 from ._log import logs_fatal, py_logger, self_logger
 from ._manager_options import ManagerOptions, checked_proxies, not_a_logger
 from ._pacing import Pacer
@@ -44,8 +45,8 @@ class CWPSessionManager(ManagerOptions):
         signature = ("(tenant_name, api_url, uname, passwd, verify=True, proxies=None, "
                      "project_flag=False, logger=...)")
         self.proxies = checked_proxies(proxies, signature)
-        self.project_flag = not_a_logger(project_flag, "the 7th argument (project_flag)",
-                                         signature)
+        self.project_flag = parse_flag(not_a_logger(
+            project_flag, "the 7th argument (project_flag)", signature))  # ("false": False)
         self.cwp_session = {}
         self._init_options(pool_connections=pool_connections, pool_maxsize=pool_maxsize,
                            timeout=timeout, retries=retries, retry_policy=retry_policy,

@@ -30,6 +30,7 @@ from ._credentials import (
     write_credentials,
 )
 from ._log import Log, argument, logs_fatal, py_logger
+from ._manager_options import not_a_logger
 from .errors import ConfigurationError, CredentialsFileError, MissingEnvironmentError
 from .onprem_session_manager import CWPSessionManager
 from .saas_session_manager import SaaSSessionManager
@@ -60,7 +61,12 @@ def _check_by_login(logger, options: dict):
     return check
 
 
-def _check_counts(num_tenants: int, min_tenants: int) -> None:
+def _check_counts(num_tenants: int, min_tenants: int, signature: str) -> None:
+    for name, value in (("num_tenants", num_tenants), ("min_tenants", min_tenants)):
+        not_a_logger(value, name, signature)  # a 0.x-style positional logger
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise TypeError(f"{name} must be a whole number (-1 for no limit), not "
+                            f"{type(value).__name__}")
     if num_tenants != -1 and min_tenants != -1:
         raise ConfigurationError("give num_tenants or min_tenants, not both")
 
@@ -70,7 +76,8 @@ def load_config(file_path: str = "", num_tenants: int = -1, min_tenants: int = -
                 logger=py_logger, **options) -> List[Manager]:
     """One session manager per tenant in the credentials file (created by asking,
     when it does not exist yet)."""
-    _check_counts(num_tenants, min_tenants)
+    _check_counts(num_tenants, min_tenants,
+                  "(file_path='', num_tenants=-1, min_tenants=-1, logger=...)")
     path = os.path.expanduser(file_path) if file_path else default_path()
     if not os.path.lexists(path):
         tenants = _prompt.ask_tenants(num_tenants, min_tenants, _check_by_login(logger, options))
@@ -85,7 +92,7 @@ def load_config(file_path: str = "", num_tenants: int = -1, min_tenants: int = -
 def load_config_user(num_tenants: int = -1, min_tenants: int = -1, logger=py_logger,
                      **options) -> List[Manager]:
     """Ask for credentials on the terminal (checked by logging in); saves nothing."""
-    _check_counts(num_tenants, min_tenants)
+    _check_counts(num_tenants, min_tenants, "(num_tenants=-1, min_tenants=-1, logger=...)")
     tenants = _prompt.ask_tenants(num_tenants, min_tenants, _check_by_login(logger, options))
     return [_manager(t, logger, options) for t in tenants]
 

@@ -154,7 +154,9 @@ def test_proactive_refresh_is_single_flight(tenant, cspm):
     elapsed = time.monotonic() - t0
     st = tenant.stats()
     assert calls > 100
-    assert 1 <= st["extends"] <= elapsed / 0.2 + 1, st
+    # one extend per token life for all 50 threads (not one each); +2 for a
+    # refresh in flight at either end when a loaded machine stretches the run
+    assert 1 <= st["extends"] <= elapsed / 0.2 + 2, (st, elapsed)
     assert st["logins"] == 0
 
 

@@ -262,3 +262,152 @@ def test_empty_proxies_for_a_tenant_go_direct_even_with_a_proxy_in_the_environme
                                retry_policy=quiet_policy())
         assert m.create_cspm_session().request("GET", "/cloud").status_code == 200
         m.close()
+
+
+# ---------------------------------------------------------------------- found in review
+def test_a_per_call_verify_is_read_as_the_constructor_reads_it(tenant):
+    m = saas_manager(tenant)
+    cspm = m.create_cspm_session()
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        assert cspm.request("GET", "/cloud", verify="false").status_code == 200
+    assert [w.category for w in got] == [errors.InsecureTenantWarning]
+    with pytest.raises(TypeError, match="verify must be"):
+        cspm.request("GET", "/cloud", verify=0)  # not silently unverified
+    m.close()
+
+
+def test_where_warnings_are_errors_every_unverified_call_raises(tenant):
+    m = saas_manager(tenant)
+    cspm = m.create_cspm_session()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for _ in range(2):
+            with pytest.raises(errors.InsecureTenantWarning):
+                cspm.request("GET", "/cloud", verify=False)
+    m.close()
+
+
+def test_two_tenants_on_one_transport_are_each_warned_about(tenant):
+    shared = saas_manager(tenant).transport
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        for name in ("first", "second"):
+            SaaSSessionManager(name, tenant.access_key, tenant.secret_key, tenant.saas_url,
+                               verify=False, transport=shared)
+    shared.close()
+    assert [("'first'" in str(w.message), "'second'" in str(w.message)) for w in got] == \
+        [(True, False), (False, True)]
+    assert all(w.filename == __file__ for w in got)  # the user's line, not pcpi's
+
+
+def test_before_logging_is_configured_disable_filters_and_parent_levels_apply():
+    out = _run("""
+        import logging
+        from pcpi.saas_session_manager import SaaSSessionManager
+        def call(logger):
+            m = SaaSSessionManager("t", t.access_key, t.secret_key, t.url, verify=t.ca_path,
+                                   logger=logger)
+            m.create_cspm_session().request("GET", "/cloud")
+            m.close()
+        logging.disable(logging.CRITICAL); call(None); logging.disable(logging.NOTSET)
+        quiet = logging.getLogger("filtered"); quiet.addFilter(lambda r: False); call(quiet)
+        logging.getLogger("app").setLevel(logging.ERROR); call(logging.getLogger("app.child"))
+        print("done")
+    """)
+    assert out.returncode == 0, out.stderr
+    assert "done" in out.stdout and out.stderr == "", out.stderr
+
+
+def test_a_project_flag_given_as_the_string_false_adds_no_project(tenant):
+    m = CWPSessionManager("project-a", tenant.compute_url, tenant.username, tenant.password,
+                          tenant.ca_path, None, "false", retry_policy=quiet_policy())
+    assert m.project_flag is False
+    cwp = m.create_cwp_session()
+    assert "project" not in (cwp.request("GET", "/api/v1/images").request.url.split("?") + [""])[1]
+    m.close()
+
+
+def test_a_session_built_directly_logs_its_fatal_login_error(tenant):
+    from pcpi._cspm_session import CSPMSession
+
+    records = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            records.append(record.getMessage())
+
+    logger = logging.getLogger("pcpi-test-direct")
+    logger.addHandler(Keep())
+    with pytest.raises(errors.CredentialsRejectedError):
+        CSPMSession("t", tenant.access_key, "wrong", tenant.saas_url, tenant.ca_path, None,
+                    logger, retry_policy=quiet_policy())
+    assert sum("CredentialsRejectedError" in r for r in records) == 1, records
+
+
+def test_loguru_names_where_a_fatal_error_was_raised(tenant):
+    loguru = pytest.importorskip("loguru")
+    seen = []
+    sink = loguru.logger.add(lambda m: seen.append(m.record), level="ERROR")
+    try:
+        m = SaaSSessionManager("t", tenant.access_key, "wrong", tenant.saas_url,
+                               verify=tenant.ca_path, logger=loguru.logger,
+                               retry_policy=quiet_policy())
+        with pytest.raises(errors.CredentialsRejectedError):
+            m.create_cspm_session()
+        m.close()
+    finally:
+        loguru.logger.remove(sink)
+    fatal = [r for r in seen if "CredentialsRejectedError" in r["message"]]
+    assert len(fatal) == 1 and fatal[0]["name"].startswith("pcpi."), fatal
+
+
+def test_a_stdlib_logger_with_its_own_success_level_gets_success_lines(tenant):
+    class Verbose(logging.Logger):
+        def success(self, msg, *args, **kwargs):
+            self.log(35, msg, *args, **kwargs)
+
+    logger = Verbose("verbose-test")
+    seen = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            seen.append((record.levelno, record.getMessage()))
+
+    logger.addHandler(Keep())
+    m = saas_manager(tenant, logger=logger)
+    m.create_cspm_session().request("GET", "/cloud")
+    m.close()
+    assert any(level == 35 and msg.startswith("SUCCESS - ") for level, msg in seen), seen
+
+
+def test_a_logger_like_object_that_is_not_loguru_gets_its_own_methods_called(tenant):
+    said = []
+
+    class Proxy:  # structlog-style: every attribute is a method
+        def __getattr__(self, name):
+            return lambda *a, **k: said.append((name, a[0] if a else None))
+
+    m = saas_manager(tenant, logger=Proxy())
+    m.create_cspm_session().request("GET", "/cloud")
+    m.close()
+    assert ("success", said[-1][1]) == said[-1] and said[-1][1].startswith("SUCCESS - ")
+
+
+def test_proxies_none_for_a_scheme_goes_direct_as_in_requests(monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")  # nothing listens there
+    with FakeTenant() as tenant:
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        m = SaaSSessionManager("t", tenant.access_key, tenant.secret_key, tenant.url,
+                               tenant.ca_path, {"http": None, "https": None},
+                               retry_policy=quiet_policy())
+        assert m.create_cspm_session().request("GET", "/cloud").status_code == 200
+        m.close()
+
+
+def test_load_config_with_a_0x_positional_logger_is_a_type_error(tmp_path):
+    from pcpi import session_loader
+
+    with pytest.raises(TypeError, match="num_tenants is a logger"):
+        session_loader.load_config(str(tmp_path / "creds.json"), logging.getLogger())
