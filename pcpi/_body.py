@@ -11,7 +11,7 @@ never resends it.  No I/O here.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 import requests
 from requests.structures import CaseInsensitiveDict
@@ -25,7 +25,7 @@ class Payload:
 
     __slots__ = ("data", "content_type", "_start", "not_replayable")
 
-    def __init__(self, data: Any = None, content_type: Optional[str] = None,
+    def __init__(self, data: Any = None, content_type: Optional[Union[str, bytes]] = None,
                  start: Optional[int] = None, not_replayable: str = ""):
         self.data = data
         self.content_type = content_type
@@ -69,7 +69,8 @@ def _position(stream: Any) -> Optional[int]:
     try:
         if hasattr(stream, "seekable") and not stream.seekable():
             return None
-        return stream.tell()
+        position: int = stream.tell()
+        return position
     except (AttributeError, OSError, ValueError):
         return None
 

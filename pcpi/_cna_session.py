@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any, List
+
 from ._cspm_backed import CSPMBackedSession
 from ._origin import check_learned_url
 
@@ -38,7 +40,7 @@ class CNASession(CSPMBackedSession):
                                 "the CNA URL (public-api of /cnsConfig)")
         return url, str(lic["prismaId"])
 
-    def _api_login(self) -> object:
+    def _api_login(self) -> List[Any]:
         """POST /issue with the CSPM token: ``[response, seconds]``."""
         self._log.debug("API - Generating CNA session token.")
         return self._login_call(f"{self.api_url}/issue",

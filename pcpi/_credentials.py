@@ -43,7 +43,7 @@ class TenantConfig:
     def saas(self) -> bool:
         return is_saas_url(self.url)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> Dict[str, Any]:
         """The entry as 1.0.1 wrote it (strings for verify and project_flag)."""
         verify = self.verify if isinstance(self.verify, str) else str(self.verify).lower()
         return {"name": self.name, "url": self.url, "identity": self.identity,
@@ -176,7 +176,8 @@ def _read_file(path: str) -> bytes:
         raise CredentialsFileError(path, f"cannot be read ({exc.strerror})") from None
     try:
         refuse_unless_regular(path, os.fstat(fd).st_mode)
-        chunks, size = [], 0
+        chunks: List[bytes] = []
+        size = 0
         while True:
             chunk = os.read(fd, 65536)
             if not chunk:

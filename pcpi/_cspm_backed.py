@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, List
+
 from ._cspm_session import CSPMSession
 from ._session_base import Session
 from .errors import AuthorizationError
@@ -62,7 +64,7 @@ class CSPMBackedSession(Session):
                 f"login works: check that the access key's role includes this service "
                 f"(Compute or CNA) and that the tenant is licensed for it.")
 
-    def _api_refresh(self) -> object:
+    def _api_refresh(self) -> List[Any]:
         """A valid CSPM token (renewed by the CSPM session if needed), then our own
         login with it: ``[response, seconds]``."""
         self._log.debug("API - Refreshing session token via CSPM.")

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any, List
+
 from ._session_base import Session
 from .errors import CredentialsRejectedError
 
@@ -26,7 +28,7 @@ class CSPMSession(Session):
         }
         self._api_login_wrapper()
 
-    def _api_login(self) -> object:
+    def _api_login(self) -> List[Any]:
         """POST /login with the access key: ``[response, seconds]``."""
         self._log.debug("API - Generating CSPM session token.")
         return self._login_call(f"{self.api_url}/login",
@@ -39,7 +41,7 @@ class CSPMSession(Session):
             f"credentials file (default ~/.prismacloud/credentials.json) or environment, "
             f"and that the key is enabled and not expired.")
 
-    def _api_refresh(self) -> None:
+    def _api_refresh(self) -> List[Any]:
         """GET /auth_token/extend with the current token: ``[response, seconds]``."""
         self._log.debug("API - Refreshing CSPM session token.")
         return self._login_call(f"{self.api_url}/auth_token/extend", None,

@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import logging
 import sys
-from typing import Any, Callable, Optional, TypeVar
+from typing import Any, Callable, Dict, Optional, Tuple, TypeVar
 
 __all__ = ["py_logger", "Log", "logs_fatal", "self_log", "self_logger", "argument"]
 
@@ -29,7 +29,7 @@ _FORMAT = "%(levelname)s:%(name)s:%(message)s"  # what basicConfig() printed in 
 py_logger = logging.getLogger("pcpi")
 
 
-class _Stderr(logging.StreamHandler):
+class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]  # (generic in typeshed only)
     """The stand-in for an application that has not configured logging."""
 
     def __init__(self) -> None:
@@ -51,12 +51,13 @@ class Log:
     __slots__ = ("logger", "_stdlib", "_loguru")
 
     def __init__(self, logger: Any = None):
-        self.logger = logger if logger is not None else py_logger
+        self.logger: Any = logger if logger is not None else py_logger
         self._stdlib = isinstance(self.logger, logging.Logger)
         self._loguru = type(self.logger).__module__.split(".")[0] == "loguru"
 
     def _configured(self) -> bool:
-        return self.logger.hasHandlers()
+        stdlib: logging.Logger = self.logger
+        return stdlib.hasHandlers()
 
     def enabled(self, level: int) -> bool:
         """Whether a record at ``level`` would be written anywhere."""
@@ -153,20 +154,20 @@ def logs_fatal(find: Callable[..., Any]) -> Callable[[F], F]:
     return decorate
 
 
-def self_log(args: tuple, kwargs: dict) -> Any:
+def self_log(args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
     """For :func:`logs_fatal` on a session method: the session's log."""
     return args[0]._log
 
 
-def self_logger(args: tuple, kwargs: dict) -> Any:
+def self_logger(args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
     """For :func:`logs_fatal` on a manager method: the manager's logger."""
     return getattr(args[0], "logger", None)
 
 
-def argument(name: str, index: int) -> Callable[[tuple, dict], Any]:
+def argument(name: str, index: int) -> Callable[[Tuple[Any, ...], Dict[str, Any]], Any]:
     """For :func:`logs_fatal` on a function taking the logger as ``name`` (or
     positionally at ``index``)."""
-    def find(args: tuple, kwargs: dict) -> Any:
+    def find(args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
         if name in kwargs:
             return kwargs[name]
         return args[index] if len(args) > index else None

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json as jsonlib
 import time
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, cast
 
 import requests
 
@@ -21,6 +21,9 @@ from ._log import logs_fatal, self_log
 from ._redact import Secret, SecretBytes, remember, without_query
 from ._transport import valid_header_value
 from .errors import AuthorizationError, LoginError
+
+if TYPE_CHECKING:
+    from ._log import Log
 
 __all__ = ["LoginSupport"]
 
@@ -31,6 +34,16 @@ class LoginSupport:
     1.0.1 attributes (``tenant``, ``expired_code``, ``success_status``...)."""
 
     _auth: Authenticator
+    if TYPE_CHECKING:  # (what the session supplies)
+        tenant: str
+        headers: Dict[str, Any]
+        auth_key: str
+        auth_style: str
+        expired_code: int
+        success_status: List[int]
+        _log: Log
+        _send: Callable[..., requests.Response]
+        _redact: Callable[[str], str]
 
     @property
     def authenticator(self) -> Authenticator:
@@ -104,7 +117,7 @@ class LoginSupport:
         return token
 
     # ------------------------------------------------------------------ 1.0.1 login API
-    def _api_login(self):  # pragma: no cover - every subclass defines it
+    def _api_login(self) -> List[Any]:  # pragma: no cover - every subclass defines it
         raise NotImplementedError
 
     def _expired_login(self) -> None:  # pragma: no cover - every subclass defines it
@@ -143,14 +156,15 @@ class LoginSupport:
                 f"(leading whitespace, CR/LF or another control character); pcpi will "
                 f"not send it.  The answer did not come from Prisma Cloud as expected: check "
                 f"the URL and any proxy in between.")
-        return token
+        return cast(str, token)
 
     def _refused_login_message(self, what: str) -> str:
         return (f"{what} for tenant '{self.tenant}' was refused (401) again after a fresh "
                 f"login; check that the credentials are valid and active")
 
-    def _login_call(self, url: str, payload: dict, headers: Optional[dict] = None,
-                    method: str = "POST") -> list:
+    def _login_call(self, url: str, payload: Optional[Dict[str, Any]],
+                    headers: Optional[Dict[str, Any]] = None,
+                    method: str = "POST") -> List[Any]:
         """One login-style exchange through the retry loop: ``[response, seconds]``.
         A 401 is returned, not retried: what it means depends on the session."""
         t0 = time.perf_counter()

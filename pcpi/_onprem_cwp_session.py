@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 from ._credentials import parse_flag
+from typing import Any, List
+
 from ._redact import remember, secret
 from ._session_base import Session
 from .errors import CredentialsRejectedError
@@ -35,7 +37,7 @@ class CWPSession(Session):
         }
         self._api_login_wrapper()
 
-    def _api_login(self) -> object:
+    def _api_login(self) -> List[Any]:
         """POST /api/v1/authenticate with user and password: ``[response, seconds]``."""
         self._log.debug("API - Generating CWP session token.")
         return self._login_call(f"{self.api_url}/api/v1/authenticate",

@@ -99,7 +99,7 @@ NOT_PROCESSED = frozenset({425, 429, 503})
 
 
 def may_resend_after(status: int, safe: bool,
-                     not_processed: frozenset = NOT_PROCESSED) -> bool:
+                     not_processed: frozenset[int] = NOT_PROCESSED) -> bool:
     """Whether a call may be sent again after a retryable ``status`` answer.
 
     A call that is safe to repeat may be resent after any of them.  One that is
@@ -149,7 +149,7 @@ class RetryPolicy:
     connection_backoff: Backoff = Backoff(initial=0.5, maximum=4.0)
     #: answers after which even a call that is not safe to repeat is resent
     #: (drop 503 here if a service of yours can answer it after a change)
-    not_processed: frozenset = NOT_PROCESSED
+    not_processed: frozenset[int] = NOT_PROCESSED
     #: how to wait; tests inject a recorder instead of sleeping
     sleep: Callable[[float], None] = time.sleep
 

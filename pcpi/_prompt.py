@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import getpass
 import sys
-from typing import Callable, List, Optional
+from typing import Callable, List
 
 import requests
 
@@ -92,7 +92,7 @@ def ask_tenants(num_tenants: int, min_tenants: int,
         for _ in range(num_tenants):
             tenants.append(_ask_checked(check))
         return tenants
-    minimum: Optional[int] = min_tenants if min_tenants != -1 else 1
+    minimum: int = min_tenants if min_tenants != -1 else 1
     while True:
         tenants.append(_ask_checked(check))
         if len(tenants) >= minimum and not _yes(

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from typing import Callable, Collection, Mapping, Optional
+from typing import Callable, Collection, Mapping, Optional, cast
 
 import requests
 
@@ -103,7 +103,7 @@ def decide(rules: CallRules, progress: Progress, *, status: Optional[int] = None
                                         and status not in rules.also_backs_off):
         return Decision(RETURN, why=FAILED)
     if not rules.safe and not (may_repeat and
-                               may_resend_after(status, False, policy.not_processed)):
+                               may_resend_after(cast(int, status), False, policy.not_processed)):
         return Decision(RETURN, why=PROCESSED if processed else UNSAFE)
     if progress.throttled >= rules.retries:
         return Decision(RETURN, why=EXHAUSTED if progress.throttled else FAILED)
@@ -111,5 +111,5 @@ def decide(rules: CallRules, progress: Progress, *, status: Optional[int] = None
         return Decision(RETURN, why=NOT_REPLAYABLE)
     retry_after = (headers or {}).get("Retry-After")
     delay = policy.throttle_delay(progress.throttled + 1, retry_after, rules.retry_timer_max,
-                                  rand=rand, status=status)
+                                  rand=rand, status=cast(int, status))
     return Decision(RETRY, delay=delay)

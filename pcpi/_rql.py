@@ -38,7 +38,7 @@ def _incomplete(why: str, pages: int, rows: int,
         f"{_count(rows, 'row')} had been delivered", pages=pages, rows=rows, response=res)
 
 
-def config_search_pages(session: Any, payload: dict, *, max_pages: int = MAX_PAGES,
+def config_search_pages(session: Any, payload: Dict[str, Any], *, max_pages: int = MAX_PAGES,
                         max_bytes: Optional[int] = None, **send: Any) -> Iterator[Page]:
     """Yield ``(details, data, page_number, running_total_rows, keys)`` per page:
     ``details`` is the first page without its ``data`` (as 1.0.1 gave it to
@@ -102,12 +102,13 @@ def config_search_pages(session: Any, payload: dict, *, max_pages: int = MAX_PAG
                               f"{session._preview(res, 200)}", pages, rows, res)
 
 
-def _fetch(session: Any, url: str, body: dict, send: Dict[str, Any], pages: int,
+def _fetch(session: Any, url: str, body: Dict[str, Any], send: Dict[str, Any], pages: int,
            rows: int) -> requests.Response:
     """One page through the session's retry loop; a call that fails for good
     (connection, origin, size, deadline) ends the search like a failed page."""
     try:
-        return session._send("POST", url, json=body, **send)
+        res: requests.Response = session._send("POST", url, json=body, **send)
+        return res
     except requests.RequestException as exc:
         why = session._redact(f"{type(exc).__name__}: {exc}")
         raise _incomplete(f"page {pages + 1} failed ({why})", pages,

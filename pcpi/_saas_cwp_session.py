@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any, List
+
 from ._cspm_backed import CSPMBackedSession
 from ._origin import check_learned_url
 
@@ -36,7 +38,7 @@ class SaaSCWPSession(CSPMBackedSession):
         return check_learned_url(url, self.cspm_session.api_url, "the Compute URL "
                                  "(twistlockUrl of /meta_info)")
 
-    def _api_login(self) -> object:
+    def _api_login(self) -> List[Any]:
         """POST /api/v1/authenticate with the CSPM token: ``[response, seconds]``."""
         self._log.debug("API - Generating SaaS CWPP session token.")
         return self._login_call(f"{self.api_url}/api/v1/authenticate",

@@ -16,7 +16,7 @@ Messages say what to fix and never carry a token, secret key or password.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Iterable, Optional
 
 import requests
 import urllib3
@@ -48,13 +48,14 @@ class PcpiError(SystemExit):
     def __str__(self) -> str:
         return self.message
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Any, ...]:
         # Rebuilt without calling __init__, whose arguments differ by subclass, so
         # that every error crosses a process boundary (multiprocessing, Dask, Ray).
         return _rebuild, (type(self), self.args, dict(self.__dict__))
 
 
-def _rebuild(cls: type, args: tuple, state: dict) -> BaseException:
+def _rebuild(cls: type[BaseException], args: tuple[Any, ...],
+             state: dict[str, Any]) -> BaseException:
     error = cls.__new__(cls, *args)
     SystemExit.__init__(error, *args)  # args and SystemExit's code, as first raised
     error.__dict__.update(state)
@@ -77,7 +78,7 @@ class CredentialsFileError(ConfigurationError):
 class MissingEnvironmentError(ConfigurationError):
     """Required environment variables are not set."""
 
-    def __init__(self, names):
+    def __init__(self, names: Iterable[str]):
         self.names = list(names)
         super().__init__("missing environment variable(s): " + ", ".join(self.names)
                          + " (set them, or pass other names to load_config_env())")
@@ -116,7 +117,7 @@ class IncompleteResultError(PcpiRequestError, ValueError):
         self.pages = pages
         self.rows = rows
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Any, ...]:
         return _incomplete, (str(self), self.pages, self.rows)
 
 
