@@ -38,12 +38,15 @@ import json
 import math
 import threading
 import time
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple
 
 from . import _fork
 from ._pacing import endpoint_key
 from ._redact import Secret
 from .errors import AuthorizationError, LoginError, PcpiError
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeGuard
 
 __all__ = ["Authenticator", "Credential", "CallAuth", "claimed_lifetime", "WAIT_LIMIT"]
 
@@ -87,7 +90,7 @@ def claimed_lifetime(token: str, now: Optional[float] = None) -> Optional[float]
     return float(lifetime)
 
 
-def _number(value: Any) -> bool:
+def _number(value: Any) -> TypeGuard[float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and \
         math.isfinite(value)
 
@@ -121,9 +124,9 @@ class Credential:
         if now >= self.expires - min(0.25 * lead, 1.0):
             return EXPIRED
         due = self.lifetime - lead
-        if _number(token_time) and 0 < token_time < due:  # type: ignore[operator]
+        if _number(token_time) and 0 < token_time < due:
             due = token_time  # 1.0.1's token_time: refresh a token at least this often
-        return DUE if now >= self.issued + due else FRESH  # type: ignore[operator]
+        return DUE if now >= self.issued + due else FRESH
 
 
 class CallAuth:
@@ -180,7 +183,8 @@ class Authenticator:
 
     @property
     def what(self) -> str:
-        return self._owner._auth_name()
+        name: str = self._owner._auth_name()
+        return name
 
     def _reset(self) -> None:
         self._lock = threading.Lock()

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, List
+from typing import Any, Dict, List, Optional, Union, cast
 
 from ._cspm_session import CSPMSession
 from ._session_base import Session
+from ._types import Proxies, Verify
 from .errors import AuthorizationError
 
 __all__ = ["CSPMBackedSession"]
@@ -14,17 +15,19 @@ __all__ = ["CSPMBackedSession"]
 class CSPMBackedSession(Session):
     """A session whose login exchanges the CSPM session's token for its own."""
 
-    def __init__(self, tenant_name: str, a_key: str, s_key: str, api_url: str, verify: bool,
-                 proxies: dict, logger, cspm_session, **options):
+    def __init__(self, tenant_name: str, a_key: str, s_key: str, api_url: str, verify: Verify,
+                 proxies: Optional[Proxies], logger: Any,
+                 cspm_session: Optional[Union[CSPMSession, Dict[str, Any]]],
+                 **options: Any) -> None:
         # the CSPM session's transport (and pool, and pacer) unless told otherwise
         if options.get("transport") is None and cspm_session:
-            options["transport"] = cspm_session.transport
+            options["transport"] = cast(CSPMSession, cspm_session).transport
         super().__init__(logger, **options)
         self._set_tenant(tenant_name, a_key, s_key, api_url, verify, proxies)
         self._attach_cspm(cspm_session)
 
-    def _attach_cspm(self, cspm_session) -> None:
-        self.cspm_session = {}
+    def _attach_cspm(self, cspm_session: Optional[Union[CSPMSession, Dict[str, Any]]]) -> None:
+        self.cspm_session: CSPMSession = {}  # type: ignore[assignment]  # (until set below)
         self.cspm_token = ""
         if not cspm_session:
             self.cspm_session = CSPMSession(
@@ -32,7 +35,7 @@ class CSPMBackedSession(Session):
                 self.logger, transport=self._transport, retry_policy=self.retry_policy,
                 retries=self.retries)
         else:
-            self.cspm_session = cspm_session
+            self.cspm_session = cast(CSPMSession, cspm_session)  # (a session, not {})
         self.cspm_token = self.cspm_session.token
 
     def _expired_login(self) -> None:

@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
-from typing import Any, List
+from typing import Any, List, Optional
 
 from ._session_base import Session
+from ._types import Proxies, Verify
 from .errors import CredentialsRejectedError
 
 __all__ = ["CSPMSession"]
@@ -14,8 +15,8 @@ __all__ = ["CSPMSession"]
 class CSPMSession(Session):
     """A Prisma Cloud CSPM API session; logs in when created."""
 
-    def __init__(self, tenant_name: str, a_key: str, s_key: str, api_url: str, verify: bool,
-                 proxies: dict, logger, **options):
+    def __init__(self, tenant_name: str, a_key: str, s_key: str, api_url: str, verify: Verify,
+                 proxies: Optional[Proxies], logger: Any, **options: Any) -> None:
         """``options`` (keyword-only): ``transport``, ``retry_policy``,
         ``retries`` (see :class:`pcpi._session_base.Session`)."""
         super().__init__(logger, **options)

@@ -189,8 +189,9 @@ class _OneWarningPool:
     (:meth:`pcpi._transport.Transport.unverified`).  The user's own requests
     calls keep urllib3's warnings: no global warning filter is changed."""
 
-    def _validate_conn(self, conn) -> None:  # type: ignore[no-untyped-def]
-        HTTPConnectionPool._validate_conn(self, conn)  # (HTTPS's adds only the warning)
+    def _validate_conn(self, conn: Any) -> None:
+        # (HTTPS's adds only the warning; self is an HTTPS pool, this class a mixin)
+        HTTPConnectionPool._validate_conn(self, conn)  # type: ignore[arg-type]
         if conn.is_closed:
             conn.connect()  # early, as urllib3 does, so that TLS errors come from here
 

@@ -17,7 +17,7 @@ import collections.abc
 import hashlib
 import pickle
 import threading
-from typing import Any, Dict, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple, TypeVar, Union
 from urllib.parse import urlsplit
 
 from . import _fork
@@ -26,6 +26,7 @@ from ._origin import describe
 from ._pacing import Pacer
 from ._policy import RetryPolicy
 from ._transport import DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, Timeout, Transport
+from ._types import Proxies, Verify
 
 __all__ = ["ManagerOptions", "MAX_RESTORED", "checked_proxies", "not_a_logger"]
 
@@ -33,6 +34,7 @@ __all__ = ["ManagerOptions", "MAX_RESTORED", "checked_proxies", "not_a_logger"]
 MAX_RESTORED = 64
 _restored: "collections.OrderedDict[bytes, ManagerOptions]" = collections.OrderedDict()
 _restored_lock = threading.Lock()
+_M = TypeVar("_M", bound="ManagerOptions")
 
 
 def _is_logger(value: Any) -> bool:
@@ -64,6 +66,13 @@ class ManagerOptions:
     #: session attributes, and the method that creates each (subclasses)
     _SESSIONS: Dict[str, str] = {}
 
+    # set by the subclasses' __init__
+    tenant: str
+    api_url: str
+    verify: Verify
+    proxies: Optional[Proxies]
+    logger: Any
+
     def _init_options(self, *, pool_connections: int = 200, pool_maxsize: int = 200,
                       timeout: Timeout = DEFAULT_TIMEOUT, retries: int = 20,
                       retry_policy: Optional[RetryPolicy] = None,
@@ -94,7 +103,7 @@ class ManagerOptions:
         self.retries = retries
         self.retry_policy = retry_policy or RetryPolicy()
 
-    def _session_options(self) -> dict:
+    def _session_options(self) -> Dict[str, Any]:
         return {"transport": self.transport, "retries": self.retries,
                 "retry_policy": self.retry_policy}
 
@@ -102,21 +111,23 @@ class ManagerOptions:
     def _constructor_args(self) -> Tuple[Any, ...]:  # pragma: no cover - subclasses
         raise NotImplementedError
 
-    def __reduce__(self):
+    def __reduce__(self) -> Tuple[Any, ...]:
         sessions = tuple(name for name in self._SESSIONS if self.__dict__.get(name))
         return _restore, (type(self), self._constructor_args(), self._options, self.logger,
                           sessions)
 
-    def __getattr__(self, name: str) -> Any:
-        # Only for a session attribute an unpickled copy left out: create it (log
-        # in) on first use, once for all threads.
-        state = self.__dict__
-        if name not in type(self)._SESSIONS or "_lazy" not in state:
-            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-        with state["_lazy"]:
-            if name not in state:
-                getattr(self, self._SESSIONS[name])()
-        return state[name]
+    if not TYPE_CHECKING:  # (hidden from type checkers: it is no catch-all)
+        def __getattr__(self, name: str) -> Any:
+            # Only for a session attribute an unpickled copy left out: create it (log
+            # in) on first use, once for all threads.
+            state = self.__dict__
+            if name not in type(self)._SESSIONS or "_lazy" not in state:
+                raise AttributeError(
+                    f"{type(self).__name__!r} object has no attribute {name!r}")
+            with state["_lazy"]:
+                if name not in state:
+                    getattr(self, self._SESSIONS[name])()
+            return state[name]
 
     def _after_fork_in_child(self) -> None:
         self._lazy = threading.RLock()  # another thread may have held it at fork time
@@ -125,14 +136,15 @@ class ManagerOptions:
         """Close the pooled connections (they reopen on the next call)."""
         self.transport.close()
 
-    def __enter__(self):
+    def __enter__(self: _M) -> _M:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: Any) -> None:
         self.close()
 
 
-def _restore(cls: type, args: Tuple[Any, ...], options: dict, logger: Any,
+def _restore(cls: Callable[..., ManagerOptions], args: Tuple[Any, ...],
+             options: Dict[str, Any], logger: Any,
              sessions: Tuple[str, ...]) -> "ManagerOptions":
     """Rebuild a pickled manager, or return the copy this process already has."""
     key = hashlib.sha256(pickle.dumps((cls.__module__, cls.__qualname__, args, options,

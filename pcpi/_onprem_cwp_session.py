@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+from typing import Any, List, Optional
+
 from ._credentials import parse_flag
-from typing import Any, List
 
 from ._redact import remember, secret
 from ._session_base import Session
+from ._types import Proxies, Verify
 from .errors import CredentialsRejectedError
 
 __all__ = ["CWPSession"]
@@ -16,8 +18,9 @@ __all__ = ["CWPSession"]
 class CWPSession(Session):
     """A self-hosted Prisma Cloud Compute console session; logs in when created."""
 
-    def __init__(self, tenant_name: str, api_url: str, uname: str, passwd: str, verify: bool,
-                 proxies: dict, project_flag: bool, logger: object, **options):
+    def __init__(self, tenant_name: str, api_url: str, uname: str, passwd: str, verify: Verify,
+                 proxies: Optional[Proxies], project_flag: bool, logger: object,
+                 **options: Any) -> None:
         """``options`` as for :class:`pcpi._cspm_session.CSPMSession`."""
         super().__init__(logger, **options)
         self.tenant = tenant_name

@@ -60,7 +60,7 @@ import dataclasses
 import math
 import threading
 import time
-from typing import Callable, Dict, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple, cast
 from urllib.parse import urlsplit
 
 from . import _fork
@@ -248,7 +248,8 @@ class Pacer:
             if bucket is None:
                 if key in self._meters:
                     return None
-                probe.event.wait(self.probe_wait)  # the first answer, or give up waiting
+                # the first answer, or give up waiting
+                cast(_Probe, probe).event.wait(self.probe_wait)
                 bucket = self._buckets.get(key)
         return bucket
 
@@ -359,7 +360,7 @@ class Pacer:
         tenant's own rate is lower."""
         return max(min(rate, self.min_rate), rate * share)
 
-    def _merge_alike(self, key: Key, bucket: _Bucket, now: float) -> bool:
+    def _merge_alike(self, key: Key, bucket: _Bucket, now: float) -> Dict[int, _Bucket]:
         """Take the endpoints of ``key``'s host that announce the same limit as
         one per-user limit: they share ``bucket`` from now on.  Returns whether
         there were any.  The share kept is the sum of the shares of those in use
@@ -455,10 +456,11 @@ class Pacer:
 
     def _cubic(self, bucket: _Bucket, now: float) -> float:
         k = (bucket.w_max * (1.0 - self.beta) / self.scale) ** (1.0 / 3.0)
-        return self.scale * (now - bucket.throttled_at - k) ** 3 + bucket.w_max
+        cubed: float = (now - bucket.throttled_at - k) ** 3
+        return self.scale * cubed + bucket.w_max
 
 
-def _make_room(table: dict, most: int) -> None:
+def _make_room(table: Dict[Any, Any], most: int) -> None:
     """Forget the oldest entries of ``table`` until one more fits under ``most``."""
     while len(table) >= most:
         del table[next(iter(table))]

@@ -18,7 +18,7 @@ import logging
 import re
 import threading
 import traceback
-from typing import Iterable, Optional
+from typing import Iterable, Optional, overload
 
 from . import _fork
 
@@ -89,6 +89,12 @@ class SecretBytes(bytes):
 
     def __repr__(self) -> str:
         return f"b'{REDACTED}'"
+
+
+@overload
+def secret(value: str) -> str: ...
+@overload
+def secret(value: None) -> None: ...
 
 
 def secret(value: Optional[str]) -> Optional[str]:

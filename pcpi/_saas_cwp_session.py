@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
-from typing import Any, List
+from typing import Any, Dict, List, Optional, Union
 
 from ._cspm_backed import CSPMBackedSession
+from ._cspm_session import CSPMSession
 from ._origin import check_learned_url
+from ._types import Proxies, Verify
 
 __all__ = ["SaaSCWPSession"]
 
@@ -14,8 +16,10 @@ __all__ = ["SaaSCWPSession"]
 class SaaSCWPSession(CSPMBackedSession):
     """A Prisma Cloud Compute session on SaaS; logs in when created."""
 
-    def __init__(self, tenant_name: str, a_key: str, s_key: str, api_url: str, verify: bool,
-                 proxies: dict, logger, cspm_session={}, **options):  # noqa: B006 - 1.0.1 API
+    def __init__(self, tenant_name: str, a_key: str, s_key: str, api_url: str, verify: Verify,
+                 proxies: Optional[Proxies], logger: Any,
+                 cspm_session: Optional[Union[CSPMSession, Dict[str, Any]]] = {},  # noqa: B006
+                 **options: Any) -> None:  # (1.0.1 API: {} or None for a new CSPM session)
         """``cspm_session`` is reused when given (else one is created);
         ``options`` as for :class:`pcpi._cspm_session.CSPMSession`."""
         super().__init__(tenant_name, a_key, s_key, api_url, verify, proxies, logger,

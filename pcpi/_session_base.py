@@ -16,7 +16,7 @@ lives on ``self``, so any number of threads can share one session.
 from __future__ import annotations
 
 import time
-from typing import Any, Iterable, Optional, Tuple
+from typing import Any, Callable, Collection, Dict, Iterable, List, NoReturn, Optional, Tuple, cast
 from urllib.parse import urlsplit
 
 import requests
@@ -25,7 +25,7 @@ from ._auth import Authenticator, CallAuth
 from ._body import Payload
 from ._log import Log, logs_fatal, self_log
 from ._login import LoginSupport
-from ._pacing import endpoint_key
+from ._pacing import Key, endpoint_key
 from ._policy import RetryPolicy, is_safe_to_repeat
 from ._redact import redact, remember, secret, without_query
 from ._retry import (
@@ -42,7 +42,8 @@ from ._retry import (
     decide,
 )
 from ._rql import MAX_PAGES, config_search_pages, total_rows
-from ._transport import Transport, normalize_verify
+from ._transport import Timeout, Transport, normalize_verify
+from ._types import JSON, Proxies, Verify
 
 __all__ = ["Session", "VALID_METHODS"]
 
@@ -59,7 +60,7 @@ class Session(LoginSupport):
     auth_key = "Authorization"
     auth_style = "Bearer "
 
-    def __init__(self, logger, *, transport: Optional[Transport] = None,
+    def __init__(self, logger: Any, *, transport: Optional[Transport] = None,
                  retry_policy: Optional[RetryPolicy] = None, retries: int = 20):
         """``transport`` is shared with the session manager's other sessions;
         ``retry_policy`` tunes backoff and connection retries."""
@@ -71,7 +72,7 @@ class Session(LoginSupport):
         self.expired_code = 401
         #: the delay last waited before resending a 429/5xx answer; 0 again as soon
         #: as a resent call succeeds (1.0.1's timer, which never came down)
-        self.retry_timer = 0
+        self.retry_timer: float = 0
         self.retry_timer_max = 32
         #: refresh a token at least this often (seconds); a token that states no
         #: expiry is taken to live this long
@@ -80,7 +81,7 @@ class Session(LoginSupport):
         self.u_count = 1
         self.unknown_error_max = 5
         self.logger = logger
-        self.headers: dict = {}
+        self.headers: Dict[str, Any] = {}
 
         self.retry_policy = retry_policy or RetryPolicy()
         self._transport = transport if transport is not None else Transport()
@@ -89,11 +90,11 @@ class Session(LoginSupport):
 
     # ------------------------------------------------------------------ attributes
     @property
-    def logger(self):
+    def logger(self) -> Any:
         return self._log.logger
 
     @logger.setter
-    def logger(self, value) -> None:
+    def logger(self, value: Any) -> None:
         self._log = Log(value)
 
     @property
@@ -101,13 +102,13 @@ class Session(LoginSupport):
         """The pooled transport this session sends through."""
         return self._transport
 
-    def __reduce__(self):
+    def __reduce__(self) -> NoReturn:
         raise TypeError(f"a {type(self).__name__} holds a token, sockets and locks and is not "
                         f"pickled: pickle its session manager instead (its copy logs in on "
                         f"first use in the other process)")
 
     def _set_tenant(self, tenant_name: str, a_key: str, s_key: str, api_url: str,
-                    verify: Any, proxies: Optional[dict]) -> None:
+                    verify: Any, proxies: Optional[Proxies]) -> None:
         """The 1.0.1 attributes that say which tenant this is and how to reach it."""
         self.tenant = tenant_name
         self.a_key = a_key
@@ -122,10 +123,13 @@ class Session(LoginSupport):
 
     # ------------------------------------------------------------------ public API
     @logs_fatal(self_log)
-    def request(self, method: str, endpoint_url: str, json: dict = None, data: dict = None,
-                params: dict = None, files: dict = None, verify=None, proxies=None,
-                acceptCsv=False, redlock_ignore: list = None, status_ignore: list = [],  # noqa: B006
-                custom_log="", custom_error_message="", *, timeout=None,
+    def request(self, method: str, endpoint_url: str, json: JSON = None, data: Any = None,
+                params: Any = None, files: Any = None, verify: Optional[Verify] = None,
+                proxies: Optional[Proxies] = None, acceptCsv: bool = False,
+                redlock_ignore: Optional[Iterable[str]] = None,
+                status_ignore: Collection[int] = [],  # noqa: B006
+                custom_log: str = "", custom_error_message: str = "", *,
+                timeout: Optional[Timeout] = None,
                 idempotent: Optional[bool] = None) -> requests.Response:
         """Call the API at ``api_url + endpoint_url`` with this session's token.
 
@@ -151,18 +155,19 @@ class Session(LoginSupport):
                           idempotent=idempotent)
 
     @logs_fatal(self_log)
-    def config_search_request(self, json: dict, verify=None, proxies=None,
-                              redlock_ignore: list = None,
-                              status_ignore: list = [], *,  # noqa: B006
-                              max_pages: int = MAX_PAGES) -> dict:
+    def config_search_request(self, json: Dict[str, Any], verify: Optional[Verify] = None,
+                              proxies: Optional[Proxies] = None,
+                              redlock_ignore: Optional[Iterable[str]] = None,
+                              status_ignore: Collection[int] = [], *,  # noqa: B006
+                              max_pages: int = MAX_PAGES) -> Dict[str, Any]:
         """Run an RQL config search and return every page merged into the first
         response (``data.items`` and ``data.totalRows`` cover all pages).  The
         caller's ``json`` is not modified.  A page that fails, a repeated page
         token or more than ``max_pages`` pages raise
         :class:`~pcpi.errors.IncompleteResultError`: never a partial result."""
         rows = 0
-        items: list = []
-        first: Optional[dict] = None
+        items: List[Any] = []
+        first: Optional[Dict[str, Any]] = None
         for details, data, _counter, _total, keys in config_search_pages(
                 self, json, max_pages=max_pages, verify=verify, proxies=proxies,
                 max_bytes=self._transport.max_response_bytes,
@@ -176,9 +181,13 @@ class Session(LoginSupport):
         return first
 
     @logs_fatal(self_log)
-    def config_search_request_function(self, json, function, verify=None, proxies=None,
-                                       redlock_ignore: list = None,
-                                       status_ignore: list = [], *,  # noqa: B006
+    def config_search_request_function(self, json: Dict[str, Any],
+                                       function: Callable[[Dict[str, Any], Dict[str, Any],
+                                                           int, int], Any],
+                                       verify: Optional[Verify] = None,
+                                       proxies: Optional[Proxies] = None,
+                                       redlock_ignore: Optional[Iterable[str]] = None,
+                                       status_ignore: Collection[int] = [], *,  # noqa: B006
                                        max_pages: int = MAX_PAGES) -> int:
         """Run an RQL config search, calling ``function(details, data, page,
         total_rows)`` for each page as it arrives; returns the total row count.
@@ -195,12 +204,12 @@ class Session(LoginSupport):
     # ------------------------------------------------------------------ the I/O loop
     def _send(self, method: str, url: str, *, json: Any = None, data: Any = None,
               params: Any = None, files: Any = None, verify: Any = None,
-              proxies: Optional[dict] = None, accept_csv: bool = False,
+              proxies: Optional[Proxies] = None, accept_csv: bool = False,
               redlock_ignore: Optional[Iterable[str]] = None,
-              status_ignore: Iterable[int] = (), custom_log: str = "",
-              custom_error_message: str = "", timeout=None,
+              status_ignore: Collection[int] = (), custom_log: str = "",
+              custom_error_message: str = "", timeout: Optional[Timeout] = None,
               idempotent: Optional[bool] = None, authenticated: bool = True,
-              headers: Optional[dict] = None, quiet: bool = False,
+              headers: Optional[Dict[str, Any]] = None, quiet: bool = False,
               max_retries: Optional[int] = None) -> requests.Response:
         """Send one call: attempts until :func:`pcpi._retry.decide` says to stop
         (``max_retries`` caps resends of any kind, for a proactive refresh)."""
@@ -208,7 +217,8 @@ class Session(LoginSupport):
         policy = self.retry_policy
         transport = self._transport
         pacer = transport.pacer
-        pace_key = endpoint_key(method, url) if pacer is not None else None
+        # (used only when there is a pacer)
+        pace_key = cast(Key, endpoint_key(method, url) if pacer is not None else None)
         # a per-call verify as the constructor reads it ("false" is False, "" True)
         verify = self.verify if verify is None else normalize_verify(verify)
         if verify is False:
@@ -312,7 +322,7 @@ class Session(LoginSupport):
                        f"{without_query(url)}{pace} (said once a minute per endpoint)")
 
     def _rules(self, method: str, url: str, idempotent: Optional[bool], body: Payload,
-               authenticated: bool, status_ignore: Iterable[int],
+               authenticated: bool, status_ignore: Collection[int],
                max_retries: Optional[int] = None) -> CallRules:
         """What is fixed for one call, from the 1.0.1 attributes as they are now."""
         retries = self.retries if max_retries is None else min(self.retries, max_retries)
@@ -392,7 +402,7 @@ class Session(LoginSupport):
         text = self._redact(text[:_PREVIEW_WINDOW])
         return text if len(text) <= limit else text[:limit] + "..."
 
-    def _json_of(self, res: requests.Response, what: str) -> dict:
+    def _json_of(self, res: requests.Response, what: str) -> Dict[str, Any]:
         """The JSON object of an answer the session needs (metadata lookups)."""
         try:
             body = res.json()

@@ -37,10 +37,11 @@ import sys
 import threading
 import time
 import warnings
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Set, Tuple, Union
 from urllib.parse import urljoin, urlsplit
 
 import requests
+from requests.__version__ import __version__ as _requests_version
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 from requests.utils import get_environ_proxies
@@ -48,10 +49,11 @@ from requests.utils import get_environ_proxies
 from . import __version__, _fork
 from ._body import EMPTY, Payload
 from ._deadline import tracked_pool_class, watchdog
-from ._origin import describe, origin_of, same_origin
+from ._origin import Origin, describe, origin_of, same_origin
 from ._pacing import Pacer
 from ._policy import never_sent
 from ._redact import redact, watch_logger
+from ._types import Proxies, Verify
 from .errors import DeadlineExceeded, InsecureTenantWarning, OriginError, ResponseTooLargeError
 
 __all__ = ["Transport", "DEFAULT_TIMEOUT", "DEFAULT_MAX_RESPONSE_BYTES", "MAX_REDIRECTS",
@@ -173,9 +175,10 @@ class Transport:
         self._env_ca = (os.environ.get("REQUESTS_CA_BUNDLE")
                         or os.environ.get("CURL_CA_BUNDLE")) if trust_env else None
         self._env_proxies: Dict[str, Dict[str, str]] = {}  # per origin and no_proxy
-        self._unverified: set = set()  # origins already warned about (verify=False)
+        # origins already warned about (verify=False)
+        self._unverified: Set[Optional[Origin]] = set()
         self._base_headers = CaseInsensitiveDict({
-            "User-Agent": f"pcpi/{__version__} python-requests/{requests.__version__}",
+            "User-Agent": f"pcpi/{__version__} python-requests/{_requests_version}",
             "Accept-Encoding": "gzip, deflate",
             "Accept": "*/*",
             "Connection": "keep-alive",
@@ -195,7 +198,7 @@ class Transport:
         self._adapter = adapter
         self.pid = os.getpid()
 
-    def verify_for(self, verify: Any) -> Union[bool, str]:
+    def verify_for(self, verify: Optional[Verify]) -> Union[bool, str]:
         """The ``verify`` requests would use for a per-call ``verify``."""
         if verify is None or verify is True:
             return self._env_ca or True
@@ -219,7 +222,7 @@ class Transport:
         if len(self._unverified) < 256:
             self._unverified.add(key)
 
-    def proxies_for(self, url: str, proxies: Optional[dict]) -> Dict[str, str]:
+    def proxies_for(self, url: str, proxies: Optional[Proxies]) -> Dict[str, str]:
         """The caller's proxies, completed from the environment as requests does."""
         parts = urlsplit(url)
         no_proxy = (proxies or {}).get("no_proxy")  # as requests: it narrows the environment's
@@ -239,8 +242,9 @@ class Transport:
                 merged[scheme] = proxy
         return merged
 
-    def send(self, method: str, url: str, *, headers: dict, body: Payload = EMPTY,
-             params: Any = None, verify: Any = None, proxies: Optional[dict] = None,
+    def send(self, method: str, url: str, *, headers: Dict[str, Any], body: Payload = EMPTY,
+             params: Any = None, verify: Optional[Verify] = None,
+             proxies: Optional[Proxies] = None,
              timeout: Optional[Timeout] = None) -> requests.Response:
         """Send one call: redirects followed within its origin only, the whole
         call (redirects included) bounded in time and each answer in size.
@@ -285,8 +289,9 @@ class Transport:
         res.history = history
         return res
 
-    def _attempt(self, call: "_Call", method: str, url: str, headers: CaseInsensitiveDict,
-                 payload: Payload, params: Any, verify: Any, proxies: Optional[dict],
+    def _attempt(self, call: "_Call", method: str, url: str,
+                 headers: CaseInsensitiveDict[Any], payload: Payload, params: Any,
+                 verify: Any, proxies: Optional[Proxies],
                  timeout: Timeout, history: List[requests.Response]) -> requests.Response:
         prep = requests.PreparedRequest()
         prep.prepare_method(method)
@@ -435,7 +440,8 @@ def _outside_pcpi() -> int:
 
 
 def _read_redirect(res: requests.Response) -> None:
-    chunks, size = [], 0
+    chunks: List[bytes] = []
+    size = 0
     try:
         for chunk in res.iter_content(_CHUNK):
             size += len(chunk)

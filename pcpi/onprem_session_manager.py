@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Optional, Union
+from typing import Any, Dict, Optional, Tuple, Union
 
 from ._credentials import parse_flag
 from ._log import logs_fatal, py_logger, self_logger
-from ._manager_options import ManagerOptions, checked_proxies, not_a_logger
+from ._manager_options import checked_proxies, not_a_logger
 from ._pacing import Pacer
 from ._policy import RetryPolicy
 from ._redact import secret
+from ._session_manager import SessionManager
 from ._session_types import CWPSession
 from ._transport import (
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -18,11 +19,12 @@ from ._transport import (
     Transport,
     normalize_verify,
 )
+from ._types import Proxies, Verify
 
 __all__ = ["CWPSessionManager", "py_logger"]
 
 
-class CWPSessionManager(ManagerOptions):
+class CWPSessionManager(SessionManager):
     """Creates Compute sessions for one self-hosted console on one pooled transport.
 
     ``project_flag=True`` adds ``?project=<tenant_name>`` to every call.  Keyword-only
@@ -30,12 +32,13 @@ class CWPSessionManager(ManagerOptions):
     """
 
     def __init__(self, tenant_name: str, api_url: str, uname: str, passwd: str,
-                 verify: bool = True, proxies: dict = None, project_flag: bool = False,
+                 verify: Verify = True, proxies: Optional[Proxies] = None,
+                 project_flag: bool = False,
                  logger: object = py_logger, *, pool_connections: int = 200,
                  pool_maxsize: int = 200, timeout: Timeout = DEFAULT_TIMEOUT, retries: int = 20,
                  retry_policy: Optional[RetryPolicy] = None,
                  transport: Optional[Transport] = None, pacing: Union[bool, Pacer] = True,
-                 max_response_bytes: Optional[int] = DEFAULT_MAX_RESPONSE_BYTES):
+                 max_response_bytes: Optional[int] = DEFAULT_MAX_RESPONSE_BYTES) -> None:
         self.logger = logger
         self.tenant = tenant_name
         self.uname = uname
@@ -47,7 +50,8 @@ class CWPSessionManager(ManagerOptions):
         self.proxies = checked_proxies(proxies, signature)
         self.project_flag = parse_flag(not_a_logger(
             project_flag, "the 7th argument (project_flag)", signature))  # ("false": False)
-        self.cwp_session = {}
+        # (1.0.1's attribute: {} until the session is created)
+        self.cwp_session: Union[CWPSession, Dict[str, Any]] = {}
         self._init_options(pool_connections=pool_connections, pool_maxsize=pool_maxsize,
                            timeout=timeout, retries=retries, retry_policy=retry_policy,
                            transport=transport, pacing=pacing,
@@ -58,7 +62,7 @@ class CWPSessionManager(ManagerOptions):
     def __repr__(self) -> str:
         return f"<CWPSessionManager tenant={self.tenant!r} api_url={self.api_url!r}>"
 
-    def _constructor_args(self) -> tuple:
+    def _constructor_args(self) -> Tuple[Any, ...]:
         return (self.tenant, self.api_url, self.uname, str(self.passwd), self.verify,
                 self.proxies, self.project_flag)
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Optional, Union
+from typing import Any, Dict, Optional, Tuple, Union
 
 from ._log import logs_fatal, py_logger, self_logger
-from ._manager_options import ManagerOptions, checked_proxies
+from ._manager_options import checked_proxies
 from ._pacing import Pacer
 from ._policy import RetryPolicy
 from ._redact import secret
+from ._session_manager import SessionManager
 from ._session_types import CNASession, CSPMSession, SaaSCWPSession
 from ._transport import (
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -17,11 +18,12 @@ from ._transport import (
     Transport,
     normalize_verify,
 )
+from ._types import Proxies, Verify
 
 __all__ = ["SaaSSessionManager", "py_logger"]
 
 
-class SaaSSessionManager(ManagerOptions):
+class SaaSSessionManager(SessionManager):
     """Creates the sessions of one SaaS tenant; they all share one pooled transport.
 
     Keyword-only options (defaults): ``pool_connections=200``, ``pool_maxsize=200``
@@ -34,12 +36,13 @@ class SaaSSessionManager(ManagerOptions):
     None for no bound; also ignored when ``transport`` is given).
     """
 
-    def __init__(self, tenant_name: str, a_key: str, s_key: str, api_url: str, verify=True,
-                 proxies: dict = None, logger=py_logger, *, pool_connections: int = 200,
+    def __init__(self, tenant_name: str, a_key: str, s_key: str, api_url: str,
+                 verify: Verify = True, proxies: Optional[Proxies] = None,
+                 logger: Any = py_logger, *, pool_connections: int = 200,
                  pool_maxsize: int = 200, timeout: Timeout = DEFAULT_TIMEOUT, retries: int = 20,
                  retry_policy: Optional[RetryPolicy] = None,
                  transport: Optional[Transport] = None, pacing: Union[bool, Pacer] = True,
-                 max_response_bytes: Optional[int] = DEFAULT_MAX_RESPONSE_BYTES):
+                 max_response_bytes: Optional[int] = DEFAULT_MAX_RESPONSE_BYTES) -> None:
         self.logger = logger
         self.tenant = tenant_name
         self.a_key = a_key
@@ -48,9 +51,10 @@ class SaaSSessionManager(ManagerOptions):
         self.verify = normalize_verify(verify)
         self.proxies = checked_proxies(
             proxies, "(tenant_name, a_key, s_key, api_url, verify=True, proxies=None, logger=...)")
-        self.cspm_session = {}
-        self.saas_cwp_session = {}
-        self.cna_session = {}
+        # (1.0.1's attributes: {} until the session is created)
+        self.cspm_session: Union[CSPMSession, Dict[str, Any]] = {}
+        self.saas_cwp_session: Union[SaaSCWPSession, Dict[str, Any]] = {}
+        self.cna_session: Union[CNASession, Dict[str, Any]] = {}
         self._init_options(pool_connections=pool_connections, pool_maxsize=pool_maxsize,
                            timeout=timeout, retries=retries, retry_policy=retry_policy,
                            transport=transport, pacing=pacing,
@@ -62,7 +66,7 @@ class SaaSSessionManager(ManagerOptions):
     def __repr__(self) -> str:
         return f"<SaaSSessionManager tenant={self.tenant!r} api_url={self.api_url!r}>"
 
-    def _constructor_args(self) -> tuple:
+    def _constructor_args(self) -> Tuple[Any, ...]:
         return (self.tenant, self.a_key, str(self.s_key), self.api_url, self.verify,
                 self.proxies)
 

@@ -16,7 +16,7 @@ SaaS (``*.prismacloud.io`` / ``*.prismacloud.cn``) gives a
 from __future__ import annotations
 
 import os
-from typing import List, Union
+from typing import Any, Callable, Dict, List, Union
 
 from . import _prompt
 from ._credentials import (
@@ -31,17 +31,18 @@ from ._credentials import (
 )
 from ._log import Log, argument, logs_fatal, py_logger
 from ._manager_options import not_a_logger
+from ._session_manager import SessionManager
 from .errors import ConfigurationError, CredentialsFileError, MissingEnvironmentError
 from .onprem_session_manager import CWPSessionManager
 from .saas_session_manager import SaaSSessionManager
 
 __all__ = ["load_config", "load_config_user", "load_config_env", "py_logger",
-           "SaaSSessionManager", "CWPSessionManager"]
+           "SaaSSessionManager", "CWPSessionManager", "SessionManager"]
 
 Manager = Union[SaaSSessionManager, CWPSessionManager]
 
 
-def _manager(tenant: TenantConfig, logger, options: dict) -> Manager:
+def _manager(tenant: TenantConfig, logger: Any, options: Dict[str, Any]) -> Manager:
     if tenant.saas:
         return SaaSSessionManager(tenant.name, tenant.identity, tenant.secret, tenant.url,
                                   tenant.verify, tenant.proxies, logger=logger, **options)
@@ -50,7 +51,8 @@ def _manager(tenant: TenantConfig, logger, options: dict) -> Manager:
                              logger=logger, **options)
 
 
-def _check_by_login(logger, options: dict):
+def _check_by_login(logger: Any,
+                    options: Dict[str, Any]) -> Callable[[TenantConfig], None]:
     """For the prompts: a tenant is good when a login with it succeeds."""
     def check(tenant: TenantConfig) -> None:
         with _manager(tenant, logger, options) as manager:
@@ -73,7 +75,7 @@ def _check_counts(num_tenants: int, min_tenants: int, signature: str) -> None:
 
 @logs_fatal(argument("logger", 3))
 def load_config(file_path: str = "", num_tenants: int = -1, min_tenants: int = -1,
-                logger=py_logger, **options) -> List[Manager]:
+                logger: Any = py_logger, **options: Any) -> List[SessionManager]:
     """One session manager per tenant in the credentials file (created by asking,
     when it does not exist yet)."""
     _check_counts(num_tenants, min_tenants,
@@ -89,8 +91,8 @@ def load_config(file_path: str = "", num_tenants: int = -1, min_tenants: int = -
 
 
 @logs_fatal(argument("logger", 2))
-def load_config_user(num_tenants: int = -1, min_tenants: int = -1, logger=py_logger,
-                     **options) -> List[Manager]:
+def load_config_user(num_tenants: int = -1, min_tenants: int = -1, logger: Any = py_logger,
+                     **options: Any) -> List[SessionManager]:
     """Ask for credentials on the terminal (checked by logging in); saves nothing."""
     _check_counts(num_tenants, min_tenants, "(num_tenants=-1, min_tenants=-1, logger=...)")
     tenants = _prompt.ask_tenants(num_tenants, min_tenants, _check_by_login(logger, options))
@@ -105,7 +107,7 @@ def load_config_env(prisma_name: str = "PRISMA_PCPI_NAME",
                     verify_name: str = "PRISMA_PCPI_VERIFY",
                     http_name: str = "PC_HTTP_PROXY", https_name: str = "PC_HTTPS_PROXY",
                     project_flag_name: str = "PRISMA_PCPI_PROJECT_FLAG",
-                    logger=py_logger, **options) -> Manager:
+                    logger: Any = py_logger, **options: Any) -> SessionManager:
     """One session manager from environment variables (names overridable)."""
     log = Log(logger)
     env = os.environ
