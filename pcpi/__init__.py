@@ -22,8 +22,14 @@ from . import (  # noqa: E402
 )
 from ._pacing import Pacer  # noqa: E402
 from ._policy import Backoff, RetryPolicy  # noqa: E402
+from ._session_base import Session  # noqa: E402
+from ._session_manager import SessionManager  # noqa: E402
+from ._session_types import CNASession, CSPMSession, CWPSession, SaaSCWPSession  # noqa: E402
 from ._transport import DEFAULT_TIMEOUT, Transport  # noqa: E402
+from .onprem_session_manager import CWPSessionManager  # noqa: E402
+from .saas_session_manager import SaaSSessionManager  # noqa: E402
 
 __all__ = ["__version__", "errors", "session_loader", "saas_session_manager",
            "onprem_session_manager", "Backoff", "RetryPolicy", "Pacer", "Transport",
-           "DEFAULT_TIMEOUT"]
+           "DEFAULT_TIMEOUT", "Session", "CSPMSession", "SaaSCWPSession", "CWPSession",
+           "CNASession", "SessionManager", "SaaSSessionManager", "CWPSessionManager"]
