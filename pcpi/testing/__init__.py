@@ -33,7 +33,7 @@ import sys
 import tempfile
 import threading
 import weakref
-from typing import Any, Dict, List, Optional
+from typing import IO, Any, Dict, List, Optional, cast
 
 from ._resolve import bypass_proxies, resolve_to_loopback
 from ._server import Server
@@ -188,7 +188,7 @@ class _Controls:
         finally:
             self.stop()
 
-    def start(self) -> None:  # pragma: no cover - abstract
+    def start(self) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def stop(self) -> None:  # pragma: no cover - abstract
@@ -294,7 +294,7 @@ class RemoteTenant(_Controls):
     def __init__(self, info: Dict[str, Any], process: Optional[subprocess.Popen] = None):
         self.info = info
         self.process = process
-        self._session = None
+        self._session: Any = None  # a requests.Session once used
         self._lock = threading.Lock()
 
     @classmethod
@@ -307,7 +307,8 @@ class RemoteTenant(_Controls):
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
                                 env=env, text=True)
         line: List[str] = []
-        reader = threading.Thread(target=lambda: line.append(proc.stdout.readline()),
+        stdout = cast(IO[str], proc.stdout)  # (a pipe)
+        reader = threading.Thread(target=lambda: line.append(stdout.readline()),
                                   daemon=True)
         reader.start()
         reader.join(60)

@@ -16,7 +16,7 @@ import ssl
 import struct
 import threading
 from http import HTTPStatus
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple, cast
 from urllib.parse import parse_qsl, unquote
 
 __all__ = ["Request", "Reply", "Server"]
@@ -111,7 +111,7 @@ class _Connection(asyncio.Protocol):
         self.server = server
         self.listener = listener
         self.loop = server.loop
-        self.transport: Optional[asyncio.BaseTransport] = None
+        self.transport: Optional[asyncio.Transport] = None
         self.reader = asyncio.StreamReader(limit=_MAX_HEAD, loop=self.loop)
         self.idle_handle: Optional[asyncio.TimerHandle] = None
         self.task: Optional[asyncio.Task] = None
@@ -119,8 +119,8 @@ class _Connection(asyncio.Protocol):
 
     # -- asyncio.Protocol ---------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport
-        self.reader.set_transport(transport)  # type: ignore[arg-type]
+        self.transport = cast(asyncio.Transport, transport)  # (a TCP connection's)
+        self.reader.set_transport(transport)
         with self.server.stats.lock:
             self.server.stats.tls_handshakes += 1
         self.server.connections.add(self)
@@ -219,7 +219,7 @@ class _Connection(asyncio.Protocol):
 
     async def _read_body(self, headers: dict) -> bytes:
         if "chunked" in headers.get("transfer-encoding", "").lower():
-            chunks = []
+            chunks: List[bytes] = []
             total = 0
             while True:
                 size_line = await self.reader.readuntil(b"\r\n")

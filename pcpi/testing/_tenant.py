@@ -22,7 +22,7 @@ import secrets
 import threading
 import time
 from collections import Counter
-from typing import Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from ._ratelimit import TokenBucket
 from ._server import Reply, Request
@@ -119,10 +119,10 @@ class TenantApp:
         self.routes: Dict[Tuple[str, str], dict] = {}
         self.buckets: Dict[tuple, TokenBucket] = {}
         self.rng = random.Random(self.settings.seed)
-        self._account_list = []
+        self._account_list: List[Any] = []
         self._account_csv = b""
         self._rebuild_accounts()
-        self.server_stats = None  # set by the owner: the engine's connection counters
+        self.server_stats: Any = None  # set by the owner: the engine's connection counters
         #: set by the owner when Compute has its own listener ("compute"): its
         #: ``https://host:port``, which ``/meta_info`` then points at
         self.compute_origin: Optional[str] = None
@@ -196,8 +196,11 @@ class TenantApp:
                 self._rebuild_accounts()
         return self.settings_dict()
 
-    def settings(self) -> dict:
-        return self.settings_dict()
+    if TYPE_CHECKING:  # (the instance attribute set in __init__ hides the method)
+        settings: TenantSettings
+    else:
+        def settings(self) -> dict:
+            return self.settings_dict()
 
     def settings_dict(self) -> dict:
         return dataclasses.asdict(self.settings)
@@ -457,7 +460,7 @@ class TenantApp:
         custom = self._custom_route(method, path)
         if custom is not None:
             return custom
-        table = _ROUTES.get(path)
+        table: Optional[Dict[str, Any]] = _ROUTES.get(path)
         if table is None:
             for regex, template, tbl in _PATTERNS:
                 if regex.match(path):
@@ -577,7 +580,7 @@ class TenantApp:
         body = _json_body(req)
         token = body.get("pageToken")
         try:
-            state = json.loads(base64.urlsafe_b64decode(token.encode()))
+            state = json.loads(base64.urlsafe_b64decode(token.encode()))  # type: ignore[union-attr]
             query, offset, issued = state["q"], int(state["o"]), float(state["t"])
         except Exception:
             raise _BadRequest("invalid pageToken") from None
@@ -719,7 +722,7 @@ def _num(x: float) -> str:
 
 
 # path -> {method: (handler name, auth kind)}
-_ROUTES = {
+_ROUTES: Dict[str, Dict[str, Any]] = {
     "/login": {"POST": ("h_login", None)},
     "/auth_token/extend": {"GET": ("h_extend", None)},
     "/meta_info": {"GET": ("h_meta_info", "cspm")},
