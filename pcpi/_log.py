@@ -63,9 +63,10 @@ class Log:
         """Whether a record at ``level`` would be written anywhere."""
         if not self._stdlib:
             return True
+        stdlib: logging.Logger = self.logger
         if self._configured():
-            return self.logger.isEnabledFor(level)
-        if self.logger.disabled or logging.root.manager.disable >= level:
+            return stdlib.isEnabledFor(level)
+        if stdlib.disabled or logging.root.manager.disable >= level:
             return False
         return level >= self._unconfigured_level()
 

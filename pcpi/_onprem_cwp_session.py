@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any, List, Optional
 
 from ._credentials import parse_flag
-
 from ._redact import remember, secret
 from ._session_base import Session
 from ._types import Proxies, Verify

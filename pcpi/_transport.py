@@ -37,6 +37,7 @@ import sys
 import threading
 import time
 import warnings
+from types import FrameType
 from typing import Any, Dict, List, Optional, Set, Tuple, Union
 from urllib.parse import urljoin, urlsplit
 
@@ -176,7 +177,7 @@ class Transport:
                         or os.environ.get("CURL_CA_BUNDLE")) if trust_env else None
         self._env_proxies: Dict[str, Dict[str, str]] = {}  # per origin and no_proxy
         # origins already warned about (verify=False)
-        self._unverified: Set[Optional[Origin]] = set()
+        self._unverified: Set[Tuple[Optional[Origin], str]] = set()  # (origin, tenant)
         self._base_headers = CaseInsensitiveDict({
             "User-Agent": f"pcpi/{__version__} python-requests/{_requests_version}",
             "Accept-Encoding": "gzip, deflate",
@@ -431,7 +432,7 @@ def _outside_pcpi() -> int:
     """The ``stacklevel`` of the first caller outside pcpi, for ``warnings.warn``
     called in the function that calls this one, so that the warning names the
     user's line."""
-    frame = sys._getframe(1)  # the caller: stacklevel 1
+    frame: Optional[FrameType] = sys._getframe(1)  # the caller: stacklevel 1
     level = 1
     while frame is not None and frame.f_globals.get("__name__", "").split(".")[0] == "pcpi":
         frame = frame.f_back
