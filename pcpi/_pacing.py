@@ -142,11 +142,11 @@ class _Bucket:
 class _Probe:
     """The first call to an endpoint is out: the calls that came meanwhile wait."""
 
-    __slots__ = ("event", "waiters")
+    __slots__ = ("event", "waited")
 
     def __init__(self) -> None:
         self.event = threading.Event()
-        self.waiters = 0
+        self.waited = False  # other calls came meanwhile
 
 
 @dataclasses.dataclass
@@ -244,7 +244,7 @@ class Pacer:
                         _make_room(self._probes, self.max_endpoints)
                         self._probes[key] = _Probe()
                         return None
-                    probe.waiters += 1
+                    probe.waited = True
             if bucket is None:
                 if key in self._meters:
                     return None
@@ -338,7 +338,7 @@ class Pacer:
                 self._paced(rate, share), burst,
                 min(remaining, max(1.0, burst * share)),
                 now, True, limit=rate, share=share, slow_start=share < 1, round_start=now,
-                used=now if probe is not None and probe.waiters else -math.inf))
+                used=now if probe is not None and probe.waited else -math.inf))
             if self.shared_limits and remaining < burst - 1:
                 # drawn on already (a fresh limit has burst - 1 left): if other
                 # endpoints of the host announce the same limit, it is theirs too

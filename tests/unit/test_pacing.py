@@ -466,3 +466,64 @@ def test_the_pacers_lock_is_new_in_a_forked_child():
         assert pacer.limit(KEY) == (10.0, 5.0)  # what was learned is kept
     finally:
         held.release()
+
+
+# ---------------------------------------------------------------------- merged limits, exactly
+def test_calls_that_waited_for_a_first_answer_make_its_endpoint_count_as_in_use():
+    clock = Clock()
+    pacer = _Pacer(clock=clock, initial_share=0.25, probe_wait=0.01)
+    a, b = ("GET", "api.example", "/a"), ("GET", "api.example", "/b")
+    login = ("POST", "api.example", "/login")
+    assert pacer.take(login) == (0.0, True)     # alone: nobody waited for it
+    pacer.observe(login, 200, limits(40, 10, 9))
+    assert pacer.take(a) == (0.0, True)         # the first call to /a goes...
+    with ThreadPoolExecutor(1) as pool:         # ...another came meanwhile (and gave up)
+        assert pool.submit(pacer.take, a).result(5) == (0.0, True)
+    pacer.observe(a, 200, limits(40, 10, 8))    # /a's answer: merged with /login
+    pacer.observe(b, 200, limits(40, 10, 7))    # /b: /a has calls waiting, /login none
+    assert pacer.limit(b)[0] == 20.0            # /a's quarter + /b's, not /login's
+
+
+def test_an_endpoint_used_exactly_one_round_ago_is_still_in_use():
+    clock = Clock()
+    pacer = _Pacer(clock=clock, initial_share=0.25, round_seconds=0.5)
+    a, b = ("GET", "api.example", "/a"), ("GET", "api.example", "/b")
+    pacer.observe(a, 200, limits(40, 10, 9))
+    pacer.delay(a)
+    clock.now += 0.5
+    pacer.observe(b, 200, limits(40, 10, 7))
+    assert pacer.limit(b)[0] == 20.0
+    c = ("GET", "api.example", "/c")
+    clock.now += 0.51  # nobody sent since: /c adds its quarter to the larger of theirs
+    pacer.observe(c, 200, limits(40, 10, 5))
+    assert pacer.limit(c)[0] == 20.0
+
+
+def test_endpoints_merged_at_once_add_every_share_and_every_queued_call():
+    clock = Clock()
+    pacer = _Pacer(clock=clock, initial_share=0.25)
+    a, b, c = (("GET", "api.example", p) for p in ("/a", "/b", "/c"))
+    pacer.observe(a, 200, limits(40, 4, 3))     # fresh-looking: kept apart
+    pacer.observe(b, 200, limits(40, 4, 3))
+    for _ in range(3):                          # 1 token each, then 2 queued each
+        pacer.delay(a)
+        pacer.delay(b)
+    pacer.observe(c, 200, limits(40, 4, 0))     # drawn on: all three are one limit
+    assert pacer._buckets[a] is pacer._buckets[b] is pacer._buckets[c]
+    assert pacer.limit(c)[0] == 30.0            # three quarters at once
+    assert pacer.delay(c) == pytest.approx(5 / 30)  # behind the 2 + 2 queued calls
+
+
+def test_a_long_wait_is_reported_once_a_minute_per_endpoint_within_a_bound():
+    clock = Clock()
+    pacer = _Pacer(clock=clock, max_endpoints=2)
+    keys = [("GET", "api.example", f"/e{i}") for i in range(3)]
+    assert pacer.report_due(keys[0]) is True
+    clock.now += 59.9
+    assert pacer.report_due(keys[0]) is False
+    clock.now += 0.1  # a minute exactly, the default
+    assert pacer.report_due(keys[0]) is True
+    assert pacer.report_due(keys[0], every=0.0) is True
+    for key in keys[1:]:
+        assert pacer.report_due(key) is True
+    assert len(pacer._reported) == 2  # the oldest is forgotten first
