@@ -196,14 +196,15 @@ def test_a_missing_environment_variable_is_logged_before_it_is_raised(monkeypatc
 
 def test_a_long_wait_for_the_rate_limit_is_said_once_per_endpoint(tenant, caplog):
     caplog.set_level(logging.INFO, logger="pcpi")
-    tenant.configure(rate_limit=(4, 1))
-    m = saas_manager(tenant, retry_policy=quiet_policy(sleep=time.sleep))
+    tenant.configure(rate_limit=(10, 1))
+    m = saas_manager(tenant, retry_policy=quiet_policy(sleep=time.sleep),
+                     pacing=pcpi.Pacer(initial_share=1.0))  # (slow start has its own tests)
     cspm = m.create_cspm_session()
     assert cspm.request("GET", "/cloud").status_code == 200  # (the limit is learned)
-    with ThreadPoolExecutor(12) as pool:
-        codes = list(pool.map(lambda _: cspm.request("GET", "/cloud").status_code, range(12)))
+    with ThreadPoolExecutor(16) as pool:  # the last waits about 1.5 s
+        codes = list(pool.map(lambda _: cspm.request("GET", "/cloud").status_code, range(16)))
     m.close()
-    assert codes == [200] * 12
+    assert codes == [200] * 16
     said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Waiting")]
     assert len(said) == 1, said
     assert "GET " in said[0] and "/cloud" in said[0] and "rate limit" in said[0]
