@@ -589,3 +589,12 @@ def test_a_method_that_is_not_a_string_is_refused_before_sending(tenant, cspm, m
     with pytest.raises(ValueError, match="method must be a string"):
         cspm.request(method, "/cloud")
     assert tenant.stats()["requests"] == 0
+
+
+def test_a_response_says_how_long_its_answer_took(tenant):
+    """``res.elapsed``, as requests sets it: from sending to the answer's headers."""
+    tenant.configure(latency=0.05)
+    m = saas_manager(tenant)
+    res = m.create_cspm_session().request("GET", "/cloud")
+    m.close()
+    assert 0.05 <= res.elapsed.total_seconds() < 10

@@ -403,3 +403,12 @@ def test_a_call_sends_its_params_and_its_body_with_the_body_type():
     own = _unsent(method="POST", headers={"content-type": "application/vnd.x+json"},
                   body=Payload.of(json={"name": "p"})).request
     assert own.headers["Content-Type"] == "application/vnd.x+json"
+
+
+def test_a_verify_of_the_wrong_type_says_which_type_it_got():
+    from pcpi._transport import normalize_verify
+
+    with pytest.raises(TypeError, match="not int$"):
+        normalize_verify(0)
+    with pytest.raises(TypeError, match="not list$"):
+        normalize_verify([])
