@@ -103,6 +103,12 @@ class Log:
         else:  # another logger-like object: its own methods
             getattr(self.logger, name)(msg)
 
+    def success_enabled(self) -> bool:
+        """Whether :meth:`success` may write anything (a logger with its own
+        ``success`` decides for itself)."""
+        return self._loguru or callable(getattr(self.logger, "success", None)) or \
+            self.enabled(logging.INFO)
+
     def success(self, msg: str) -> None:
         """1.0.1's per-call SUCCESS line: loguru's SUCCESS level, else INFO."""
         if self._loguru:

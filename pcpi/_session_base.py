@@ -345,7 +345,7 @@ class Session(LoginSupport):
             if progress.throttled:
                 self.retry_timer = 0  # recovered: the next throttle starts small
             self._auth.accepted(method, url)
-            if not quiet:
+            if not quiet and log.success_enabled():  # (no message built for nowhere)
                 log.success(f"SUCCESS - {elapsed} seconds{note} - {method} {without_query(url)}")
             return res
         if quiet:
