@@ -135,10 +135,10 @@ class CallAuth:
     __slots__ = ("stale", "expiries", "refused", "endpoint")
 
     def __init__(self, endpoint: Any = None) -> None:
-        self.stale = 0
-        self.expiries = 0
-        self.refused = False   # this call already had its one re-login after a refusal
-        self.endpoint = endpoint
+        self.stale: int = 0
+        self.expiries: int = 0
+        self.refused: bool = False   # this call already had its one re-login after a refusal
+        self.endpoint: Any = endpoint
 
 
 class _Flight:

@@ -27,11 +27,11 @@ class Payload:
 
     def __init__(self, data: Any = None, content_type: Optional[Union[str, bytes]] = None,
                  start: Optional[int] = None, not_replayable: str = ""):
-        self.data = data
-        self.content_type = content_type
+        self.data: Any = data
+        self.content_type: Optional[Union[str, bytes]] = content_type
         self._start = start
         #: why this body cannot be sent twice ("" when it can)
-        self.not_replayable = not_replayable
+        self.not_replayable: str = not_replayable
 
     @classmethod
     def of(cls, *, json: Any = None, data: Any = None, files: Any = None) -> "Payload":

@@ -16,6 +16,9 @@ __all__ = ["CNASession"]
 class CNASession(CSPMBackedSession):
     """A Prisma Cloud CNA session; logs in when created."""
 
+    api_url: str
+    prisma_id: str
+
     def __init__(self, tenant_name: str, a_key: str, s_key: str, api_url: str, verify: Verify,
                  proxies: Optional[Proxies], logger: Any,
                  cspm_session: Optional[Union[CSPMSession, Dict[str, Any]]] = {},  # noqa: B006
@@ -27,7 +30,7 @@ class CNASession(CSPMBackedSession):
         self.api_url, self.prisma_id = self._cna_metadata()
         self.auth_key = "Authorization"
         self.auth_style = "Bearer "
-        self.headers = {
+        self.headers: Dict[str, Any] = {
             "content-type": "application/json; charset=UTF-8",
             "X-Namespace": "/" + self.prisma_id,
             "Authorization": "Bearer ",

@@ -28,7 +28,7 @@ class CSPMBackedSession(Session):
 
     def _attach_cspm(self, cspm_session: Optional[Union[CSPMSession, Dict[str, Any]]]) -> None:
         self.cspm_session: CSPMSession = {}  # type: ignore[assignment]  # (until set below)
-        self.cspm_token = ""
+        self.cspm_token: str = ""
         if not cspm_session:
             self.cspm_session = CSPMSession(
                 self.tenant, self.a_key, self.s_key, self.api_url, self.verify, self.proxies,

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any, List, Optional
+from typing import Any, Dict, List, Optional
 
 from ._session_base import Session
 from ._types import Proxies, Verify
@@ -23,7 +23,7 @@ class CSPMSession(Session):
         self._set_tenant(tenant_name, a_key, s_key, api_url, verify, proxies)
         self.auth_key = "x-redlock-auth"
         self.auth_style = ""
-        self.headers = {
+        self.headers: Dict[str, Any] = {
             "content-type": "application/json; charset=UTF-8",
             "x-redlock-auth": "",
         }

@@ -26,7 +26,7 @@ _FORMAT = "%(levelname)s:%(name)s:%(message)s"  # what basicConfig() printed in 
 
 #: pcpi's default logger: no handler and no level of its own (the application's
 #: configuration decides; see the module docstring for what happens before)
-py_logger = logging.getLogger("pcpi")
+py_logger: logging.Logger = logging.getLogger("pcpi")
 
 
 class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]  # (generic in typeshed only)

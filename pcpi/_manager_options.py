@@ -101,7 +101,7 @@ class ManagerOptions:
                 f"its token and credentials cross the network unencrypted; use https unless "
                 f"this network is trusted")
         self.retries = retries
-        self.retry_policy = retry_policy or RetryPolicy()
+        self.retry_policy: RetryPolicy = retry_policy or RetryPolicy()
 
     def _session_options(self) -> Dict[str, Any]:
         return {"transport": self.transport, "retries": self.retries,

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any, List, Optional
+from typing import Any, Dict, List, Optional
 
 from ._credentials import parse_flag
 from ._redact import remember, secret
@@ -24,16 +24,16 @@ class CWPSession(Session):
         super().__init__(logger, **options)
         self.tenant = tenant_name
         self.uname = uname
-        self.passwd = secret(passwd)
+        self.passwd: str = secret(passwd)
         remember(passwd, lasting=True)
         self.verify = verify
         self.proxies = proxies
-        self.project_flag = parse_flag(project_flag)  # ("false" is False)
+        self.project_flag: bool = parse_flag(project_flag)  # ("false" is False)
         self.token_time_stamp = 0
-        self.api_url = api_url.rstrip("/")
+        self.api_url: str = api_url.rstrip("/")
         self.auth_key = "Authorization"
         self.auth_style = "Bearer "
-        self.headers = {
+        self.headers: Dict[str, Any] = {
             "content-type": "application/json; charset=UTF-8",
             "Authorization": "Bearer ",
         }

@@ -66,9 +66,9 @@ class Session(LoginSupport):
         ``retry_policy`` tunes backoff and connection retries."""
         # 1.0.1 attributes, read live by every call
         self.retries = retries
-        self.retry_statuses = [401, 425, 429, 500, 502, 503, 504]
-        self.retry_delay_statuses = [429, 500, 502, 503, 504]
-        self.success_status = [200, 201, 202, 203, 204, 205, 206]
+        self.retry_statuses: List[int] = [401, 425, 429, 500, 502, 503, 504]
+        self.retry_delay_statuses: List[int] = [429, 500, 502, 503, 504]
+        self.success_status: List[int] = [200, 201, 202, 203, 204, 205, 206]
         self.expired_code = 401
         #: the delay last waited before resending a 429/5xx answer; 0 again as soon
         #: as a resent call succeeds (1.0.1's timer, which never came down)
@@ -83,7 +83,7 @@ class Session(LoginSupport):
         self.logger = logger
         self.headers: Dict[str, Any] = {}
 
-        self.retry_policy = retry_policy or RetryPolicy()
+        self.retry_policy: RetryPolicy = retry_policy or RetryPolicy()
         self._transport = transport if transport is not None else Transport()
         self._auth = Authenticator(self, can_extend=callable(getattr(self, "_api_refresh",
                                                                      None)))
@@ -112,9 +112,9 @@ class Session(LoginSupport):
         """The 1.0.1 attributes that say which tenant this is and how to reach it."""
         self.tenant = tenant_name
         self.a_key = a_key
-        self.s_key = secret(s_key)
+        self.s_key: str = secret(s_key)
         remember(s_key, lasting=True)
-        self.api_url = api_url.rstrip("/")
+        self.api_url: str = api_url.rstrip("/")
         self.verify = verify
         self.proxies = proxies
 

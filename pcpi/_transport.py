@@ -197,7 +197,7 @@ class Transport:
         session.mount("http://", adapter)
         self.session = session
         self._adapter = adapter
-        self.pid = os.getpid()
+        self.pid: int = os.getpid()
 
     def verify_for(self, verify: Optional[Verify]) -> Union[bool, str]:
         """The ``verify`` requests would use for a per-call ``verify``."""

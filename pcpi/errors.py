@@ -16,7 +16,7 @@ Messages say what to fix and never carry a token, secret key or password.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, List, Optional
 
 import requests
 import urllib3
@@ -79,7 +79,7 @@ class MissingEnvironmentError(ConfigurationError):
     """Required environment variables are not set."""
 
     def __init__(self, names: Iterable[str]):
-        self.names = list(names)
+        self.names: List[str] = list(names)
         super().__init__("missing environment variable(s): " + ", ".join(self.names)
                          + " (set them, or pass other names to load_config_env())")
 

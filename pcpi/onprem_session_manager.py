@@ -42,13 +42,13 @@ class CWPSessionManager(SessionManager):
         self.logger = logger
         self.tenant = tenant_name
         self.uname = uname
-        self.passwd = secret(passwd)  # a str whose repr hides it
-        self.api_url = api_url.rstrip("/")
-        self.verify = normalize_verify(verify)
+        self.passwd: str = secret(passwd)  # a str whose repr hides it
+        self.api_url: str = api_url.rstrip("/")
+        self.verify: Verify = normalize_verify(verify)
         signature = ("(tenant_name, api_url, uname, passwd, verify=True, proxies=None, "
                      "project_flag=False, logger=...)")
-        self.proxies = checked_proxies(proxies, signature)
-        self.project_flag = parse_flag(not_a_logger(
+        self.proxies: Optional[Proxies] = checked_proxies(proxies, signature)
+        self.project_flag: bool = parse_flag(not_a_logger(
             project_flag, "the 7th argument (project_flag)", signature))  # ("false": False)
         # (1.0.1's attribute: {} until the session is created)
         self.cwp_session: Union[CWPSession, Dict[str, Any]] = {}

@@ -46,10 +46,10 @@ class SaaSSessionManager(SessionManager):
         self.logger = logger
         self.tenant = tenant_name
         self.a_key = a_key
-        self.s_key = secret(s_key)  # a str whose repr hides it
-        self.api_url = api_url.rstrip("/")
-        self.verify = normalize_verify(verify)
-        self.proxies = checked_proxies(
+        self.s_key: str = secret(s_key)  # a str whose repr hides it
+        self.api_url: str = api_url.rstrip("/")
+        self.verify: Verify = normalize_verify(verify)
+        self.proxies: Optional[Proxies] = checked_proxies(
             proxies, "(tenant_name, a_key, s_key, api_url, verify=True, proxies=None, logger=...)")
         # (1.0.1's attributes: {} until the session is created)
         self.cspm_session: Union[CSPMSession, Dict[str, Any]] = {}
