@@ -33,7 +33,7 @@ import sys
 import tempfile
 import threading
 import weakref
-from typing import IO, Any, Dict, List, Optional, cast
+from typing import IO, Any, Dict, Iterable, List, Mapping, Optional, TypeVar, cast
 
 from ._resolve import bypass_proxies, resolve_to_loopback
 from ._server import Server
@@ -41,6 +41,8 @@ from ._tenant import CONTROL_OPS, TenantApp, TenantSettings
 
 __all__ = ["FakeTenant", "RemoteTenant", "TenantSettings", "resolve_to_loopback",
            "bypass_proxies", "SAAS_HOST", "COMPUTE_HOST"]
+
+_C = TypeVar("_C", bound="_Controls")
 
 #: Host name of the fake tenant on the SaaS code path (resolved to 127.0.0.1).
 SAAS_HOST = "api.fake.prismacloud.io"
@@ -53,7 +55,7 @@ class _Controls:
 
     info: Dict[str, Any]
 
-    def _control(self, op: str, **kwargs) -> Any:  # pragma: no cover - abstract
+    def _control(self, op: str, **kwargs: Any) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
 
     # addresses and credentials
@@ -99,7 +101,7 @@ class _Controls:
         return self.info["password"]
 
     def credentials(self, kind: str = "saas", *, name: Optional[str] = None,
-                    verify: Optional[str] = None, project: Optional[str] = None) -> dict:
+                    verify: Optional[str] = None, project: Optional[str] = None) -> Dict[str, Any]:
         """One entry of a pcpi credentials file for this tenant.
 
         ``kind`` is ``"saas"`` (access key on :attr:`saas_url`) or ``"selfhosted"``
@@ -115,7 +117,8 @@ class _Controls:
                 "secret": secret, "verify": verify or self.ca_path, "proxies": None,
                 "project_flag": "true" if project else "false"}
 
-    def write_credentials(self, path: str, kinds=("saas",), **kwargs) -> str:
+    def write_credentials(self, path: str, kinds: Iterable[str] = ("saas",),
+                          **kwargs: Any) -> str:
         """Write a credentials file (mode 0600) with one entry per kind."""
         entries = [self.credentials(k, **kwargs) for k in kinds]
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -124,34 +127,34 @@ class _Controls:
         return path
 
     # control operations (see TenantApp for what each does)
-    def stats(self) -> dict:
+    def stats(self) -> Dict[str, Any]:
         """Counters since the last reset."""
         return self._control("stats")
 
     def reset_stats(self) -> None:
         self._control("reset_stats")
 
-    def configure(self, **changes) -> dict:
+    def configure(self, **changes: Any) -> Dict[str, Any]:
         """Change :class:`TenantSettings` fields while the tenant runs."""
         return self._control("configure", **changes)
 
-    def settings(self) -> dict:
+    def settings(self) -> Dict[str, Any]:
         return self._control("settings")
 
-    def fail_next(self, status: int, count: int = 1, **match) -> None:
+    def fail_next(self, status: int, count: int = 1, **match: Any) -> None:
         """Answer the next ``count`` requests (matching ``method=``/``path=``) with
         ``status``; ``headers=`` and ``body=`` shape the answer."""
         self._control("fail_next", status=status, count=count, **match)
 
-    def reset_next(self, count: int = 1, **match) -> None:
+    def reset_next(self, count: int = 1, **match: Any) -> None:
         """Reset the connection mid-response for the next ``count`` requests."""
         self._control("reset_next", count=count, **match)
 
-    def stall_next(self, seconds: float, count: int = 1, **match) -> None:
+    def stall_next(self, seconds: float, count: int = 1, **match: Any) -> None:
         """Hold the next ``count`` responses for ``seconds``."""
         self._control("stall_next", seconds=seconds, count=count, **match)
 
-    def close_next(self, count: int = 1, **match) -> None:
+    def close_next(self, count: int = 1, **match: Any) -> None:
         """Close the connection instead of answering the next ``count`` requests."""
         self._control("close_next", count=count, **match)
 
@@ -159,7 +162,7 @@ class _Controls:
         self._control("clear_faults")
 
     def add_route(self, method: str, path: str, status: int = 200, json: Any = None,
-                  **kwargs) -> None:
+                  **kwargs: Any) -> None:
         """Serve a canned answer for ``method path`` (``body=``, ``headers=``, ``auth=``)."""
         self._control("add_route", method=method, path=path, status=status, json=json, **kwargs)
 
@@ -172,7 +175,7 @@ class _Controls:
         return self._control("issued_secrets")
 
     # context management: resolve the SaaS host name while open
-    def __enter__(self):
+    def __enter__(self: _C) -> _C:
         self.start()
         self._resolver = resolve_to_loopback(SAAS_HOST, COMPUTE_HOST)
         self._resolver.__enter__()
@@ -181,7 +184,7 @@ class _Controls:
         self._bypass.__enter__()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: Any) -> None:
         try:
             self._bypass.__exit__(*exc)
             self._resolver.__exit__(*exc)
@@ -219,10 +222,13 @@ class FakeTenant(_Controls):
     which ``/meta_info`` then points at; each API answers 404 on the other's.
     """
 
+    app: TenantApp
+    server: Server
+
     def __init__(self, *, access_key: Optional[str] = None, secret_key: Optional[str] = None,
                  username: str = "admin", password: Optional[str] = None,
                  host: str = "127.0.0.1", port: int = 0, compute_host: bool = False,
-                 **settings):
+                 **settings: Any) -> None:
         self._tmpdir = tempfile.mkdtemp(prefix="pcpi-fake-tenant-")
         # the folder goes with this object, started or not (and at exit at the latest)
         self._cleanup = weakref.finalize(self, shutil.rmtree, self._tmpdir, True)
@@ -243,7 +249,7 @@ class FakeTenant(_Controls):
     def _base_url(self, req) -> str:
         return "https://" + req.headers.get("host", f"127.0.0.1:{self.server.port}")
 
-    def _control(self, op: str, **kwargs) -> Any:
+    def _control(self, op: str, **kwargs: Any) -> Any:
         if op not in CONTROL_OPS:
             raise ValueError(f"unknown control op {op!r}")
         return getattr(self.app, op)(**kwargs)
@@ -279,8 +285,8 @@ class FakeTenant(_Controls):
         self._cleanup()
 
     @staticmethod
-    def spawn(*, cpu: Optional[int] = None, env: Optional[dict] = None,
-              **settings) -> "RemoteTenant":
+    def spawn(*, cpu: Optional[int] = None, env: Optional[Mapping[str, str]] = None,
+              **settings: Any) -> "RemoteTenant":
         """Start a fake tenant in its own process; returns a handle to it.
 
         ``cpu`` pins the server process to that CPU where the OS allows.
@@ -291,15 +297,16 @@ class FakeTenant(_Controls):
 class RemoteTenant(_Controls):
     """A handle on a fake tenant in another process (``python -m pcpi.testing``)."""
 
-    def __init__(self, info: Dict[str, Any], process: Optional[subprocess.Popen] = None):
+    def __init__(self, info: Dict[str, Any],
+                 process: Optional["subprocess.Popen[str]"] = None) -> None:
         self.info = info
-        self.process = process
+        self.process: Optional["subprocess.Popen[str]"] = process
         self._session: Any = None  # a requests.Session once used
         self._lock = threading.Lock()
 
     @classmethod
-    def spawn(cls, *, cpu: Optional[int] = None, env: Optional[dict] = None,
-              **settings) -> "RemoteTenant":
+    def spawn(cls, *, cpu: Optional[int] = None, env: Optional[Mapping[str, str]] = None,
+              **settings: Any) -> "RemoteTenant":
         cmd = [sys.executable, "-m", "pcpi.testing", "--settings", json.dumps(settings),
                "--exit-with-parent"]
         if cpu is not None:

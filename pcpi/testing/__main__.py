@@ -16,8 +16,11 @@ import signal
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import List, Optional
 
 from . import FakeTenant
+
+__all__ = ["main"]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv=None) -> int:
+def main(argv: Optional[List[str]] = None) -> int:
     args = _parser().parse_args(argv)
     settings = json.loads(args.settings)
     for name in ("latency", "rtt", "token_lifetime", "error_rate"):

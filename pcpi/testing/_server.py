@@ -16,7 +16,7 @@ import ssl
 import struct
 import threading
 from http import HTTPStatus
-from typing import Callable, Dict, List, Optional, Tuple, cast
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple, cast
 from urllib.parse import parse_qsl, unquote
 
 __all__ = ["Request", "Reply", "Server"]
@@ -32,17 +32,17 @@ class Request:
     __slots__ = ("method", "target", "path", "query", "headers", "body", "keep_alive",
                  "listener")
 
-    def __init__(self, method: str, target: str, headers: dict, body: bytes, keep_alive: bool,
-                 listener: str = "main"):
-        self.listener = listener  # which of the server's ports it came in on
-        self.method = method
-        self.target = target
+    def __init__(self, method: str, target: str, headers: Dict[str, str], body: bytes,
+                 keep_alive: bool, listener: str = "main") -> None:
+        self.listener: str = listener  # which of the server's ports it came in on
+        self.method: str = method
+        self.target: str = target
         path, _, qs = target.partition("?")
-        self.path = unquote(path)
-        self.query = dict(parse_qsl(qs, keep_blank_values=True))
-        self.headers = headers  # lower-cased names
-        self.body = body
-        self.keep_alive = keep_alive
+        self.path: str = unquote(path)
+        self.query: Dict[str, str] = dict(parse_qsl(qs, keep_blank_values=True))
+        self.headers: Dict[str, str] = headers  # lower-cased names
+        self.body: bytes = body
+        self.keep_alive: bool = keep_alive
 
 
 class Reply:
@@ -56,16 +56,17 @@ class Reply:
 
     __slots__ = ("status", "headers", "body", "delay", "action", "stall", "close", "chunked")
 
-    def __init__(self, status: int = 200, body: bytes = b"", headers: Optional[dict] = None,
-                 delay: float = 0.0, action: str = "respond", stall: float = 0.0):
-        self.status = status
-        self.body = body
-        self.headers = headers or {}
-        self.delay = delay
-        self.action = action
-        self.stall = stall
-        self.close = False
-        self.chunked = False
+    def __init__(self, status: int = 200, body: bytes = b"",
+                 headers: Optional[Dict[str, str]] = None, delay: float = 0.0,
+                 action: str = "respond", stall: float = 0.0) -> None:
+        self.status: int = status
+        self.body: bytes = body
+        self.headers: Dict[str, str] = headers or {}
+        self.delay: float = delay
+        self.action: str = action
+        self.stall: float = stall
+        self.close: bool = False
+        self.chunked: bool = False
 
 
 def _reason(status: int) -> str:
@@ -80,7 +81,7 @@ class _Stats:
     other threads while the loop thread writes them."""
 
     def __init__(self) -> None:
-        self.lock = threading.Lock()
+        self.lock: threading.Lock = threading.Lock()
         self.reset()
 
     def reset(self) -> None:
@@ -88,11 +89,11 @@ class _Stats:
             self.connections_accepted = 0
             self.tls_handshakes = 0
             self.tls_failures = 0
-            self.open_connections = getattr(self, "open_connections", 0)
-            self.max_concurrent_connections = self.open_connections
+            self.open_connections: int = getattr(self, "open_connections", 0)
+            self.max_concurrent_connections: int = self.open_connections
             self.connections_reset = 0
 
-    def snapshot(self) -> dict:
+    def snapshot(self) -> Dict[str, int]:
         with self.lock:
             return {
                 "connections_accepted": self.connections_accepted,
@@ -319,16 +320,16 @@ class Server:
     free ports); each request says which one it came in on, and :attr:`ports`
     maps the names to the port numbers."""
 
-    def __init__(self, app, ssl_context: ssl.SSLContext, host: str = "127.0.0.1", port: int = 0,
-                 listeners: Tuple[str, ...] = ("main",)):
-        self.app = app
+    def __init__(self, app: Any, ssl_context: ssl.SSLContext, host: str = "127.0.0.1",
+                 port: int = 0, listeners: Tuple[str, ...] = ("main",)) -> None:
+        self.app: Any = app
         self.ssl_context = ssl_context
         self.host = host
-        self.port = port
+        self.port: int = port
         self.listeners = listeners
         self.ports: Dict[str, int] = {}
-        self.stats = _Stats()
-        self.connections: set = set()
+        self.stats: _Stats = _Stats()
+        self.connections: Set[_Connection] = set()
         self.loop: Optional[asyncio.AbstractEventLoop] = None
         self._listening: List[socket.socket] = []
         self._accepting: List[asyncio.Task] = []
@@ -446,7 +447,7 @@ class Server:
         if self._thread is not None:
             self._thread.join(30)
 
-    def call(self, fn: Callable, *args, **kwargs):
+    def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run ``fn`` on the server loop and return its result (thread-safe)."""
         if self.loop is None or threading.current_thread() is self._thread:
             return fn(*args, **kwargs)
