@@ -22,7 +22,7 @@ import secrets
 import threading
 import time
 from collections import Counter
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
 from ._ratelimit import TokenBucket
 from ._server import Reply, Request
@@ -103,22 +103,34 @@ def _status_json(message: str, i18n: str) -> Tuple[bytes, dict]:
 class TenantApp:
     """Turns requests into replies; thread-safe for control calls from tests."""
 
-    def __init__(self, base_url_fn, settings: Optional[TenantSettings] = None,
+    # counters since the last reset_stats()
+    c_requests: int
+    c_logins: int
+    c_login_failures: int
+    c_extends: int
+    c_compute_logins: int
+    c_cna_logins: int
+    c_throttled: int
+    c_faults: int
+    c_tokens: int
+
+    def __init__(self, base_url_fn: Callable[[Request], str],
+                 settings: Optional[TenantSettings] = None,
                  access_key: Optional[str] = None, secret_key: Optional[str] = None,
-                 username: str = "admin", password: Optional[str] = None):
+                 username: str = "admin", password: Optional[str] = None) -> None:
         self._base_url_fn = base_url_fn
         self.settings = settings or TenantSettings()
-        self.access_key = access_key or "fake-ak-" + secrets.token_hex(8)
-        self.secret_key = secret_key or "fake-sk-" + secrets.token_urlsafe(24)
+        self.access_key: str = access_key or "fake-ak-" + secrets.token_hex(8)
+        self.secret_key: str = secret_key or "fake-sk-" + secrets.token_urlsafe(24)
         self.username = username
-        self.password = password or "fake-pw-" + secrets.token_urlsafe(18)
-        self.prisma_id = str(random.randint(10**17, 10**18 - 1))
-        self.lock = threading.Lock()
+        self.password: str = password or "fake-pw-" + secrets.token_urlsafe(18)
+        self.prisma_id: str = str(random.randint(10**17, 10**18 - 1))
+        self.lock: threading.Lock = threading.Lock()
         self.tokens: Dict[str, _Token] = {}
-        self.faults: List[dict] = []
-        self.routes: Dict[Tuple[str, str], dict] = {}
-        self.buckets: Dict[tuple, TokenBucket] = {}
-        self.rng = random.Random(self.settings.seed)
+        self.faults: List[Dict[str, Any]] = []
+        self.routes: Dict[Tuple[str, str], Dict[str, Any]] = {}
+        self.buckets: Dict[Tuple[str, Optional[str]], TokenBucket] = {}
+        self.rng: random.Random = random.Random(self.settings.seed)
         self._account_list: List[Any] = []
         self._account_csv = b""
         self._rebuild_accounts()
@@ -139,7 +151,7 @@ class TenantApp:
         return self.settings.max_requests_per_connection
 
     # ------------------------------------------------------------------ control ops
-    def stats(self) -> dict:
+    def stats(self) -> Dict[str, Any]:
         """Counters since the last reset (connections, handshakes, requests...)."""
         with self.lock:
             out = {
@@ -163,15 +175,15 @@ class TenantApp:
         """Zero every counter."""
         with self.lock:
             self.c_requests = 0
-            self.c_endpoints: Counter = Counter()
-            self.c_status: Counter = Counter()
+            self.c_endpoints: Counter[str] = Counter()
+            self.c_status: Counter[int] = Counter()
             self.c_logins = self.c_login_failures = self.c_extends = 0
             self.c_compute_logins = self.c_cna_logins = 0
             self.c_throttled = self.c_faults = self.c_tokens = 0
         if self.server_stats is not None:
             self.server_stats.reset()
 
-    def configure(self, **changes) -> dict:
+    def configure(self, **changes: Any) -> Dict[str, Any]:
         """Change settings while running; returns the new settings."""
         with self.lock:
             fields = {f.name for f in dataclasses.fields(TenantSettings)}
@@ -202,11 +214,11 @@ class TenantApp:
         def settings(self) -> dict:
             return self.settings_dict()
 
-    def settings_dict(self) -> dict:
+    def settings_dict(self) -> Dict[str, Any]:
         return dataclasses.asdict(self.settings)
 
     def fail_next(self, status: int, count: int = 1, *, method: Optional[str] = None,
-                  path: Optional[str] = None, headers: Optional[dict] = None,
+                  path: Optional[str] = None, headers: Optional[Dict[str, str]] = None,
                   body: Any = None) -> None:
         """Answer the next ``count`` matching requests with ``status``.
 
@@ -235,7 +247,7 @@ class TenantApp:
             self.faults.clear()
 
     def add_route(self, method: str, path: str, status: int = 200, json: Any = None, *,
-                  body: Optional[str] = None, headers: Optional[dict] = None,
+                  body: Optional[str] = None, headers: Optional[Dict[str, str]] = None,
                   auth: bool = True) -> None:
         """Serve a canned response for ``method path`` (exact path or glob).
 
