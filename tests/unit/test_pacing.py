@@ -527,3 +527,17 @@ def test_a_long_wait_is_reported_once_a_minute_per_endpoint_within_a_bound():
     for key in keys[1:]:
         assert pacer.report_due(key) is True
     assert len(pacer._reported) == 2  # the oldest is forgotten first
+
+
+def test_spare_tokens_below_one_are_not_counted_as_queued_calls():
+    clock = Clock()
+    pacer = _Pacer(clock=clock, initial_share=0.25)
+    a, b, c = (("GET", "api.example", p) for p in ("/a", "/b", "/c"))
+    pacer.observe(a, 200, limits(40, 4, 0.5))   # half a token to spare
+    pacer.observe(b, 200, limits(40, 4, 3))
+    for _ in range(3):                          # b: 1 token, then 2 queued
+        pacer.delay(b)
+    pacer.observe(c, 200, limits(40, 4, 0))     # all three one limit, b's 2 queued
+    assert pacer.limit(c)[0] == 20.0            # b's quarter and c's (a sent nothing)
+    # a's half token is not a queued call: new calls line up behind b's two
+    assert pacer.delay(c) == pytest.approx(3 / 20)
