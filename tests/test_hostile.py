@@ -699,6 +699,7 @@ def test_one_deadline_covers_a_chain_of_redirects():
         got = outcome(lambda: cspm.request("GET", "/hop/0"))
         m.close()
     assert isinstance(got, errors.DeadlineExceeded), got  # 6 hops of 0.2 s > 0.8 s in all
+    assert got.request is not None and got.request.method == "GET"  # what requests carries
     assert len(tenant.hits()) - 1 <= 4  # the login, then at most the hops within 0.8 s
 
 

@@ -12,6 +12,7 @@ import pytest
 import requests
 import urllib3
 
+import pcpi
 from pcpi._body import Payload
 from pcpi._redact import remember
 from pcpi._transport import (
@@ -412,3 +413,28 @@ def test_a_verify_of_the_wrong_type_says_which_type_it_got():
         normalize_verify(0)
     with pytest.raises(TypeError, match="not list$"):
         normalize_verify([])
+
+
+def test_a_transport_has_the_documented_defaults_and_bounds(no_proxy_env):
+    transport = Transport()
+    assert (transport.pool_connections, transport.pool_maxsize) == (200, 200)
+    assert transport.pacer is not None  # pacing on
+    assert transport.max_response_bytes == 512 * MiB
+    assert transport._base_headers["User-Agent"].startswith(f"pcpi/{pcpi.__version__} ")
+    assert transport._base_headers["Connection"] == "keep-alive"
+    transport.close()
+    smallest = Transport(pool_connections=1, pool_maxsize=1, max_response_bytes=1)
+    assert (smallest.pool_connections, smallest.pool_maxsize, smallest.max_response_bytes) \
+        == (1, 1, 1)
+    smallest.close()
+    for bad in ({"pool_connections": 0}, {"pool_maxsize": 0}, {"max_response_bytes": 0}):
+        with pytest.raises(ValueError):
+            Transport(**bad)
+
+
+def test_curl_ca_bundle_is_read_as_requests_reads_it(no_proxy_env):
+    no_proxy_env.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    no_proxy_env.setenv("CURL_CA_BUNDLE", "/etc/ssl/corporate.pem")
+    transport = Transport(pacing=False)
+    assert transport.verify_for(None) == "/etc/ssl/corporate.pem"
+    transport.close()
