@@ -444,6 +444,7 @@ def test_a_trickling_server_cannot_hold_a_call_past_its_timeout(part):
     assert isinstance(got, errors.DeadlineExceeded), got
     assert isinstance(got, requests.exceptions.ReadTimeout)  # a timeout like any other
     assert "0.75" in str(got)
+    assert got.request is not None and got.request.method == "GET"
 
 
 def _bomb() -> bytes:

@@ -427,9 +427,15 @@ def test_a_transport_has_the_documented_defaults_and_bounds(no_proxy_env):
     assert (smallest.pool_connections, smallest.pool_maxsize, smallest.max_response_bytes) \
         == (1, 1, 1)
     smallest.close()
-    for bad in ({"pool_connections": 0}, {"pool_maxsize": 0}, {"max_response_bytes": 0}):
-        with pytest.raises(ValueError):
+    for bad, says in (({"pool_connections": 0}, "pool_connections and pool_maxsize must "
+                                                "be at least 1"),
+                      ({"pool_maxsize": 0}, "pool_connections and pool_maxsize must be at "
+                                            "least 1"),
+                      ({"max_response_bytes": 0}, "max_response_bytes must be a positive "
+                                                  "number of bytes, or None")):
+        with pytest.raises(ValueError) as info:
             Transport(**bad)
+        assert str(info.value) == says
 
 
 def test_curl_ca_bundle_is_read_as_requests_reads_it(no_proxy_env):
