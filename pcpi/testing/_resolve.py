@@ -32,6 +32,14 @@ def _getaddrinfo(host, *args, **kwargs):
     return _original(host, *args, **kwargs)
 
 
+def _forget(names: Counter, keys: list) -> None:
+    """One context's names out of the count (nested contexts keep theirs)."""
+    names.subtract(keys)
+    for k in keys:
+        if names[k] <= 0:
+            del names[k]
+
+
 @contextlib.contextmanager
 def resolve_to_loopback(*hostnames: str) -> Iterator[None]:
     """While the context is open, ``hostnames`` resolve to 127.0.0.1 in this
@@ -44,10 +52,7 @@ def resolve_to_loopback(*hostnames: str) -> Iterator[None]:
         yield
     finally:
         with _lock:
-            _names.subtract(keys)
-            for k in keys:
-                if _names[k] <= 0:
-                    del _names[k]
+            _forget(_names, keys)
             if not _names:
                 socket.getaddrinfo = _original
 
@@ -71,10 +76,7 @@ def bypass_proxies(*hostnames: str) -> Iterator[None]:
         yield
     finally:
         with _lock:
-            _bypass.subtract(keys)
-            for k in keys:
-                if _bypass[k] <= 0:
-                    del _bypass[k]
+            _forget(_bypass, keys)
             _apply()
 
 
