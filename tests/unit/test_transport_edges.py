@@ -444,3 +444,20 @@ def test_curl_ca_bundle_is_read_as_requests_reads_it(no_proxy_env):
     transport = Transport(pacing=False)
     assert transport.verify_for(None) == "/etc/ssl/corporate.pem"
     transport.close()
+
+
+def test_tenants_warned_about_are_remembered_up_to_256(no_proxy_env):
+    import warnings
+
+    transport = Transport(pacing=False)
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        for i in range(300):
+            transport.unverified(f"https://t{i}.example", f"tenant-{i}")
+        transport.unverified("https://t0.example", "tenant-0")  # remembered: quiet
+        transport.unverified("https://t299.example", "tenant-299")  # past the bound: again
+        transport.unverified("https://t0.example:8443", "tenant-0")  # another origin
+    transport.close()
+    assert len(transport._unverified) == 256
+    assert len(got) == 302
+    assert "(https://t0.example:443)" in str(got[0].message) and "'tenant-0'" in str(got[0].message)
