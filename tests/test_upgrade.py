@@ -83,6 +83,24 @@ def test_a_per_call_verify_false_warns_once_too(tenant):
 
 
 # ---------------------------------------------------------------------- logging
+class Kept(logging.Handler):
+    """A handler that keeps the records it is given (``.records``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def _kept(logger: logging.Logger) -> list:
+    """The records ``logger`` will hand its handlers, from now on."""
+    handler = Kept()
+    logger.addHandler(handler)
+    return handler.records
+
+
 def test_a_logger_with_no_handler_still_shows_pcpis_lines_as_in_1_0_1():
     out = _run("""
         import logging
@@ -129,15 +147,9 @@ def test_the_default_logger_shows_info_lines_until_logging_is_configured():
 
 
 def test_records_carry_the_location_of_the_pcpi_code_that_logged(tenant):
-    records = []
-
-    class Keep(logging.Handler):
-        def emit(self, record):
-            records.append(record)
-
     logger = logging.getLogger("pcpi-test-location")
     logger.setLevel(logging.DEBUG)
-    logger.addHandler(Keep())
+    records = _kept(logger)
     m = saas_manager(tenant, logger=logger)
     m.create_cspm_session().request("GET", "/cloud")
     m.close()
@@ -165,14 +177,8 @@ def test_loguru_records_carry_the_pcpi_location(tenant):
 
 
 def test_a_fatal_error_is_logged_before_it_is_raised(tenant):
-    records = []
-
-    class Keep(logging.Handler):
-        def emit(self, record):
-            records.append(record)
-
     logger = logging.getLogger("pcpi-test-fatal")
-    logger.addHandler(Keep())
+    records = _kept(logger)
     m = SaaSSessionManager("t", tenant.access_key, "not-the-secret", tenant.saas_url,
                            verify=tenant.ca_path, logger=logger, retry_policy=quiet_policy())
     with pytest.raises(errors.CredentialsRejectedError) as info:
@@ -188,18 +194,12 @@ def test_a_fatal_error_is_logged_before_it_is_raised(tenant):
 def test_a_missing_environment_variable_is_logged_before_it_is_raised(monkeypatch):
     from pcpi import session_loader
 
-    records = []
-
-    class Keep(logging.Handler):
-        def emit(self, record):
-            records.append(record.getMessage())
-
     logger = logging.getLogger("pcpi-test-env")
-    logger.addHandler(Keep())
+    records = _kept(logger)
     monkeypatch.delenv("PRISMA_PCPI_URL", raising=False)
     with pytest.raises(errors.MissingEnvironmentError):
         session_loader.load_config_env(logger=logger)
-    assert any("MissingEnvironmentError" in r for r in records), records
+    assert any("MissingEnvironmentError" in r.getMessage() for r in records), records
 
 
 def test_a_long_wait_for_the_rate_limit_is_said_once_per_endpoint(tenant, caplog):
@@ -342,18 +342,12 @@ def test_a_project_flag_given_as_the_string_false_adds_no_project(tenant):
 def test_a_session_built_directly_logs_its_fatal_login_error(tenant):
     from pcpi._cspm_session import CSPMSession
 
-    records = []
-
-    class Keep(logging.Handler):
-        def emit(self, record):
-            records.append(record.getMessage())
-
     logger = logging.getLogger("pcpi-test-direct")
-    logger.addHandler(Keep())
+    kept = _kept(logger)
     with pytest.raises(errors.CredentialsRejectedError):
         CSPMSession("t", tenant.access_key, "wrong", tenant.saas_url, tenant.ca_path, None,
                     logger, retry_policy=quiet_policy())
-    assert sum("CredentialsRejectedError" in r for r in records) == 1, records
+    assert sum("CredentialsRejectedError" in r.getMessage() for r in kept) == 1, kept
 
 
 def test_loguru_names_where_a_fatal_error_was_raised(tenant):
@@ -379,17 +373,11 @@ def test_a_stdlib_logger_with_its_own_success_level_gets_success_lines(tenant):
             self.log(35, msg, *args, **kwargs)
 
     logger = Verbose("verbose-test")
-    seen = []
-
-    class Keep(logging.Handler):
-        def emit(self, record):
-            seen.append((record.levelno, record.getMessage()))
-
-    logger.addHandler(Keep())
+    seen = _kept(logger)
     m = saas_manager(tenant, logger=logger)
     m.create_cspm_session().request("GET", "/cloud")
     m.close()
-    assert any(level == 35 and msg.startswith("SUCCESS - ") for level, msg in seen), seen
+    assert any(r.levelno == 35 and r.getMessage().startswith("SUCCESS - ") for r in seen), seen
 
 
 def test_a_logger_like_object_that_is_not_loguru_gets_its_own_methods_called(tenant):
