@@ -266,6 +266,8 @@ def test_empty_proxies_for_a_tenant_go_direct_even_with_a_proxy_in_the_environme
         monkeypatch):
     monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")  # nothing listens there
     with FakeTenant() as tenant:
+        monkeypatch.delenv("NO_PROXY", raising=False)  # (the tenant's own exclusion)
+        monkeypatch.delenv("no_proxy", raising=False)
         m = SaaSSessionManager("t", tenant.access_key, tenant.secret_key, tenant.url,
                                tenant.ca_path, {"http": "", "https": ""},
                                retry_policy=quiet_policy())
