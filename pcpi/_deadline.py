@@ -24,6 +24,7 @@ from typing import Any, Dict, Optional
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from . import _fork
+from ._interim import final_response_connection
 
 __all__ = ["Attempt", "Watchdog", "watchdog", "tracked_pool_class"]
 
@@ -206,7 +207,9 @@ def tracked_pool_class(cls: type) -> type:
             else (_TrackedPool, cls)
         # no lock: this runs in a forked child too, where a lock another thread
         # held at fork time would never be released; setdefault keeps one class
-        sub = _tracked.setdefault(cls, type(f"Tracked{cls.__name__}", bases, {}))
+        connection = final_response_connection(cls.ConnectionCls)  # (1xx skipped)
+        sub = _tracked.setdefault(cls, type(f"Tracked{cls.__name__}", bases,
+                                            {"ConnectionCls": connection}))
     return sub
 
 

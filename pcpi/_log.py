@@ -20,7 +20,9 @@ import logging
 import sys
 from typing import Any, Callable, Dict, Optional, Tuple, TypeVar
 
-__all__ = ["py_logger", "Log", "logs_fatal", "self_log", "self_logger", "argument"]
+from ._redact import redact, scrub
+
+__all__ = ["py_logger", "Log", "boundary", "self_log", "self_logger", "argument"]
 
 _FORMAT = "%(levelname)s:%(name)s:%(message)s"  # what basicConfig() printed in 1.0.1
 
@@ -81,6 +83,7 @@ class Log:
     def _emit(self, level: int, name: str, msg: str, where: Any = None) -> None:
         # ``where``: a frame and line to report; else two frames up, the pcpi
         # code that called debug()/info()/...
+        msg = redact(msg)  # (the one boundary: every line pcpi writes)
         if self._stdlib:
             if not self.enabled(level):
                 return
@@ -111,6 +114,8 @@ class Log:
 
     def success(self, msg: str) -> None:
         """1.0.1's per-call SUCCESS line: loguru's SUCCESS level, else INFO."""
+        if self._loguru or callable(getattr(self.logger, "success", None)):
+            msg = redact(msg)  # (_emit redacts the others)
         if self._loguru:
             self.logger.opt(depth=1).success(msg)
         elif callable(getattr(self.logger, "success", None)):
@@ -134,11 +139,12 @@ class Log:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def logs_fatal(find: Callable[..., Any]) -> Callable[[F], F]:
-    """Decorate a public entry point: a :class:`~pcpi.errors.PcpiError` leaving it
-    is logged at ERROR first (once, however deep the calls it crossed), so that
-    log files and sinks record why a job stopped, as 1.0.1 logged before
-    ``exit()``.  ``find(args, kwargs)`` returns the logger to use."""
+def boundary(find: Callable[..., Any]) -> Callable[[F], F]:
+    """Decorate a public entry point: every exception leaving it is redacted
+    (:func:`pcpi._redact.scrub`), and a :class:`~pcpi.errors.PcpiError` is logged
+    at ERROR first (once, however deep the calls it crossed), so that log files
+    and sinks record why a job stopped, as 1.0.1 logged before ``exit()``.
+    ``find(args, kwargs)`` returns the logger to use."""
     from .errors import PcpiError
 
     def decorate(fn: F) -> F:
@@ -146,8 +152,9 @@ def logs_fatal(find: Callable[..., Any]) -> Callable[[F], F]:
         def entry(*args: Any, **kwargs: Any) -> Any:
             try:
                 return fn(*args, **kwargs)
-            except PcpiError as exc:
-                if not getattr(exc, "_pcpi_logged", False):
+            except BaseException as exc:
+                scrub(exc)
+                if isinstance(exc, PcpiError) and not getattr(exc, "_pcpi_logged", False):
                     exc._pcpi_logged = True  # type: ignore[attr-defined]
                     logger: Optional[Any] = find(args, kwargs)
                     log = logger if isinstance(logger, Log) else Log(logger)
@@ -162,17 +169,17 @@ def logs_fatal(find: Callable[..., Any]) -> Callable[[F], F]:
 
 
 def self_log(args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
-    """For :func:`logs_fatal` on a session method: the session's log."""
+    """For :func:`boundary` on a session method: the session's log."""
     return args[0]._log
 
 
 def self_logger(args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
-    """For :func:`logs_fatal` on a manager method: the manager's logger."""
+    """For :func:`boundary` on a manager method: the manager's logger."""
     return getattr(args[0], "logger", None)
 
 
 def argument(name: str, index: int) -> Callable[[Tuple[Any, ...], Dict[str, Any]], Any]:
-    """For :func:`logs_fatal` on a function taking the logger as ``name`` (or
+    """For :func:`boundary` on a function taking the logger as ``name`` (or
     positionally at ``index``)."""
     def find(args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
         if name in kwargs:

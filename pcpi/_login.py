@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, cast
 import requests
 
 from ._auth import Authenticator, Credential
-from ._log import logs_fatal, self_log
+from ._log import boundary, self_log
 from ._redact import Secret, SecretBytes, remember, without_query
 from ._transport import valid_header_value
 from .errors import AuthorizationError, LoginError
@@ -123,12 +123,12 @@ class LoginSupport:
     def _expired_login(self) -> None:  # pragma: no cover - every subclass defines it
         raise NotImplementedError
 
-    @logs_fatal(self_log)
+    @boundary(self_log)
     def _api_login_wrapper(self) -> str:
         """Log in now and publish the token; returns it."""
         return self._auth.login().token
 
-    @logs_fatal(self_log)
+    @boundary(self_log)
     def _api_refresh_wrapper(self) -> Optional[str]:
         """Refresh the token now (extend where the API can, log in otherwise)."""
         return self._auth.refresh().token
@@ -150,6 +150,12 @@ class LoginSupport:
             raise LoginError(
                 f"{what} at {where} answered without a token; check that the "
                 f"URL is the API URL (for SaaS https://api*.prismacloud.io, not app*)")
+        if len(token) > MAX_TOKEN_BYTES:
+            raise LoginError(
+                f"{what} at {where} answered a token of {len(token)} characters, over the "
+                f"{MAX_TOKEN_BYTES >> 10} KiB pcpi accepts (Prisma Cloud's are about 1 KiB); "
+                f"pcpi will not keep or send it.  The answer did not come from Prisma Cloud "
+                f"as expected: check the URL and any proxy in between.")
         if not valid_header_value(self.auth_style + token):
             raise LoginError(
                 f"{what} at {where} answered a token that is not a valid header value "
@@ -169,6 +175,7 @@ class LoginSupport:
         A 401 is returned, not retried: what it means depends on the session."""
         t0 = time.perf_counter()
         # encoded here, as requests' json= would, but as bytes whose repr hides them
+        _remember_credentials(payload)  # however they were set: file, environment, by hand
         body = None if payload is None else SecretBytes(
             jsonlib.dumps(payload, allow_nan=False).encode("utf-8"))
         res = self._send(method, url, data=body, authenticated=False,
@@ -176,6 +183,21 @@ class LoginSupport:
                          status_ignore=(self.expired_code,), idempotent=True, quiet=True,
                          **self._auth.exchange_options())
         return [res, round(time.perf_counter() - t0, 3)]
+
+
+#: the largest token pcpi accepts from a login (Prisma Cloud's are about 1 KiB)
+MAX_TOKEN_BYTES = 64 << 10
+
+
+def _remember_credentials(payload: Any) -> None:
+    """The secrets a login body carries (a password, a secret key, a token) are
+    redacted from every text."""
+    if isinstance(payload, dict):
+        for key, value in payload.items():
+            if key in ("password", "token") and isinstance(value, str):
+                remember(value, lasting=key == "password")
+            elif isinstance(value, dict):
+                _remember_credentials(value)
 
 
 def _retries_note(status: int, session: Any) -> str:

@@ -50,7 +50,8 @@ Bounds: no wait is longer than ``max_wait`` (120 s by default), whatever the
 headers say, and no wait for a first call's answer longer than ``probe_wait``;
 header values that are not finite numbers are ignored and the others are
 clamped to sane ranges (:data:`RATE_RANGE`, :data:`BURST_RANGE`, ``Remaining``
-between 0 and the burst); at most ``max_endpoints`` endpoints (1,024) are
+between 0 and the burst), and a rate below half a call per second is not
+believed at all; at most ``max_endpoints`` endpoints (1,024) are
 tracked, the oldest forgotten first.
 """
 
@@ -73,8 +74,10 @@ RATE = "X-RateLimit-Replenish-Rate"
 BURST = "X-RateLimit-Burst-Capacity"
 REMAINING = "X-RateLimit-Remaining"
 
-#: calls per second a tenant's headers may set (outside: clamped)
-RATE_RANGE = (0.01, 100_000.0)
+#: calls per second a tenant's headers may set: a rate below the floor is not
+#: believed (Prisma Cloud's lowest documented limit is one call a second; Compute's
+#: 30 in 30 s), and the endpoint is paced by its 429s instead; above, clamped
+RATE_RANGE = (0.5, 100_000.0)
 #: burst sizes a tenant's headers may set (outside: clamped)
 BURST_RANGE = (1.0, 100_000.0)
 
@@ -484,7 +487,7 @@ def _limits(headers: Mapping[str, str]) -> Optional[Tuple[float, float, float]]:
         return None
     if not (math.isfinite(rate) and math.isfinite(burst) and math.isfinite(remaining)):
         return None
-    if rate <= 0:
-        return None
+    if rate < RATE_RANGE[0]:
+        return None  # absurd (or zero): learn from the 429s instead
     burst = _clamp(burst, BURST_RANGE)
     return _clamp(rate, RATE_RANGE), burst, _clamp(remaining, (0.0, burst))

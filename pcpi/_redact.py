@@ -1,55 +1,123 @@
-"""Redaction: what a server sends back may echo secrets; logs must not.
+"""Redaction: the one boundary every text leaving pcpi passes.
 
-A proxy or an API error page can echo the request, token included, and
-requests and urllib3 put what a server sent (a status line, a path it
-redirected to, headers they could not parse) into their exception messages
-and log records.  Before such text reaches a log line or an exception, pcpi
-replaces the secrets it knows (the tokens it was issued, secret keys and
-passwords: :func:`remember`) and anything shaped like a JWT (Prisma Cloud's
-tokens are JWTs, so this also catches one pcpi never saw) with
-``<redacted>``.  :func:`watch_logger` does the same for another library's
-log records.  No I/O here.
+A proxy or an API error page can echo the request, token included; requests,
+urllib3 and the standard library put what a server sent (a status line, a
+host or path it redirected to, headers they could not parse) and what a user
+set (a proxy URL, a header value) into their exception messages and log
+records.  Before any such text leaves pcpi (an exception raised out of a public
+call: :func:`scrub`; a log record: :class:`pcpi._log.Log` and
+:func:`watch_logger`; a warning) every secret pcpi holds is replaced by
+``<redacted>``:
+
+* the secrets it was given or learned, however they were set: the tokens a
+  tenant issued, a token or a proxy URL set by hand, secret keys and passwords
+  from a credentials file, the environment or a constructor (:func:`remember`);
+* in every form a text can hold them: as they are, in any letter case (host
+  names are lower-cased), percent-encoded (URLs), escaped by ``repr`` or JSON,
+  and as an IDNA host label;
+* and anything shaped like a JWT, in any case (Prisma Cloud's tokens are JWTs,
+  so this also catches one pcpi never saw).
+
+The secrets are kept in two tables bounded in entries and bytes (oldest
+forgotten first): tokens, replaced as they are renewed (:data:`TOKENS`), and
+lasting ones, keys and passwords (:data:`LASTING`).  No I/O here.
 """
 
 from __future__ import annotations
 
-import collections
+import json
 import logging
 import re
 import threading
 import traceback
-from typing import Iterable, Optional, overload
+from typing import Any, Iterable, List, Optional, Pattern, Set, Tuple, overload
+from urllib.parse import quote, quote_plus
 
 from . import _fork
+from ._bounded import BoundedCache
 
-__all__ = ["redact", "remember", "watch_logger", "without_query", "Secret", "SecretBytes",
-           "secret", "REDACTED"]
+__all__ = ["redact", "remember", "scrub", "watch_logger", "without_query", "Secret",
+           "SecretBytes", "secret", "REDACTED", "held_bytes", "MAX_SECRET_BYTES"]
 
 REDACTED = "<redacted>"
 
 # header.payload.signature, base64url; the header of every JWT starts with '{"' -> eyJ
-_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
+# (in any case: a host name that carries one is lower-cased on its way into a message)
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*", re.IGNORECASE)
 
-# The secrets this process holds, in two bounded tables (oldest forgotten first):
-# tokens, replaced as they are refreshed, so only the newest can still be echoed;
-# and lasting ones (secret keys, passwords), kept as long as there is room.
-_TOKENS, _LASTING = 256, 1024
-_tokens: "collections.OrderedDict[str, None]" = collections.OrderedDict()
-_lasting: "collections.OrderedDict[str, None]" = collections.OrderedDict()
+#: secrets remembered: (entries, bytes) of each table
+TOKENS = (256, 1 << 20)
+LASTING = (1024, 1 << 20)
+#: bytes of secrets one table holds at most
+MAX_SECRET_BYTES = 1 << 20
+
+#: shorter secrets are not redacted: they cannot be told from ordinary text, and
+#: replacing every "ab" would leave no message readable
+MIN_SECRET = 4
+
+# the characters requests leaves unquoted in a URL (requests.utils.requote_uri)
+_URL_SAFE = "!#$%&'()*+,/:;=?@[]~"
+
+
+def _sizeof(secret: str, forms: Tuple[str, ...]) -> int:
+    return len(secret) + sum(len(f) for f in forms)
+
+
+_tokens: BoundedCache[str, Tuple[str, ...]] = BoundedCache(*TOKENS, sizeof=_sizeof)
+_lasting: BoundedCache[str, Tuple[str, ...]] = BoundedCache(*LASTING, sizeof=_sizeof)
+_version = [0]           # bumped when a table changes: the pattern is built again
+_pattern: List[Any] = [None, -1]  # [compiled pattern or None, the version it was built for]
 _lock = threading.Lock()
 
 
+def forms(secret: str) -> Tuple[str, ...]:
+    """The forms in which ``secret`` can appear in a text (JWTs need none: the
+    JWT pattern finds them in every form, their alphabet being URL- and
+    escape-safe)."""
+    if _JWT.fullmatch(secret):
+        return ()
+    found: Set[str] = {secret, quote(secret, safe=""), quote(secret, safe=_URL_SAFE),
+                       quote_plus(secret), repr(secret)[1:-1], json.dumps(secret)[1:-1]}
+    try:
+        found.add(secret.encode("idna").decode("ascii"))
+    except (UnicodeError, ValueError):
+        pass
+    return tuple(sorted(f for f in found if f))
+
+
 def remember(*secrets: Optional[str], lasting: bool = False) -> None:
-    """Add secrets to those always redacted: tokens just issued, or (``lasting``)
-    a secret key or a password."""
-    table, most = (_lasting, _LASTING) if lasting else (_tokens, _TOKENS)
+    """Add secrets to those always redacted: tokens just issued or set, or
+    (``lasting``) a secret key, a password or a proxy password."""
+    table = _lasting if lasting else _tokens
+    for secret in secrets:
+        if isinstance(secret, str) and len(secret) >= MIN_SECRET:
+            plain = str(secret)
+            if table.peek(plain) is None:
+                table.put(plain, forms(plain))
+                with _lock:
+                    _version[0] += 1
+            else:
+                table.get(plain)  # (a use: the newest are kept)
+
+
+def held_bytes() -> int:
+    """Bytes of secrets remembered (for the documented bound)."""
+    return _tokens.held + _lasting.held
+
+
+def _known() -> Optional[Pattern[str]]:
+    """One pattern for every remembered form, longest first (so that a secret
+    containing another is replaced whole); rebuilt only after a change."""
     with _lock:
-        for secret in secrets:
-            if isinstance(secret, str) and secret:
-                table[str(secret)] = None
-                table.move_to_end(str(secret))
-                while len(table) > most:
-                    table.popitem(last=False)
+        if _pattern[1] == _version[0]:
+            return _pattern[0]
+        version = _version[0]
+    every = {f for table in (_lasting, _tokens) for _, fs in table.items() for f in fs}
+    pattern = re.compile("|".join(re.escape(f) for f in sorted(every, key=len, reverse=True)),
+                         re.IGNORECASE) if every else None
+    with _lock:
+        _pattern[0], _pattern[1] = pattern, version
+    return pattern
 
 
 def without_query(url: Optional[str]) -> str:
@@ -58,16 +126,59 @@ def without_query(url: Optional[str]) -> str:
 
 
 def redact(text: str, secrets: Iterable[Optional[str]] = ()) -> str:
-    """``text`` with each of ``secrets``, every secret :func:`remember` was given
-    and every JWT-shaped string replaced by ``<redacted>``."""
-    with _lock:
-        known = [*_lasting, *_tokens]
-    # longest first, so that a secret containing another is replaced whole
-    for secret in sorted({s for s in (*secrets, *known) if isinstance(s, str) and s},
-                         key=len, reverse=True):
-        if secret in text:
-            text = text.replace(secret, REDACTED)
+    """``text`` with every remembered secret (and each of ``secrets``), in each
+    of its forms, and every JWT-shaped string replaced by ``<redacted>``."""
+    extra = [s for s in secrets if isinstance(s, str) and s]
+    if extra:
+        remember(*extra)
+    pattern = _known()
+    if pattern is not None:
+        text = pattern.sub(REDACTED, text)
     return _JWT.sub(REDACTED, text)
+
+
+def scrub(exc: BaseException, _depth: int = 0) -> None:
+    """Redact an exception leaving pcpi, in place: its args (exceptions among
+    them, as requests wraps urllib3's), a ``message`` attribute, notes, and the
+    exceptions it was raised from or during (which a traceback prints too)."""
+    if _depth > 8:  # (chains and nesting are short; a cycle is not followed forever)
+        return
+    seen = []
+    while exc is not None and len(seen) < 8 and all(exc is not s for s in seen):
+        seen.append(exc)
+        _scrub_one(exc, _depth)
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+
+
+def _scrub_one(exc: BaseException, depth: int) -> None:
+    args: List[Any] = []
+    changed = False
+    for arg in exc.args:
+        if isinstance(arg, BaseException):
+            scrub(arg, depth + 1)
+        elif isinstance(arg, str):
+            clean = redact(arg)
+            changed = changed or clean != arg
+            arg = clean
+        elif not isinstance(arg, (int, float, bool, type(None))):
+            text = str(arg)
+            if redact(text) != text:
+                arg, changed = redact(text), True
+        args.append(arg)
+    if changed:
+        try:
+            exc.args = tuple(args)
+        except (AttributeError, TypeError):  # pragma: no cover - a read-only exception
+            pass
+    message = getattr(exc, "message", None)
+    if isinstance(message, str) and redact(message) != message:
+        try:
+            exc.message = redact(message)  # type: ignore[attr-defined]
+        except AttributeError:  # pragma: no cover - a read-only attribute
+            pass
+    notes = getattr(exc, "__notes__", None)
+    if isinstance(notes, list):
+        notes[:] = [redact(n) if isinstance(n, str) else n for n in notes]
 
 
 class Secret(str):

@@ -17,6 +17,7 @@ from typing import Any, Dict, Iterator, Optional, Set, Tuple
 
 import requests
 
+from ._answer import NotJSON, strict_json
 from .errors import IncompleteResultError
 
 __all__ = ["MAX_PAGES", "config_search_pages", "total_rows"]
@@ -128,9 +129,10 @@ def _json(session: Any, res: requests.Response, what: str, pages: int,
         raise _incomplete(f"{what} answered HTTP {status}: {session._preview(res, 200)}",
                           pages, rows, res)
     try:
-        found = res.json()
-    except (ValueError, RecursionError):  # not JSON, or nested deeper than Python reads
-        found = None
+        found = strict_json(res.content)
+    except NotJSON as exc:  # (bytes that are not UTF-8 are never silently replaced)
+        raise _incomplete(f"{what} (HTTP {status}) is not a JSON object ({exc}): "
+                          f"{session._preview(res, 200)}", pages, rows, res) from None
     if not isinstance(found, dict):
         raise _incomplete(f"{what} (HTTP {status}) is not a JSON object: "
                           f"{session._preview(res, 200)}", pages, rows, res)

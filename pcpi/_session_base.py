@@ -23,7 +23,7 @@ import requests
 
 from ._auth import Authenticator, CallAuth
 from ._body import Payload
-from ._log import Log, logs_fatal, self_log
+from ._log import Log, boundary, self_log
 from ._login import LoginSupport
 from ._pacing import Key, endpoint_key
 from ._policy import RetryPolicy, is_safe_to_repeat
@@ -122,7 +122,7 @@ class Session(LoginSupport):
         return self.headers.get(self.auth_key)
 
     # ------------------------------------------------------------------ public API
-    @logs_fatal(self_log)
+    @boundary(self_log)
     def request(self, method: str, endpoint_url: str, json: JSON = None, data: Any = None,
                 params: Any = None, files: Any = None, verify: Optional[Verify] = None,
                 proxies: Optional[Proxies] = None, acceptCsv: bool = False,
@@ -154,7 +154,7 @@ class Session(LoginSupport):
                           custom_error_message=custom_error_message, timeout=timeout,
                           idempotent=idempotent)
 
-    @logs_fatal(self_log)
+    @boundary(self_log)
     def config_search_request(self, json: Dict[str, Any], verify: Optional[Verify] = None,
                               proxies: Optional[Proxies] = None,
                               redlock_ignore: Optional[Iterable[str]] = None,
@@ -180,7 +180,7 @@ class Session(LoginSupport):
         first["data"].update({"totalRows": rows, "items": items})
         return first
 
-    @logs_fatal(self_log)
+    @boundary(self_log)
     def config_search_request_function(self, json: Dict[str, Any],
                                        function: Callable[[Dict[str, Any], Dict[str, Any],
                                                            int, int], Any],
@@ -231,6 +231,11 @@ class Session(LoginSupport):
         progress = Progress()
         auth = self._auth
         call_auth: Optional[CallAuth] = None
+        # the headers as they are now: another thread may change session.headers in
+        # place while this call is in flight (the token is read per attempt, below)
+        own = _snapshot(self.headers) if authenticated else dict(headers or {})
+        if accept_csv:
+            own["Accept"] = "text/csv"
         while True:
             sent_at = None
             checked = False  # the token was checked, and no wait came after it
@@ -255,17 +260,16 @@ class Session(LoginSupport):
                 sent_at = pacer.clock()
                 checked = checked and sent_at - started < 0.05  # (a first answer waited for)
             try:
+                call_headers = own
                 if authenticated:
                     if not checked:  # after a wait: the token must be valid when it leaves
                         auth.before_call()
                     sent_cred = auth.credential
-                    call_headers = self.headers
-                    used = call_headers.get(self.auth_key)
-                else:
-                    call_headers = headers or {}
-                if accept_csv:
-                    call_headers = dict(call_headers)
-                    call_headers["Accept"] = "text/csv"
+                    used = self.headers.get(self.auth_key)
+                    if own.get(self.auth_key) is not used:
+                        call_headers = {**own, self.auth_key: used}
+                    if sent_cred is None or used != sent_cred.header:
+                        remember(used)  # a token set by hand is a secret too
                 t0 = time.perf_counter()
                 res = transport.send(method, url, headers=call_headers, body=body,
                                      params=params, verify=verify, proxies=proxies,
@@ -423,6 +427,18 @@ def _check_method(method: Any) -> str:
     if upper not in VALID_METHODS:
         raise ValueError(f"invalid HTTP method {method!r}; use one of {', '.join(VALID_METHODS)}")
     return upper
+
+
+def _snapshot(headers: Any) -> Dict[str, Any]:
+    """A copy of ``headers`` taken while another thread may change it in place
+    (a dict copies at once; another mapping is copied item by item, and tried again
+    if it changed meanwhile)."""
+    for _ in range(16):
+        try:
+            return dict(headers)
+        except RuntimeError:  # "changed size during iteration"
+            continue
+    raise RuntimeError("session.headers kept changing while a call copied it")
 
 
 def _describe(exc: BaseException) -> str:

@@ -38,10 +38,11 @@ import threading
 import time
 import warnings
 from types import FrameType
-from typing import Any, Dict, List, Optional, Set, Tuple, Union
-from urllib.parse import urljoin, urlsplit
+from typing import Any, Dict, Iterator, List, Optional, Set, Tuple, Union
+from urllib.parse import unquote, urljoin, urlsplit
 
 import requests
+import urllib3
 from requests.__version__ import __version__ as _requests_version
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
@@ -49,13 +50,20 @@ from requests.utils import get_environ_proxies
 
 from . import __version__, _fork
 from ._body import EMPTY, Payload
+from ._decode import Corrupt, Decoder, Truncated
 from ._deadline import tracked_pool_class, watchdog
 from ._origin import Origin, describe, origin_of, same_origin
 from ._pacing import Pacer
 from ._policy import never_sent
-from ._redact import redact, watch_logger
+from ._redact import redact, remember, watch_logger
 from ._types import Proxies, Verify
-from .errors import DeadlineExceeded, InsecureTenantWarning, OriginError, ResponseTooLargeError
+from .errors import (
+    DeadlineExceeded,
+    InsecureTenantWarning,
+    OriginError,
+    ResponseTooLargeError,
+    TruncatedBodyError,
+)
 
 __all__ = ["Transport", "DEFAULT_TIMEOUT", "DEFAULT_MAX_RESPONSE_BYTES", "MAX_REDIRECTS",
            "normalize_verify", "valid_header_value", "total_seconds"]
@@ -86,10 +94,28 @@ _HEADER_VALUE = re.compile(r"\A(?:[\x21-\x7e\x80-\xff][\t\x20-\x7e\x80-\xff]*)?\
 
 
 def valid_header_value(value: Any) -> bool:
-    """Whether ``value`` can be sent as an HTTP header value as it is."""
+    """Whether ``value`` can be sent as an HTTP header value as it is, by every
+    layer below pcpi: http.client's rules, and requests' (which also refuses a
+    value that starts with any Unicode whitespace, U+00A0 and U+0085 included, and
+    would print the value in its error)."""
     if isinstance(value, bytes):
         value = value.decode("latin-1")
-    return isinstance(value, str) and _HEADER_VALUE.match(value) is not None
+    return isinstance(value, str) and _HEADER_VALUE.match(value) is not None and \
+        not value[:1].isspace()
+
+
+_USERINFO = re.compile(r"\A[^:/?#]*://([^/?#]*)@")
+
+
+def remember_proxy_passwords(urls: Any) -> None:
+    """Redact the passwords of these proxy URLs from every text (also when the URL
+    is malformed: urllib3 then puts all of it into its error)."""
+    for url in urls:
+        found = _USERINFO.match(url) if isinstance(url, str) else None
+        if found:
+            _, colon, password = found.group(1).partition(":")
+            if colon and password:
+                remember(password, unquote(password), lasting=True)
 
 
 def total_seconds(timeout: Any) -> Optional[float]:
@@ -213,11 +239,11 @@ class Transport:
         key = (origin_of(url), tenant)
         if key in self._unverified:
             return
-        warnings.warn(
+        warnings.warn(redact(
             f"pcpi: tenant '{tenant}' ({describe(url)}) is called without TLS certificate "
             f"verification (verify=False): anyone on the network path can read and change "
             f"its traffic, tokens included.  Give verify the path of the CA bundle that "
-            f"signed the tenant's certificate instead.", InsecureTenantWarning,
+            f"signed the tenant's certificate instead."), InsecureTenantWarning,
             stacklevel=_outside_pcpi())
         # remembered once said: where warnings are errors, each such call raises
         if len(self._unverified) < 256:
@@ -231,10 +257,12 @@ class Transport:
         env = self._env_proxies.get(key)
         if env is None:
             env = get_environ_proxies(url, no_proxy=no_proxy) if self.trust_env else {}
+            remember_proxy_passwords(env.values())
             if len(self._env_proxies) < 256:  # a few origins per tenant; bounded anyway
                 self._env_proxies[key] = env
         if not proxies:
             return env
+        remember_proxy_passwords(proxies.values())
         merged = dict(env)
         for scheme, proxy in proxies.items():
             if proxy is None:  # as requests: None drops the environment's
@@ -345,8 +373,9 @@ class Transport:
         return res
 
     def _read(self, call: "_Call", res: requests.Response) -> None:
-        """Read the body into ``res.content``, within ``max_response_bytes``.  A
-        redirect's body, which nobody reads, is kept only when it is small."""
+        """Read the body into ``res.content``, within ``max_response_bytes``, and
+        only if it is whole: a compressed stream must end (:mod:`pcpi._decode`).
+        A redirect's body, which nobody reads, is kept only when it is small."""
         limit = self.max_response_bytes
         if res.is_redirect:
             _read_redirect(res)
@@ -356,15 +385,24 @@ class Transport:
                 raise ResponseTooLargeError(
                     f"{call} answered {_declared_length(res)} bytes, over the "
                     f"{_size(limit)} limit (max_response_bytes)", response=res)
+            decoder = Decoder(res.headers.get("Content-Encoding"), limit)
             chunks = []
             size = 0
-            for chunk in res.iter_content(_CHUNK):
+            for raw in _raw_chunks(res):
+                chunk = _decoded(call, decoder, raw, res)
                 size += len(chunk)
                 if limit is not None and size > limit:
                     raise ResponseTooLargeError(
                         f"{call} answered more than {_size(limit)} (max_response_bytes, "
                         f"counted after decompression); reading stopped there", response=res)
                 chunks.append(chunk)
+            try:
+                decoder.finish()
+            except Truncated:
+                raise TruncatedBodyError(
+                    f"{call} answered a {', '.join(decoder.encodings)} body cut short: its "
+                    f"compressed stream stops before its end ({size} bytes decoded)",
+                    response=res) from None
         except BaseException:
             res.close()  # whatever stopped the read: the connection is not reused
             raise
@@ -456,6 +494,28 @@ def _read_redirect(res: requests.Response) -> None:
         chunks = []
     res._content = b"".join(chunks)
     res._content_consumed = True
+
+
+def _raw_chunks(res: requests.Response) -> Iterator[bytes]:
+    """The body's bytes as sent (not decoded), with urllib3's errors turned into
+    requests' own, as ``Response.iter_content`` turns them."""
+    try:
+        yield from res.raw.stream(_CHUNK, decode_content=False)
+    except urllib3.exceptions.ProtocolError as exc:
+        raise requests.exceptions.ChunkedEncodingError(exc) from None
+    except urllib3.exceptions.ReadTimeoutError as exc:
+        raise requests.exceptions.ConnectionError(exc) from None
+    except urllib3.exceptions.SSLError as exc:
+        raise requests.exceptions.SSLError(exc) from None
+
+
+def _decoded(call: "_Call", decoder: Decoder, raw: bytes, res: requests.Response) -> bytes:
+    try:
+        return decoder.feed(raw)
+    except Corrupt as exc:
+        raise requests.exceptions.ContentDecodingError(
+            f"{call} answered a body that is not valid {', '.join(decoder.encodings)} "
+            f"({exc})", response=res) from None
 
 
 def _location(res: requests.Response) -> Optional[str]:

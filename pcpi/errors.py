@@ -33,6 +33,7 @@ __all__ = [
     "OriginError",
     "IncompleteResultError",
     "ResponseTooLargeError",
+    "TruncatedBodyError",
     "DeadlineExceeded",
     "InsecureTenantWarning",
 ]
@@ -124,6 +125,12 @@ class IncompleteResultError(PcpiRequestError, ValueError):
 class ResponseTooLargeError(PcpiRequestError):
     """An answer exceeded ``max_response_bytes`` (decompressed bytes counted);
     reading stopped there."""
+
+
+class TruncatedBodyError(PcpiRequestError, requests.exceptions.ChunkedEncodingError):
+    """A compressed answer whose stream stopped before its end, although its HTTP
+    framing was whole: the body was cut short.  Retried like a broken read when
+    the call is safe to repeat; never returned as a short answer."""
 
 
 class DeadlineExceeded(PcpiRequestError, requests.exceptions.ReadTimeout):

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any, Dict, Optional, Tuple, Union
 
 from ._credentials import parse_flag
-from ._log import logs_fatal, py_logger, self_logger
+from ._log import boundary, py_logger, self_logger
 from ._manager_options import checked_proxies, not_a_logger
 from ._pacing import Pacer
 from ._policy import RetryPolicy
-from ._redact import secret
+from ._redact import remember, secret
 from ._session_manager import SessionManager
 from ._session_types import CWPSession
 from ._transport import (
@@ -43,6 +43,7 @@ class CWPSessionManager(SessionManager):
         self.tenant = tenant_name
         self.uname = uname
         self.passwd: str = secret(passwd)  # a str whose repr hides it
+        remember(passwd, lasting=True)
         self.api_url: str = api_url.rstrip("/")
         self.verify: Verify = normalize_verify(verify)
         signature = ("(tenant_name, api_url, uname, passwd, verify=True, proxies=None, "
@@ -66,7 +67,7 @@ class CWPSessionManager(SessionManager):
         return (self.tenant, self.api_url, self.uname, str(self.passwd), self.verify,
                 self.proxies, self.project_flag)
 
-    @logs_fatal(self_logger)
+    @boundary(self_logger)
     def create_cwp_session(self) -> CWPSession:
         """Log in to the console and return the session (kept as ``self.cwp_session``)."""
         session = CWPSession(self.tenant, self.api_url, self.uname, self.passwd, self.verify,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Dict, Optional, Tuple, Union
 
-from ._log import logs_fatal, py_logger, self_logger
+from ._log import boundary, py_logger, self_logger
 from ._manager_options import checked_proxies
 from ._pacing import Pacer
 from ._policy import RetryPolicy
-from ._redact import secret
+from ._redact import remember, secret
 from ._session_manager import SessionManager
 from ._session_types import CNASession, CSPMSession, SaaSCWPSession
 from ._transport import (
@@ -47,6 +47,7 @@ class SaaSSessionManager(SessionManager):
         self.tenant = tenant_name
         self.a_key = a_key
         self.s_key: str = secret(s_key)  # a str whose repr hides it
+        remember(s_key, lasting=True)
         self.api_url: str = api_url.rstrip("/")
         self.verify: Verify = normalize_verify(verify)
         self.proxies: Optional[Proxies] = checked_proxies(
@@ -70,7 +71,7 @@ class SaaSSessionManager(SessionManager):
         return (self.tenant, self.a_key, str(self.s_key), self.api_url, self.verify,
                 self.proxies)
 
-    @logs_fatal(self_logger)
+    @boundary(self_logger)
     def create_cspm_session(self) -> CSPMSession:
         """Log in to CSPM and return the session (kept as ``self.cspm_session``)."""
         session = CSPMSession(self.tenant, self.a_key, self.s_key, self.api_url, self.verify,
@@ -78,7 +79,7 @@ class SaaSSessionManager(SessionManager):
         self.cspm_session = session
         return session
 
-    @logs_fatal(self_logger)
+    @boundary(self_logger)
     def create_cwp_session(self) -> SaaSCWPSession:
         """Log in to Compute with the CSPM token (creating the CSPM session if needed)."""
         if not self.cspm_session:
@@ -89,7 +90,7 @@ class SaaSSessionManager(SessionManager):
         self.saas_cwp_session = session
         return session
 
-    @logs_fatal(self_logger)
+    @boundary(self_logger)
     def create_cna_session(self) -> CNASession:
         """Log in to CNA with the CSPM token (creating the CSPM session if needed)."""
         if not self.cspm_session:

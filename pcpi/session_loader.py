@@ -29,7 +29,7 @@ from ._credentials import (
     read_credentials,
     write_credentials,
 )
-from ._log import Log, argument, logs_fatal, py_logger
+from ._log import Log, argument, boundary, py_logger
 from ._manager_options import not_a_logger
 from ._session_manager import SessionManager
 from .errors import ConfigurationError, CredentialsFileError, MissingEnvironmentError
@@ -73,7 +73,7 @@ def _check_counts(num_tenants: int, min_tenants: int, signature: str) -> None:
         raise ConfigurationError("give num_tenants or min_tenants, not both")
 
 
-@logs_fatal(argument("logger", 3))
+@boundary(argument("logger", 3))
 def load_config(file_path: str = "", num_tenants: int = -1, min_tenants: int = -1,
                 logger: Any = py_logger, **options: Any) -> List[SessionManager]:
     """One session manager per tenant in the credentials file (created by asking,
@@ -90,7 +90,7 @@ def load_config(file_path: str = "", num_tenants: int = -1, min_tenants: int = -
     return [_manager(t, logger, options) for t in read_credentials(path)]
 
 
-@logs_fatal(argument("logger", 2))
+@boundary(argument("logger", 2))
 def load_config_user(num_tenants: int = -1, min_tenants: int = -1, logger: Any = py_logger,
                      **options: Any) -> List[SessionManager]:
     """Ask for credentials on the terminal (checked by logging in); saves nothing."""
@@ -99,7 +99,7 @@ def load_config_user(num_tenants: int = -1, min_tenants: int = -1, logger: Any =
     return [_manager(t, logger, options) for t in tenants]
 
 
-@logs_fatal(argument("logger", 8))
+@boundary(argument("logger", 8))
 def load_config_env(prisma_name: str = "PRISMA_PCPI_NAME",
                     identifier_name: str = "PRISMA_PCPI_ID",
                     secret_name: str = "PRISMA_PCPI_SECRET",

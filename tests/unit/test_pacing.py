@@ -447,7 +447,9 @@ def test_no_wait_is_longer_than_max_wait_however_many_callers_queue():
     (limits(10, 5, 5), (10.0, 5.0)),
     ({"X-RateLimit-Replenish-Rate": "10"}, (10.0, 1.0)),  # no burst: one at a time
     (limits(1e9, 1e9, 1e9), (100_000.0, 100_000.0)),     # clamped
-    (limits(1e-9, 0, 0), (0.01, 1.0)),
+    (limits(0.5, 0, 0), (0.5, 1.0)),                     # the floor, believed
+    (limits(0.49, 5, 5), None),                          # below it: not believed
+    (limits(1e-9, 0, 0), None),
 ])
 def test_header_values_are_clamped_to_sane_ranges(given, expect):
     pacer = Pacer(clock=Clock())

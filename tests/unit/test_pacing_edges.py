@@ -328,8 +328,9 @@ def test_after_a_bare_429_the_pace_follows_botocores_cubic_curve():
 # ---------------------------------------------------------------------- defaults and fork
 def test_by_default_no_wait_is_longer_than_two_minutes():
     pacer = _Pacer(clock=Clock(), shared_limits=False)
-    pacer.observe(KEY, 200, limits(0.01, 1, 0))  # one call in 100 s
-    assert waits(pacer, 3) == [100.0, 120.0, 120.0]
+    pacer.observe(KEY, 200, limits(0.5, 1, 0))  # the slowest rate believed: one in 2 s
+    got = waits(pacer, 62)
+    assert got[:2] == [2.0, 4.0] and got[59] == 120.0 and got[60:] == [120.0, 120.0]
 
 
 def test_by_default_1024_endpoints_are_tracked():

@@ -216,8 +216,8 @@ def test_no_pacing_wait_exceeds_max_wait(rate, burst, remaining):
     pacer.observe(KEY, 200, headers(rate, burst, remaining))
     waits = [pacer.delay(KEY) for _ in range(200)]
     assert all(0 <= w <= 120 and math.isfinite(w) for w in waits)
-    rate_now, burst_now = pacer.limit(KEY)
-    assert 0.01 <= rate_now <= 100_000 and 1 <= burst_now <= 100_000
+    limit = pacer.limit(KEY)  # an absurd rate is not believed at all
+    assert limit is None or (0.5 <= limit[0] <= 100_000 and 1 <= limit[1] <= 100_000)
 
 
 @pytest.mark.parametrize("bad", [headers("nan"), headers("inf"), headers("10", "nan"),
