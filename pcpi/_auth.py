@@ -1,13 +1,17 @@
 """How a session stays logged in: one :class:`Authenticator` per session.
 
 A 401, in short.  If the token sent is not the session's current one (another
-thread refreshed it, or ``session.headers`` was set by hand), the call is resent
+thread renewed it, or ``session.headers`` was set by hand), the call is resent
 with the current one.  If the current token has expired by its own ``exp``
 claim, one thread logs in again while the others wait for it, then all resend.
-If the token is still valid by its claim, the tenant refused it: the call gets
-one re-login and, refused again, raises :class:`~pcpi.errors.AuthorizationError`
-naming the endpoint (and later calls to that endpoint with that token raise at
-once, without another login).  Nothing is learned or guessed.
+If the token is still valid by its claim, the refusal is decided by facts, not
+remembered: a call sent after this one that succeeded with the same token
+proves it alive; otherwise the tenant is asked (one thread for all: CSPM's
+extend with that token; where there is no extend, a renewal).  Dead (revoked:
+a key disabled, a session ended by an admin): one login for all, then resend,
+as for an expiry.  Alive: the endpoint refuses a token the tenant accepts; the
+call is resent once, and refused again it raises
+:class:`~pcpi.errors.AuthorizationError` naming the endpoint.
 
 The credential (:class:`Credential`: the header value sent, the token, when it
 was issued, how long it lives) is immutable and replaced by one assignment.
@@ -24,8 +28,9 @@ Before each call, :meth:`Authenticator.before_call` finds it:
   for one thread's login.
 
 When a login fails, each waiting thread gets its own copy of the error, chained
-to it; the failure is not kept for later calls.  No I/O here: the session
-supplies ``obtain(extend)`` (one exchange, returning a token or raising).
+to it; the failure is not kept for later calls.  No I/O here: a
+:class:`TokenSource` (one per product, :mod:`pcpi._logins`) performs the
+exchanges.
 """
 
 from __future__ import annotations
@@ -41,30 +46,80 @@ import time
 from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple
 
 from . import _fork
-from ._pacing import endpoint_key
 from ._redact import Secret
 from .errors import AuthorizationError, LoginError, PcpiError
 
 if TYPE_CHECKING:
-    from typing_extensions import TypeGuard
+    from typing_extensions import Protocol, TypeGuard
+else:
+    Protocol = object
 
-__all__ = ["Authenticator", "Credential", "CallAuth", "claimed_lifetime", "WAIT_LIMIT"]
+__all__ = ["Authenticator", "Credential", "CallAuth", "Exchange", "TokenSource",
+           "claimed_lifetime", "WAIT_LIMIT"]
 
 #: longest a call waits for another thread's login or refresh (seconds)
 WAIT_LIMIT = 300.0
 #: a 401 resent with a newer token (the one sent was stale) at most this often per call
 MAX_STALE = 3
-#: ... and re-authenticated after a genuine expiry at most this often per call
+#: ... and re-authenticated after a genuine expiry (or revocation) at most this often
 MAX_EXPIRIES = 10
 #: lifetimes a token may claim (longer or shorter claims are not believed)
 LIFETIME_RANGE = (0.001, 30 * 86400.0)
-#: endpoints remembered as refusing the current token, and for how long (seconds):
-#: long enough that a forbidden endpoint does not cost a login per call, short
-#: enough that a passing refusal heals by itself
-_MAX_REFUSED = 256
-REFUSAL_MEMORY = 60.0
 
 FRESH, DUE, EXPIRED = "fresh", "due", "expired"
+#: what asking the tenant about a token found: it lives (and was extended); it is
+#: dead (and a login replaced it); or a renewal replaced it, which says nothing
+#: about the old one (no extend API); or another thread replaced it meanwhile
+ALIVE, DEAD, RENEWED, REPLACED = "alive", "dead", "renewed", "replaced"
+
+
+@dataclasses.dataclass(frozen=True)
+class Exchange:
+    """How one login or refresh exchange is sent: passed to the
+    :class:`TokenSource`, which passes it on to the exchange's call."""
+
+    started: float = 0.0   #: clock() when the exchange began
+    #: (connect, read) seconds, or None for the session's default
+    timeout: Optional[Tuple[float, float]] = None
+    #: resends of any kind allowed (None: the session's); 0 for a proactive refresh
+    max_retries: Optional[int] = None
+
+
+class TokenSource(Protocol):
+    """What an :class:`Authenticator` needs of a product: how to obtain, extend
+    and present a token (:mod:`pcpi._logins` has one per product)."""
+
+    #: whether :meth:`extend` exists: it renews a token more cheaply than a
+    #: login, and its refusal says the token is dead
+    can_extend: bool
+
+    @property
+    def what(self) -> str:
+        """Whose token it is, for messages ("tenant 'prod'")."""
+
+    @property
+    def token_time(self) -> object:
+        """Renew a token at least this often (seconds; the session's 1.0.1
+        attribute, read live)."""
+
+    def login(self, exchange: Exchange) -> str:
+        """One login: the new token, or raise."""
+
+    def extend(self, token: str, exchange: Exchange) -> Optional[str]:
+        """A new token for ``token``; None when the tenant refuses ``token`` (it is
+        dead); raise on any other failure."""
+
+    def header(self, token: str) -> str:
+        """The value of the header that carries ``token``."""
+
+    def present(self, credential: "Credential") -> None:
+        """Show a new credential on the session (its headers)."""
+
+    def refused(self, where: str) -> str:
+        """The message of an :class:`~pcpi.errors.AuthorizationError` for ``where``."""
+
+    def warn(self, message: str) -> None:
+        """Log a warning."""
 
 
 def claimed_lifetime(token: str, now: Optional[float] = None) -> Optional[float]:
@@ -132,13 +187,12 @@ class Credential:
 class CallAuth:
     """What one call has been through with 401s (lives in the call's frame)."""
 
-    __slots__ = ("stale", "expiries", "refused", "endpoint")
+    __slots__ = ("stale", "expiries", "refused")
 
-    def __init__(self, endpoint: Any = None) -> None:
+    def __init__(self) -> None:
         self.stale: int = 0
         self.expiries: int = 0
-        self.refused: bool = False   # this call already had its one re-login after a refusal
-        self.endpoint: Any = endpoint
+        self.refused: bool = False   # resent once already after a refusal of a live token
 
 
 class _Flight:
@@ -153,20 +207,12 @@ class _Flight:
 
 class Authenticator:
     """Owns a session's credential: when to log in, extend or re-login, and the
-    one thread that does it (see the module docstring).
+    one thread that does it (see the module docstring).  ``source`` performs the
+    exchanges (:class:`TokenSource`)."""
 
-    ``owner`` is the session: ``owner._obtain(extend)`` performs one exchange
-    and returns the new token (raising on failure), ``owner._publish(cred)``
-    shows a credential on the session (its headers), ``owner._refused_message
-    (where)`` words the error for a refused call, and ``owner.token_time``,
-    ``owner.auth_style``, ``owner._log`` and ``owner._auth_name()`` are read
-    live.  ``can_extend``: ``_obtain(True)`` refreshes more cheaply than a login.
-    """
-
-    def __init__(self, owner: Any, *, can_extend: bool = False,
-                 wait_limit: float = WAIT_LIMIT, clock: Callable[[], float] = time.monotonic):
-        self._owner = owner
-        self.can_extend = can_extend
+    def __init__(self, source: TokenSource, *, wait_limit: float = WAIT_LIMIT,
+                 clock: Callable[[], float] = time.monotonic):
+        self.source = source
         self.wait_limit = wait_limit
         self.clock = clock
         #: the current credential (None before the first login)
@@ -176,15 +222,21 @@ class Authenticator:
         #: service URL -> the credential of ours that the service (Compute, CNA)
         #: refused to exchange for its own token, so that others do not log us in again
         self.refused_by: Dict[str, Credential] = {}
-        self._refused: Dict[Any, Tuple[Credential, float]] = {}
-        self._local = threading.local()   # options of the exchange this thread runs
+        #: the credential a call that succeeded had sent, and when the latest such
+        #: call was sent: proof that the token was alive then
+        self._alive: Tuple[Optional[Credential], float] = (None, -math.inf)
+        #: the last credential the tenant was asked about, and the answer
+        self._judged: Tuple[Optional[Credential], str] = (None, "")
         self._reset()
         _fork.register(self)
 
     @property
+    def can_extend(self) -> bool:
+        return bool(self.source.can_extend)
+
+    @property
     def what(self) -> str:
-        name: str = self._owner._auth_name()
-        return name
+        return self.source.what
 
     def _reset(self) -> None:
         self._lock = threading.Lock()
@@ -199,10 +251,10 @@ class Authenticator:
                        rtt: float = 0.0) -> Credential:
         """The credential of a token obtained by an exchange sent at ``started``."""
         claimed = claimed_lifetime(token, started_at)
-        token_time = self._owner.token_time
+        token_time = self.source.token_time
         lifetime = claimed if claimed is not None else \
             float(token_time) if _number(token_time) and token_time > 0 else 600.0
-        return Credential(token=Secret(token), header=Secret(self._owner.auth_style + token),
+        return Credential(token=Secret(token), header=Secret(self.source.header(token)),
                           issued=started, issued_at=started_at, lifetime=lifetime, rtt=rtt,
                           claimed=claimed is not None)
 
@@ -221,37 +273,43 @@ class Authenticator:
     def _install(self, cred: Optional[Credential]) -> None:
         self.credential = cred
         if cred is not None:
-            self._refused.clear()
-            self._owner._publish(cred)
+            self.source.present(cred)
 
-    def _exchange(self, extend: bool, **options: Any) -> None:
-        """One login (or extend) whose token becomes the credential, unless a
-        newer one arrived meanwhile (a slow proactive refresh, overtaken by a
-        login).  ``options`` go to the exchange's call (see :meth:`exchange_options`)."""
+    def _obtain(self, extend: Optional[Credential], exchange: Exchange) -> Optional[str]:
+        """One exchange: an extend of ``extend`` (None when the tenant refuses
+        it), or a login."""
+        if extend is not None:
+            return self.source.extend(extend.token, exchange)
+        return self.source.login(exchange)
+
+    def _exchange(self, extend: Optional[Credential] = None,
+                  exchange: Optional[Exchange] = None) -> bool:
+        """One login (or extend of ``extend``) whose token becomes the credential,
+        unless a newer one arrived meanwhile (a slow proactive refresh, overtaken
+        by a login).  False when an extend found the token dead."""
         started, started_at = self.clock(), time.time()
-        self._local.started = started
-        self._local.options = options
-        try:
-            token = self._owner._obtain(extend)
-        finally:
-            self._local.options, self._local.started = {}, 0.0
+        exchange = dataclasses.replace(exchange or Exchange(), started=started)
+        token = self._obtain(extend, exchange)
+        if token is None:
+            return False
         cred = self.credential_for(token, started, started_at, self.clock() - started)
         current = self.credential
         if current is None or current.issued <= cred.issued:
             self._install(cred)
+        return True
 
-    @property
-    def flight_started(self) -> float:
-        """When the exchange this thread is running started (clock()), for the
-        session's repairs of a refused login; 0 outside one.  Per thread: a
-        proactive refresh and a login can run side by side."""
-        return getattr(self._local, "started", 0.0)
+    def _login(self) -> None:
+        self._exchange()
 
-    def exchange_options(self) -> Dict[str, Any]:
-        """Options for the call of the exchange this thread is running: a
-        proactive refresh makes one attempt, bounded by the token's remaining
-        life, so that it never holds its caller (or anyone) for long."""
-        return getattr(self._local, "options", None) or {}
+    def _extend_or_login(self, cred: Optional[Credential],
+                         exchange: Optional[Exchange] = None) -> None:
+        """Extend ``cred`` where the API can; log in where it cannot, or when the
+        tenant says the token is dead."""
+        if cred is None or not self.can_extend or not self._exchange(cred, exchange):
+            if cred is not None and self.can_extend:
+                self.source.warn(f"The token of {self.what} was refused by the tenant before "
+                                 f"its expiry (revoked?); logging in again.")
+            self._exchange(None, exchange)
 
     # ------------------------------------------------------------------ before a call
     def before_call(self) -> None:
@@ -261,7 +319,7 @@ class Authenticator:
         if cred is None:
             return
         now = self.clock()
-        state = cred.state(now, self._owner.token_time)
+        state = cred.state(now, self.source.token_time)  # type: ignore[arg-type]
         if state == FRESH:
             return
         if state == DUE:
@@ -280,12 +338,12 @@ class Authenticator:
                 return
             flight = self._advisory = _Flight()
         try:
-            self._exchange(self.can_extend, **self._one_attempt(cred))
+            self._extend_or_login(cred, self._one_attempt(cred))
         except (Exception, PcpiError) as exc:
             self._extend_failed = cred
             remaining = cred.expires - self.clock()
             self._quiet_until = self.clock() + min(30.0, max(1.0, remaining / 8))
-            self._owner._log.warning(
+            self.source.warn(
                 f"Token refresh for {self.what} failed ({type(exc).__name__}); still using "
                 f"the current token, valid for {remaining:.0f} more seconds")
         finally:
@@ -299,26 +357,26 @@ class Authenticator:
         that fails, log in."""
         if self.can_extend and self.clock() < cred.expires and self._extend_failed is not cred:
             try:
-                self._exchange(True, **self._one_attempt(cred))
-                return
+                if self._exchange(cred, self._one_attempt(cred)):
+                    return
             except (Exception, PcpiError) as exc:
-                self._owner._log.warning(f"Token refresh for {self.what} failed "
-                                         f"({type(exc).__name__}); logging in again")
-        self._exchange(False)
+                self.source.warn(f"Token refresh for {self.what} failed "
+                                 f"({type(exc).__name__}); logging in again")
+        self._login()
 
-    def _one_attempt(self, cred: Credential) -> Dict[str, Any]:
-        """Exchange options for an extend: no resends, and a timeout within the
-        token's remaining life (a refresh that takes longer is no use)."""
+    def _one_attempt(self, cred: Credential) -> Exchange:
+        """An extend that makes one attempt, with a timeout within the token's
+        remaining life (a refresh that takes longer is no use)."""
         remaining = cred.expires - self.clock()
-        return {"max_retries": 0, "timeout": (min(10.0, max(0.5, remaining / 4)),
-                                              max(0.5, min(180.0, remaining / 2)))}
+        return Exchange(max_retries=0, timeout=(min(10.0, max(0.5, remaining / 4)),
+                                                max(0.5, min(180.0, remaining / 2))))
 
     # ------------------------------------------------------------------ logins on demand
     def login(self) -> Credential:
         """Log in now (one thread; others asking meanwhile wait for it)."""
         started = self.clock()
         self._fly(lambda: self.credential is None or self.credential.issued < started,
-                  lambda: self._exchange(False))
+                  self._login)
         assert self.credential is not None
         return self.credential
 
@@ -326,13 +384,13 @@ class Authenticator:
         """Refresh now: extend where the API can, log in otherwise."""
         started = self.clock()
         self._fly(lambda: self.credential is None or self.credential.issued < started,
-                  lambda: self._exchange(self.can_extend))
+                  lambda: self._extend_or_login(self.credential))
         assert self.credential is not None
         return self.credential
 
     def relogin(self, cred: Optional[Credential]) -> None:
         """Log in again unless ``cred`` was replaced meanwhile (by another thread)."""
-        self._fly(lambda: self.credential is cred, lambda: self._exchange(False))
+        self._fly(lambda: self.credential is cred, self._login)
 
     def valid_token(self) -> str:
         """The current token, renewed first if it has expired."""
@@ -344,47 +402,77 @@ class Authenticator:
 
     # ------------------------------------------------------------------ after a 401
     def after_401(self, sent: Optional[str], sent_cred: Optional[Credential], call: CallAuth,
-                  where: str) -> None:
+                  where: str, sent_at: float = -math.inf) -> None:
         """Decide what a 401 means and act (see the module docstring): ``sent`` is
         the auth value the call sent, ``sent_cred`` the credential that was
-        current when it was sent.  Returns when the call should be resent,
-        raises otherwise."""
+        current when it was sent, at ``sent_at`` (this clock).  Returns when the
+        call should be resent, raises otherwise."""
         cred = self.credential
         if sent_cred is not None and sent != sent_cred.header:
             # the session's headers held another value (set by hand): send ours
             if call.stale < MAX_STALE:
                 call.stale += 1
                 if cred is not None:
-                    self._owner._publish(cred)
+                    self.source.present(cred)
                 return
             sent_cred = cred  # it keeps coming back: judge the current token itself
         if sent_cred is not cred:
             # replaced since it was sent (another thread renewed it): resend with it
             self._count_expiry(call, where)
             return
-        now = self.clock()
-        refused = self._refused.get(call.endpoint)
-        if cred is not None and refused is not None and refused[0] is cred and refused[1] > now:
-            raise AuthorizationError(self._owner._refused_message(where))
-        if cred is None or cred.state(now, None) == EXPIRED:
+        if cred is None or cred.state(self.clock(), None) == EXPIRED:
             self._count_expiry(call, where)
-            self._owner._log.warning(f"Session expired for {self.what}. Generating new token "
-                                     f"and retrying.")
+            self.source.warn(f"Session expired for {self.what}. Generating new token and "
+                             f"retrying.")
             self.relogin(cred)
             return
+        # valid by its claim: alive (a later call succeeded with it), or ask
+        verdict = ALIVE if self.alive_since(cred) > sent_at else self._ask(cred)
+        if verdict in (DEAD, REPLACED):
+            self._count_expiry(call, where)  # (the ask logged in, or another thread did)
+            return
         if call.refused:
-            if len(self._refused) < _MAX_REFUSED:
-                self._refused[call.endpoint] = (cred, now + REFUSAL_MEMORY)
-            raise AuthorizationError(self._owner._refused_message(where))
+            raise AuthorizationError(self.source.refused(where))
         call.refused = True
-        self._owner._log.warning(f"{where} was refused (401) with a valid token; logging in "
-                                 f"again once.")
-        self.relogin(cred)
+        self.source.warn(f"{where} was refused (401) with a token the tenant accepts; "
+                         f"sending it once more.")
 
-    def accepted(self, method: str, url: str) -> None:
-        """A call succeeded: forget a refusal remembered for its endpoint."""
-        if self._refused:
-            self._refused.pop(endpoint_key(method, url), None)
+    def accepted(self, cred: Optional[Credential], sent_at: float) -> None:
+        """A call sent with ``cred`` at ``sent_at`` succeeded: the token was alive."""
+        alive = self._alive
+        if cred is not None and (alive[0] is not cred or alive[1] < sent_at):
+            self._alive = (cred, sent_at)
+
+    def alive_since(self, cred: Credential) -> float:
+        """When the latest call known to have succeeded with ``cred`` was sent."""
+        alive = self._alive
+        return alive[1] if alive[0] is cred else -math.inf
+
+    def _ask(self, cred: Credential) -> str:
+        """Whether the tenant takes ``cred`` (one thread asks, the others wait for
+        its answer): ALIVE, DEAD, RENEWED or REPLACED."""
+        self._fly(lambda: self.credential is cred, lambda: self._judge(cred))
+        judged, verdict = self._judged
+        return verdict if judged is cred else REPLACED
+
+    def _judge(self, cred: Credential) -> None:
+        """Ask the tenant about ``cred``: an extend with it where the API has one
+        (ALIVE, and the new token is used; or refused: DEAD, and log in), else a
+        renewal (RENEWED).  An extend that fails otherwise (the service is
+        unavailable) says nothing: log in."""
+        verdict = RENEWED
+        if self.can_extend:
+            try:
+                verdict = ALIVE if self._exchange(cred) else DEAD
+            except (Exception, PcpiError) as exc:
+                self.source.warn(f"Asking the tenant whether the token of {self.what} is "
+                                 f"valid failed ({type(exc).__name__}); logging in again")
+        if verdict == DEAD:
+            self.source.warn(f"The token of {self.what} was refused by the tenant before its "
+                             f"expiry (revoked?); logging in again.")
+        if verdict != ALIVE:
+            self._login()
+        self._judged = (cred, verdict)
 
     def _count_expiry(self, call: CallAuth, where: str) -> None:
         call.expiries += 1

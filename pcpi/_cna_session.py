@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, Optional, Tuple, Union
 
 from ._cspm_backed import CSPMBackedSession
 from ._cspm_session import CSPMSession
+from ._logins import CNALogin
 from ._origin import check_learned_url
 from ._types import Proxies, Verify
 
@@ -15,6 +16,8 @@ __all__ = ["CNASession"]
 
 class CNASession(CSPMBackedSession):
     """A Prisma Cloud CNA session; logs in when created."""
+
+    login_class = CNALogin
 
     api_url: str
     prisma_id: str
@@ -46,10 +49,3 @@ class CNASession(CSPMBackedSession):
         url = check_learned_url(cns["public-api"], self.cspm_session.api_url,
                                 "the CNA URL (public-api of /cnsConfig)")
         return url, str(lic["prismaId"])
-
-    def _api_login(self) -> List[Any]:
-        """POST /issue with the CSPM token: ``[response, seconds]``."""
-        self._log.debug("API - Generating CNA session token.")
-        return self._login_call(f"{self.api_url}/issue",
-                                {"realm": "PCIdentityToken",
-                                 "metadata": {"token": self.cspm_token}})

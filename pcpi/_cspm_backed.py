@@ -5,15 +5,17 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional, Union, cast
 
 from ._cspm_session import CSPMSession
+from ._logins import CSPMBackedLogin
 from ._session_base import Session
 from ._types import Proxies, Verify
-from .errors import AuthorizationError
 
 __all__ = ["CSPMBackedSession"]
 
 
 class CSPMBackedSession(Session):
     """A session whose login exchanges the CSPM session's token for its own."""
+
+    _source: CSPMBackedLogin
 
     def __init__(self, tenant_name: str, a_key: str, s_key: str, api_url: str, verify: Verify,
                  proxies: Optional[Proxies], logger: Any,
@@ -38,38 +40,7 @@ class CSPMBackedSession(Session):
             self.cspm_session = cast(CSPMSession, cspm_session)  # (a session, not {})
         self.cspm_token = self.cspm_session.token
 
-    def _expired_login(self) -> None:
-        """Our login was refused (401): get a CSPM token that works, once.  If ours
-        is not the CSPM session's current one (replaced, or set by hand), take
-        that; if it is, and it is older than this login, have the CSPM session log
-        in again (one thread for all); if even a CSPM token newer than this login
-        is refused, the refusal is this service's: raise, without blaming the
-        CSPM credentials."""
-        cspm = self.cspm_session
-        current = cspm.authenticator.credential
-        if current is not None and current.token != self.cspm_token:
-            self.cspm_token = current.token
-            return
-        refused = cspm.authenticator.refused_by
-        if current is not None and (refused.get(self.api_url) is current or
-                                    current.issued >= self._auth.flight_started):
-            # a CSPM token newer than this login, or one this service refused
-            # before: the refusal is this service's, and another CSPM login won't help
-            refused[self.api_url] = current
-            raise AuthorizationError(self._refused_login_message("login"))
-        self._log.warning("CSPM session expired. Generating new session.")
-        cspm.authenticator.relogin(current)
-        self.cspm_token = cspm.token
-
-    def _refused_login_message(self, what: str) -> str:
-        return (f"{type(self).__name__} {what} at {self.api_url} refused tenant "
-                f"'{self.tenant}''s CSPM token, even one issued for this login. The CSPM "
-                f"login works: check that the access key's role includes this service "
-                f"(Compute or CNA) and that the tenant is licensed for it.")
-
     def _api_refresh(self) -> List[Any]:
         """A valid CSPM token (renewed by the CSPM session if needed), then our own
         login with it: ``[response, seconds]``."""
-        self._log.debug("API - Refreshing session token via CSPM.")
-        self.cspm_token = self.cspm_session.authenticator.valid_token()
-        return self._api_login()
+        return self._source.renew()

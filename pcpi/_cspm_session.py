@@ -5,15 +5,18 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
 
+from ._logins import CSPMLogin
 from ._session_base import Session
 from ._types import Proxies, Verify
-from .errors import CredentialsRejectedError
 
 __all__ = ["CSPMSession"]
 
 
 class CSPMSession(Session):
     """A Prisma Cloud CSPM API session; logs in when created."""
+
+    login_class = CSPMLogin
+    _source: CSPMLogin
 
     def __init__(self, tenant_name: str, a_key: str, s_key: str, api_url: str, verify: Verify,
                  proxies: Optional[Proxies], logger: Any, **options: Any) -> None:
@@ -29,21 +32,6 @@ class CSPMSession(Session):
         }
         self._api_login_wrapper()
 
-    def _api_login(self) -> List[Any]:
-        """POST /login with the access key: ``[response, seconds]``."""
-        self._log.debug("API - Generating CSPM session token.")
-        return self._login_call(f"{self.api_url}/login",
-                                {"username": self.a_key, "password": self.s_key})
-
-    def _expired_login(self) -> None:
-        raise CredentialsRejectedError(
-            f"Prisma Cloud at {self.api_url} rejected access key '{self.a_key}' for tenant "
-            f"'{self.tenant}' (401 on /login). Check the access key ID and secret key in your "
-            f"credentials file (default ~/.prismacloud/credentials.json) or environment, "
-            f"and that the key is enabled and not expired.")
-
     def _api_refresh(self) -> List[Any]:
         """GET /auth_token/extend with the current token: ``[response, seconds]``."""
-        self._log.debug("API - Refreshing CSPM session token.")
-        return self._login_call(f"{self.api_url}/auth_token/extend", None,
-                                headers=self.headers, method="GET")
+        return self._source.refresh_exchange()

@@ -3,19 +3,21 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Optional
 
 from ._credentials import parse_flag
+from ._logins import SelfHostedLogin
 from ._redact import remember, secret
 from ._session_base import Session
 from ._types import Proxies, Verify
-from .errors import CredentialsRejectedError
 
 __all__ = ["CWPSession"]
 
 
 class CWPSession(Session):
     """A self-hosted Prisma Cloud Compute console session; logs in when created."""
+
+    login_class = SelfHostedLogin
 
     def __init__(self, tenant_name: str, api_url: str, uname: str, passwd: str, verify: Verify,
                  proxies: Optional[Proxies], project_flag: bool, logger: object,
@@ -38,15 +40,3 @@ class CWPSession(Session):
             "Authorization": "Bearer ",
         }
         self._api_login_wrapper()
-
-    def _api_login(self) -> List[Any]:
-        """POST /api/v1/authenticate with user and password: ``[response, seconds]``."""
-        self._log.debug("API - Generating CWP session token.")
-        return self._login_call(f"{self.api_url}/api/v1/authenticate",
-                                {"username": self.uname, "password": self.passwd})
-
-    def _expired_login(self) -> None:
-        raise CredentialsRejectedError(
-            f"the Compute console at {self.api_url} rejected user '{self.uname}' (401 on "
-            f"/api/v1/authenticate). Check the user name and password in your credentials "
-            f"file or environment.")

@@ -110,7 +110,8 @@ def _known() -> Optional[Pattern[str]]:
     containing another is replaced whole); rebuilt only after a change."""
     with _lock:
         if _pattern[1] == _version[0]:
-            return _pattern[0]
+            found: Optional[Pattern[str]] = _pattern[0]
+            return found
         version = _version[0]
     every = {f for table in (_lasting, _tokens) for _, fs in table.items() for f in fs}
     pattern = re.compile("|".join(re.escape(f) for f in sorted(every, key=len, reverse=True)),
@@ -143,7 +144,7 @@ def scrub(exc: BaseException, _depth: int = 0) -> None:
     exceptions it was raised from or during (which a traceback prints too)."""
     if _depth > 8:  # (chains and nesting are short; a cycle is not followed forever)
         return
-    seen = []
+    seen: List[BaseException] = []
     while exc is not None and len(seen) < 8 and all(exc is not s for s in seen):
         seen.append(exc)
         _scrub_one(exc, _depth)

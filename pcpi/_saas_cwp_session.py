@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, Optional, Union
 
 from ._cspm_backed import CSPMBackedSession
 from ._cspm_session import CSPMSession
+from ._logins import ComputeLogin
 from ._origin import check_learned_url
 from ._types import Proxies, Verify
 
@@ -15,6 +16,8 @@ __all__ = ["SaaSCWPSession"]
 
 class SaaSCWPSession(CSPMBackedSession):
     """A Prisma Cloud Compute session on SaaS; logs in when created."""
+
+    login_class = ComputeLogin
 
     def __init__(self, tenant_name: str, a_key: str, s_key: str, api_url: str, verify: Verify,
                  proxies: Optional[Proxies], logger: Any,
@@ -41,9 +44,3 @@ class SaaSCWPSession(CSPMBackedSession):
                              f"tenant '{self.tenant}'?")
         return check_learned_url(url, self.cspm_session.api_url, "the Compute URL "
                                  "(twistlockUrl of /meta_info)")
-
-    def _api_login(self) -> List[Any]:
-        """POST /api/v1/authenticate with the CSPM token: ``[response, seconds]``."""
-        self._log.debug("API - Generating SaaS CWPP session token.")
-        return self._login_call(f"{self.api_url}/api/v1/authenticate",
-                                {"username": None, "password": None, "token": self.cspm_token})

@@ -16,15 +16,28 @@ lives on ``self``, so any number of threads can share one session.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Collection, Dict, Iterable, List, NoReturn, Optional, Tuple, cast
+from typing import (
+    Any,
+    Callable,
+    Collection,
+    Dict,
+    Iterable,
+    List,
+    NoReturn,
+    Optional,
+    Tuple,
+    Type,
+    cast,
+)
 from urllib.parse import urlsplit
 
 import requests
 
-from ._auth import Authenticator, CallAuth
+from ._auth import Authenticator, CallAuth, Exchange
 from ._body import Payload
 from ._log import Log, boundary, self_log
 from ._login import LoginSupport
+from ._logins import Login
 from ._pacing import Key, endpoint_key
 from ._policy import RetryPolicy, is_safe_to_repeat
 from ._redact import redact, remember, secret, without_query
@@ -59,6 +72,8 @@ class Session(LoginSupport):
     #: header carrying the token, and its prefix; set by subclasses
     auth_key = "Authorization"
     auth_style = "Bearer "
+    #: how this product logs in (:mod:`pcpi._logins`)
+    login_class: Type[Login] = Login
 
     def __init__(self, logger: Any, *, transport: Optional[Transport] = None,
                  retry_policy: Optional[RetryPolicy] = None, retries: int = 20):
@@ -85,8 +100,8 @@ class Session(LoginSupport):
 
         self.retry_policy: RetryPolicy = retry_policy or RetryPolicy()
         self._transport = transport if transport is not None else Transport()
-        self._auth = Authenticator(self, can_extend=callable(getattr(self, "_api_refresh",
-                                                                     None)))
+        self._source = self.login_class(self)
+        self._auth = Authenticator(self._source)
 
     # ------------------------------------------------------------------ attributes
     @property
@@ -265,6 +280,7 @@ class Session(LoginSupport):
                     if not checked:  # after a wait: the token must be valid when it leaves
                         auth.before_call()
                     sent_cred = auth.credential
+                    sent_clock = auth.clock()
                     used = self.headers.get(self.auth_key)
                     if own.get(self.auth_key) is not used:
                         call_headers = {**own, self.auth_key: used}
@@ -313,9 +329,12 @@ class Session(LoginSupport):
                             f"{without_query(url)}")
                 res.close()
                 if call_auth is None:
-                    call_auth = CallAuth(endpoint_key(method, url))
-                auth.after_401(used, sent_cred, call_auth, f"{method} {without_query(url)}")
+                    call_auth = CallAuth()
+                auth.after_401(used, sent_cred, call_auth, f"{method} {without_query(url)}",
+                               sent_at=sent_clock)
                 continue
+            if authenticated and decision.why == SUCCESS:
+                auth.accepted(sent_cred, sent_clock)  # (proof the token was alive then)
             return self._returned(res, decision.why, progress, method, url, elapsed, note,
                                   custom_error_message, body, redlock_ignore, quiet)
 
@@ -348,7 +367,6 @@ class Session(LoginSupport):
         if why == SUCCESS:
             if progress.throttled:
                 self.retry_timer = 0  # recovered: the next throttle starts small
-            self._auth.accepted(method, url)
             if not quiet and log.success_enabled():  # (no message built for nowhere)
                 log.success(f"SUCCESS - {elapsed} seconds{note} - {method} {without_query(url)}")
             return res
@@ -385,6 +403,14 @@ class Session(LoginSupport):
             log.warning(f"x-redlock-status: {self._redact(status)}")
         if log.enabled(20):
             log.info(f"RESPONSE TEXT: {self._preview(res)}")
+
+    def _exchange_call(self, method: str, url: str, body: Optional[bytes],
+                       headers: Dict[str, Any], exchange: Exchange) -> requests.Response:
+        """One login or refresh exchange (no token of its own; a 401 is returned
+        for the login to judge), sent as ``exchange`` says."""
+        return self._send(method, url, data=body, authenticated=False, headers=headers,
+                          status_ignore=(self.expired_code,), idempotent=True, quiet=True,
+                          timeout=exchange.timeout, max_retries=exchange.max_retries)
 
     # ------------------------------------------------------------------ text from servers
     def _secret_values(self) -> Tuple[Optional[str], ...]:

@@ -50,8 +50,8 @@ from requests.utils import get_environ_proxies
 
 from . import __version__, _fork
 from ._body import EMPTY, Payload
-from ._decode import Corrupt, Decoder, Truncated
 from ._deadline import tracked_pool_class, watchdog
+from ._decode import Corrupt, Decoder, Truncated
 from ._origin import Origin, describe, origin_of, same_origin
 from ._pacing import Pacer
 from ._policy import never_sent

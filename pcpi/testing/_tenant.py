@@ -81,17 +81,23 @@ class TenantSettings:
     gzip: bool = False
     #: send bodies with ``Transfer-Encoding: chunked`` instead of a Content-Length
     chunked: bool = False
+    #: revoke the first token issued after each token expiry this many seconds
+    #: after issue (None: never), while its claim still says it is valid: what a
+    #: client sees when a key is rotated or an admin ends a session
+    revoke_after_expiry: Optional[float] = None
     #: seed for error_rate draws (None: random)
     seed: Optional[int] = None
 
 
 class _Token:
-    __slots__ = ("kind", "user", "expires")
+    __slots__ = ("kind", "user", "expires", "revoked_at", "expiry_counted")
 
     def __init__(self, kind: str, user: str, expires: float):
         self.kind = kind
         self.user = user
         self.expires = expires
+        self.revoked_at: Optional[float] = None  # (time.monotonic())
+        self.expiry_counted = False
 
 
 def _status_json(message: str, i18n: str) -> Tuple[bytes, dict]:
@@ -113,6 +119,7 @@ class TenantApp:
     c_throttled: int
     c_faults: int
     c_tokens: int
+    c_revocations: int
 
     def __init__(self, base_url_fn: Callable[[Request], str],
                  settings: Optional[TenantSettings] = None,
@@ -166,6 +173,7 @@ class TenantApp:
                 "throttled": self.c_throttled,
                 "faults_injected": self.c_faults,
                 "tokens_issued": self.c_tokens,
+                "revocations": self.c_revocations,
             }
         if self.server_stats is not None:
             out.update(self.server_stats.snapshot())
@@ -180,6 +188,7 @@ class TenantApp:
             self.c_logins = self.c_login_failures = self.c_extends = 0
             self.c_compute_logins = self.c_cna_logins = 0
             self.c_throttled = self.c_faults = self.c_tokens = 0
+            self.c_revocations = 0
         if self.server_stats is not None:
             self.server_stats.reset()
 
@@ -325,8 +334,19 @@ class TenantApp:
                         "exp": round(now + self.settings.token_lifetime, 3),
                         "jti": secrets.token_hex(8)})
         token = f"{header}.{payload}.{secrets.token_urlsafe(32)}"
+        mono = time.monotonic()
+        minted = _Token(kind, user, mono + self.settings.token_lifetime)
         with self.lock:
-            self.tokens[token] = _Token(kind, user, time.monotonic() + self.settings.token_lifetime)
+            revoke = self.settings.revoke_after_expiry
+            if revoke is not None:
+                expired = [t for t in self.tokens.values()
+                           if t.expires <= mono and not t.expiry_counted]
+                for old in expired:
+                    old.expiry_counted = True
+                if expired:  # the first token issued since they expired
+                    minted.revoked_at = mono + revoke
+                    self.c_revocations += 1
+            self.tokens[token] = minted
             self.c_tokens += 1
         return token
 
@@ -334,7 +354,9 @@ class TenantApp:
         if not token:
             return None
         tok = self.tokens.get(token)
-        if tok is None or tok.kind not in kinds or tok.expires <= time.monotonic():
+        now = time.monotonic()
+        if tok is None or tok.kind not in kinds or tok.expires <= now or \
+                (tok.revoked_at is not None and tok.revoked_at <= now):
             return None
         return tok
 

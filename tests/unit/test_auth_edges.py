@@ -5,6 +5,7 @@ refresh attempt may take, and the words a user reads after a 401."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 
@@ -15,7 +16,6 @@ from pcpi._auth import (
     EXPIRED,
     FRESH,
     MAX_EXPIRIES,
-    REFUSAL_MEMORY,
     Authenticator,
     CallAuth,
     Credential,
@@ -42,16 +42,19 @@ class Recording(Owner):
         self.started = []
         self.auth = None
 
-    def _obtain(self, extend):
-        self.options.append(self.auth.exchange_options())
-        self.started.append(self.auth.flight_started)
+    def _obtain(self, extend, exchange=None):
+        # what the exchange's call is sent with, as the session reads it
+        self.options.append({k: v for k, v in dataclasses.asdict(exchange).items()
+                             if k != "started" and v is not None})
+        self.started.append(exchange.started)
         self.clock.now += self.took
-        return super()._obtain(extend)
+        return super()._obtain(extend, exchange)
 
 
 def session(clock, *, can_extend=True, login=True, **kw):
     owner = Recording(clock, **kw)
-    auth = owner.auth = Authenticator(owner, can_extend=can_extend, clock=clock)
+    owner.can_extend = can_extend
+    auth = owner.auth = Authenticator(owner, clock=clock)
     if login:
         auth.login()  # issued at 1000.0 on the fake clock; a 600 s token expires at 1600
     return owner, auth
@@ -140,7 +143,7 @@ def test_a_token_that_says_nothing_lives_token_time_else_ten_minutes(clock, toke
                                                                       lifetime):
     owner, auth = session(clock, login=False)
     owner.token_time = token_time
-    auth._owner._obtain = lambda extend: "opaque-token-value"
+    owner.login = lambda exchange: "opaque-token-value"
     auth.login()
     assert auth.credential.lifetime == lifetime and not auth.credential.claimed
 
@@ -177,14 +180,12 @@ def test_backdating_moves_both_issue_times(clock):
     assert auth.credential.issued == cred.issued - 400
 
 
-def test_outside_an_exchange_there_are_no_exchange_options(clock):
+def test_a_login_is_an_ordinary_call_that_knows_when_it_started(clock):
     owner, auth = session(clock, login=False)
-    assert auth.exchange_options() == {} and auth.flight_started == 0.0
     clock.now = 1234.0
     auth.login()
     assert owner.options == [{}]       # a login is an ordinary call
     assert owner.started == [1234.0]   # when the exchange being run was sent
-    assert auth.exchange_options() == {} and auth.flight_started == 0.0
 
 
 # ---------------------------------------------------------------------- failed refreshes
@@ -264,8 +265,9 @@ def test_refresh_extends_where_the_api_can_and_logs_in_otherwise(clock):
     assert owner.exchanges == ["login", "extend"] and owner2.exchanges == ["login", "login"]
 
 
-def test_an_authenticator_not_told_it_can_extend_refreshes_by_logging_in(clock):
+def test_a_source_that_cannot_extend_refreshes_by_logging_in(clock):
     owner = Owner(clock)
+    owner.can_extend = False
     auth = Authenticator(owner, clock=clock)
     auth.login()
     clock.now += 1
@@ -301,44 +303,35 @@ def test_the_401_of_an_expired_token_is_a_warning_the_user_reads(clock):
     owner, auth = session(clock)
     cred = auth.credential
     clock.now = cred.expires
-    auth.after_401(cred.header, cred, CallAuth("GET /x"), "GET /x")
+    auth.after_401(cred.header, cred, CallAuth(), "GET /x")
     assert owner._log.lines == ["Session expired for tenant 'unit'. Generating new token and "
                                 "retrying."]
 
 
-def test_a_refusal_with_a_valid_token_is_a_warning_naming_the_call(clock):
+def test_a_refusal_of_a_live_token_is_a_warning_naming_the_call(clock):
     owner, auth = session(clock)
     cred = auth.credential
-    auth.after_401(cred.header, cred, CallAuth("GET /x"), "GET /policy")
-    assert owner._log.lines == ["GET /policy was refused (401) with a valid token; logging in "
-                                "again once."]
+    auth.after_401(cred.header, cred, CallAuth(), "GET /policy")
+    assert owner._log.lines == ["GET /policy was refused (401) with a token the tenant "
+                                "accepts; sending it once more."]
 
 
-def _refusal_remembered(auth) -> float:
-    call = CallAuth(("GET", "h", "/forbidden"))
-    call.refused = True  # it had its re-login already
-    cred = auth.credential
-    with pytest.raises(AuthorizationError):
-        auth.after_401(cred.header, cred, call, "GET /forbidden")
-    return auth.clock()
-
-
-def test_a_remembered_refusal_names_the_call_and_lasts_exactly_refusal_memory(clock):
+def test_a_refusal_names_the_call_and_nothing_is_remembered_after_it(clock):
     owner, auth = session(clock)
-    since = _refusal_remembered(auth)
+    call = CallAuth()
+    call.refused = True  # it was resent once already
     cred = auth.credential
-    clock.now = since + REFUSAL_MEMORY - 0.01
     with pytest.raises(AuthorizationError, match="^GET /forbidden was refused$"):
-        auth.after_401(cred.header, cred, CallAuth(("GET", "h", "/forbidden")), "GET /forbidden")
-    assert owner.exchanges == ["login"]
-    clock.now = since + REFUSAL_MEMORY
-    auth.after_401(cred.header, cred, CallAuth(("GET", "h", "/forbidden")), "GET /forbidden")
-    assert owner.exchanges == ["login", "login"]  # forgotten: asked again with a new login
+        auth.after_401(cred.header, cred, call, "GET /forbidden")
+    cred = auth.credential
+    owner.dead.add(cred.token)  # revoked now: the next 401 there finds that out
+    auth.after_401(cred.header, cred, CallAuth(), "GET /forbidden")
+    assert owner.exchanges == ["login", "extend", "extend", "login"]
 
 
 def test_a_call_whose_tokens_keep_being_replaced_ends_naming_itself(clock):
     owner, auth = session(clock)
-    call = CallAuth("GET /x")
+    call = CallAuth()
     with pytest.raises(LoginError) as info:
         for _ in range(MAX_EXPIRIES + 1):
             old = auth.credential
@@ -352,7 +345,7 @@ def test_a_call_whose_tokens_keep_being_replaced_ends_naming_itself(clock):
 
 def test_a_call_whose_tokens_keep_expiring_ends_naming_itself(clock):
     owner, auth = session(clock)
-    call = CallAuth("GET /x")
+    call = CallAuth()
     with pytest.raises(LoginError, match="^GET /x: the tokens of tenant 'unit' kept expiring"):
         for _ in range(MAX_EXPIRIES + 1):
             cred = auth.credential

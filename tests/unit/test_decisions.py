@@ -18,7 +18,6 @@ from pcpi._auth import (
     EXPIRED,
     FRESH,
     MAX_STALE,
-    REFUSAL_MEMORY,
     Authenticator,
     CallAuth,
     Credential,
@@ -203,10 +202,12 @@ class Log:
 
 
 class Owner:
-    """A session as the authenticator sees it, with scripted exchanges."""
+    """A product's login as the authenticator sees it (a pcpi._auth.TokenSource),
+    with scripted exchanges."""
 
-    auth_style = "Bearer "
+    can_extend = True
     token_time = 360
+    what = "tenant 'unit'"
 
     def __init__(self, clock, lifetime=600.0):
         self.clock = clock
@@ -215,12 +216,19 @@ class Owner:
         self.published = []
         self.fail = []        # exceptions to raise, in order
         self.gate = None      # an Event the next exchange waits for
+        self.dead = set()     # tokens an extend finds dead (revoked)
         self._log = Log()
 
-    def _auth_name(self):
-        return "tenant 'unit'"
+    def login(self, exchange):
+        return self._obtain(False, exchange)
 
-    def _obtain(self, extend):
+    def extend(self, token, exchange):
+        if token in self.dead:
+            self.exchanges.append("extend")
+            return None
+        return self._obtain(True, exchange)
+
+    def _obtain(self, extend, exchange=None):
         self.exchanges.append("extend" if extend else "login")
         if self.gate is not None:
             assert self.gate.wait(5)
@@ -229,11 +237,17 @@ class Owner:
         now = 1_700_000_000 + len(self.exchanges)
         return jwt(iat=now, exp=now + self.lifetime, n=len(self.exchanges))
 
-    def _publish(self, cred):
+    def header(self, token):
+        return "Bearer " + token
+
+    def present(self, cred):
         self.published.append(cred)
 
-    def _refused_message(self, where):
+    def refused(self, where):
         return f"{where} was refused"
+
+    def warn(self, msg):
+        self._log.warning(msg)
 
 
 @pytest.fixture
@@ -243,7 +257,7 @@ def clock():
 
 def logged_in(clock, **kw):
     owner = Owner(clock, **kw)
-    auth = Authenticator(owner, can_extend=True, clock=clock)
+    auth = Authenticator(owner, clock=clock)
     auth.login()
     return owner, auth
 
@@ -372,7 +386,7 @@ def test_waiting_for_another_threads_login_is_bounded(clock):
 
 def test_a_401_for_a_stale_token_resends_with_the_current_one(clock):
     owner, auth = logged_in(clock)
-    call = CallAuth("GET /x")
+    call = CallAuth()
     cred = auth.credential
     auth.after_401("Bearer old", cred, call, "GET /x")  # headers set by hand
     assert owner.exchanges == ["login"] and owner.published[-1] is cred
@@ -389,48 +403,98 @@ def test_a_401_for_an_expired_token_logs_in_once_per_expiry(clock):
     owner, auth = logged_in(clock)
     cred = auth.credential
     clock.now = cred.expires - 0.1  # its last moments
-    call = CallAuth("GET /x")
+    call = CallAuth()
     auth.after_401(cred.header, cred, call, "GET /x")
     assert owner.exchanges == ["login", "login"] and call.expiries == 1 and not call.refused
-    auth.after_401(cred.header, cred, CallAuth("GET /x"), "GET /x")  # a late 401 of that token
+    auth.after_401(cred.header, cred, CallAuth(), "GET /x")  # a late 401 of that token
     assert owner.exchanges == ["login", "login"]  # resent with the new one, no login
 
 
-def test_a_refusal_gets_one_relogin_then_is_fatal_and_remembered(clock):
+def test_a_live_token_refused_asks_the_tenant_resends_once_then_is_fatal(clock):
     owner, auth = logged_in(clock)
-    def refused(call, where="GET /forbidden"):
+
+    def refused(call, where="GET /forbidden", sent_at=-1.0):
         cred = auth.credential
-        auth.after_401(cred.header, cred, call, where)
+        auth.after_401(cred.header, cred, call, where, sent_at=sent_at)
 
-    call = CallAuth(("GET", "h", "/forbidden"))
-    refused(call)
-    assert owner.exchanges == ["login", "login"] and call.refused
+    call = CallAuth()
+    refused(call)  # asked (an extend): alive, and renewed; resent once
+    assert owner.exchanges == ["login", "extend"] and call.refused and call.expiries == 0
     with pytest.raises(AuthorizationError, match="GET /forbidden was refused"):
-        refused(call)
-    with pytest.raises(AuthorizationError):  # the next call there: no new login
-        refused(CallAuth(("GET", "h", "/forbidden")))
-    assert owner.exchanges == ["login", "login"]
-    auth.accepted("GET", "https://h/forbidden")  # a success there forgets the refusal
-    refused(CallAuth(("GET", "h", "/forbidden")))
-    assert owner.exchanges == ["login", "login", "login"]
+        refused(call)  # asked again: alive: the endpoint refuses it
+    assert owner.exchanges == ["login", "extend", "extend"]
+    refused(CallAuth())  # the next call there asks again: nothing is remembered
+    assert owner.exchanges[-1] == "extend" and "login" not in owner.exchanges[1:]
+
+
+def test_a_call_that_succeeded_after_a_refused_one_proves_the_token_alive(clock):
+    owner, auth = logged_in(clock)
+    cred = auth.credential
+    auth.accepted(cred, sent_at=5.0)  # a call sent at 5.0 succeeded with it
+    call = CallAuth()
+    auth.after_401(cred.header, cred, call, "GET /forbidden", sent_at=4.0)
+    assert owner.exchanges == ["login"] and call.refused  # no question needed
     with pytest.raises(AuthorizationError):
-        refused(_refused_once(auth))  # refused again after its re-login: remembered
-    clock.now += REFUSAL_MEMORY + 1  # a refusal is remembered for a minute, not forever
-    refused(CallAuth(("GET", "h", "/forbidden")))
-    assert len(owner.exchanges) == 4
-    refused(CallAuth(("GET", "h", "/other")), "GET /other")
-    assert len(owner.exchanges) == 5  # elsewhere it is a new question
+        auth.after_401(cred.header, cred, call, "GET /forbidden", sent_at=4.5)
+    auth.after_401(cred.header, cred, CallAuth(), "GET /forbidden", sent_at=6.0)
+    assert owner.exchanges == ["login", "extend"]  # sent after the proof: asked
+    assert auth.alive_since(cred) == 5.0 and auth.alive_since(auth.credential) < 0
 
 
-def _refused_once(auth) -> CallAuth:
-    call = CallAuth(("GET", "h", "/forbidden"))
-    call.refused = True  # this call already had its re-login
-    return call
+def test_a_revoked_token_is_found_dead_by_asking_and_replaced_by_one_login(clock):
+    owner, auth = logged_in(clock)
+    cred = auth.credential
+    owner.dead.add(cred.token)
+    call = CallAuth()
+    auth.after_401(cred.header, cred, call, "GET /cloud")
+    assert owner.exchanges == ["login", "extend", "login"]
+    assert call.expiries == 1 and not call.refused and auth.credential is not cred
+    assert any("revoked" in line for line in owner._log.lines)
+
+
+def test_threads_refused_with_one_revoked_token_ask_once_and_log_in_once(clock):
+    owner, auth = logged_in(clock)
+    cred = auth.credential
+    owner.dead.add(cred.token)
+    owner.gate = threading.Event()
+    calls = [CallAuth() for _ in range(10)]
+    threads = [threading.Thread(target=auth.after_401,
+                                args=(cred.header, cred, c, "GET /cloud")) for c in calls]
+    for th in threads:
+        th.start()
+    threading.Event().wait(0.2)
+    owner.gate.set()
+    for th in threads:
+        th.join(5)
+    assert owner.exchanges == ["login", "extend", "login"]
+    assert all(c.expiries == 1 and not c.refused for c in calls)
+
+
+def test_when_asking_fails_the_session_logs_in_and_resends_once(clock):
+    owner, auth = logged_in(clock)
+    cred = auth.credential
+    owner.fail = [LoginError("extend answered 503 after the retries")]
+    call = CallAuth()
+    auth.after_401(cred.header, cred, call, "GET /x")
+    assert owner.exchanges == ["login", "extend", "login"] and call.refused
+
+
+def test_without_an_extend_a_refusal_costs_a_renewal_then_is_fatal(clock):
+    owner, auth = logged_in(clock)
+    owner.can_extend = False
+    call = CallAuth()
+    cred = auth.credential
+    auth.after_401(cred.header, cred, call, "GET /x")
+    assert owner.exchanges == ["login", "login"] and call.refused
+    cred = auth.credential
+    with pytest.raises(AuthorizationError):
+        auth.after_401(cred.header, cred, call, "GET /x")
+    assert owner.exchanges == ["login", "login", "login"]
 
 
 def test_tokens_that_say_nothing_live_token_time(clock):
     owner = Owner(clock)
-    owner._obtain = lambda extend: "opaque-token-value"
+    owner.login = lambda exchange: "opaque-token-value"
     auth = Authenticator(owner, clock=clock)
     auth.login()
     assert auth.credential.lifetime == 360 and not auth.credential.claimed
@@ -542,32 +606,31 @@ def test_a_slow_exchange_overtaken_by_a_newer_token_does_not_replace_it(clock):
     owner, auth = logged_in(clock)
     newer = auth.credential_for(jwt(iat=1, exp=601), clock.now + 5, 0.0, 0.01)
     auth._install(newer)
-    auth._exchange(False)  # started (and issued) before ``newer``: dropped
+    auth._exchange()  # started (and issued) before ``newer``: dropped
     assert auth.credential is newer
 
 
-def test_installing_nothing_drops_the_token_but_keeps_refusals(clock):
+def test_installing_nothing_drops_the_token(clock):
     owner, auth = logged_in(clock)
-    auth._refused[("GET", "h", "/x")] = (auth.credential, clock.now + 60)
     auth._install(None)
-    assert auth.credential is None and auth._refused
+    assert auth.credential is None and len(owner.published) == 1
 
 
 def test_a_header_set_by_hand_that_keeps_coming_back_is_judged_as_the_current_token(clock):
     owner, auth = logged_in(clock)
     cred = auth.credential
-    call = CallAuth(("GET", "h", "/x"))
+    call = CallAuth()
     for _ in range(MAX_STALE):
         auth.after_401("Bearer by-hand", cred, call, "GET /x")
     assert owner.exchanges == ["login"]  # republished, no login
-    auth.after_401("Bearer by-hand", cred, call, "GET /x")  # a valid token refused: one login
-    assert owner.exchanges == ["login", "login"] and call.refused
+    auth.after_401("Bearer by-hand", cred, call, "GET /x")  # a valid token refused: asked
+    assert owner.exchanges == ["login", "extend"] and call.refused
 
 
 def test_a_401_with_no_token_at_all_logs_in(clock):
     owner = Owner(clock)
     auth = Authenticator(owner, clock=clock)
-    auth.after_401(None, None, CallAuth("GET /x"), "GET /x")
+    auth.after_401(None, None, CallAuth(), "GET /x")
     assert owner.exchanges == ["login"] and auth.credential is not None
 
 
@@ -575,7 +638,7 @@ def test_tokens_that_keep_expiring_end_the_call_after_max_expiries(clock):
     from pcpi._auth import MAX_EXPIRIES
 
     owner, auth = logged_in(clock)
-    call = CallAuth("GET /x")
+    call = CallAuth()
     for _ in range(MAX_EXPIRIES):
         old = auth.credential
         auth.relogin(old)  # another thread's renewal, every time
@@ -584,19 +647,6 @@ def test_tokens_that_keep_expiring_end_the_call_after_max_expiries(clock):
     auth.relogin(old)
     with pytest.raises(LoginError, match="kept expiring"):
         auth.after_401(old.header, old, call, "GET /x")
-
-
-def test_refusals_remembered_are_bounded(clock):
-    from pcpi._auth import _MAX_REFUSED
-
-    owner, auth = logged_in(clock)
-    for n in range(_MAX_REFUSED + 50):
-        call = CallAuth(("GET", "h", f"/r{n}"))
-        call.refused = True  # already had its re-login
-        cred = auth.credential
-        with pytest.raises(AuthorizationError):
-            auth.after_401(cred.header, cred, call, f"GET /r{n}")
-    assert len(auth._refused) == _MAX_REFUSED
 
 
 def test_a_waiter_gets_a_usable_error_even_when_the_leaders_cannot_be_copied():
