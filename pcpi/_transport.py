@@ -30,6 +30,7 @@ that a ``verify`` the caller gave explicitly always wins.
 from __future__ import annotations
 
 import datetime
+import http
 import math
 import os
 import re
@@ -316,6 +317,7 @@ class Transport:
             history.append(res)
             target = where
         res.history = history
+        _redact_answer(res)
         return res
 
     def _attempt(self, call: "_Call", method: str, url: str,
@@ -494,6 +496,19 @@ def _read_redirect(res: requests.Response) -> None:
         chunks = []
     res._content = b"".join(chunks)
     res._content_consumed = True
+
+
+_REASONS = frozenset(s.phrase for s in http.HTTPStatus)
+
+
+def _redact_answer(res: requests.Response) -> None:
+    """The text of an answer that is not data, and that ``raise_for_status()`` and
+    logs print: a reason phrase other than the standard one, and the URL a
+    redirect led to (a server can put a token in either)."""
+    if res.reason and res.reason not in _REASONS:
+        res.reason = redact(res.reason)
+    if res.history and res.url:
+        res.url = redact(res.url)
 
 
 def _raw_chunks(res: requests.Response) -> Iterator[bytes]:
