@@ -7,6 +7,10 @@
 * ``expiry``: tokens live 3 s while 150 threads call for ``--seconds`` (30 s).
   Reports failed calls (goal 0) and logins + extends against the expiries that
   happened (goal: at most one more than the expiries).
+* ``revocation`` (``--only revocation``): issue 20's storm, tokens that live a
+  second and are revoked after each expiry, with this pcpi and an earlier one
+  (``--baseline``, a git ref) side by side.  Goal: 0 failed calls, logins at most
+  revocations + 2.
 
     python benchmarks/storms.py               # both, 30 s each
     python benchmarks/storms.py --seconds 10  # shorter
@@ -22,6 +26,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Optional
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -109,11 +114,83 @@ def expiry_storm(seconds: float, workers: int = 150, lifetime: float = 3.0) -> d
                 logins=st["logins"] + st["extends"])
 
 
+# The client side of the revocation storm, run in a process of its own against
+# one pcpi tree (this one, or an earlier one for comparison): argv = tenant info
+# (JSON), workers, calls.  Prints its outcome as JSON.
+_REVOCATION_CLIENT = r"""
+import json, logging, sys, time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Optional
+from pcpi.saas_session_manager import SaaSSessionManager
+info, workers, calls = json.loads(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+logging.getLogger("pcpi").setLevel(logging.CRITICAL)
+m = SaaSSessionManager("storm", info["access_key"], info["secret_key"], info["url"],
+                       verify=info["ca_path"])
+cspm = m.create_cspm_session()
+def one(_):
+    try:
+        return cspm.request("GET", "/cloud").status_code == 200
+    except BaseException as exc:
+        return type(exc).__name__
+t0 = time.monotonic()
+with ThreadPoolExecutor(workers) as pool:
+    got = list(pool.map(one, range(calls)))
+print(json.dumps({"seconds": time.monotonic() - t0, "failed": sum(g is not True for g in got),
+                  "errors": sorted({g for g in got if g is not True})}))
+"""
+
+
+def revocation_storm(tree: str, revoke: Optional[float], workers: int = 150,
+                     per_worker: int = 40) -> dict:
+    """Issue 20's storm: ``workers`` x ``per_worker`` calls, 50 ms latency, 5% 503,
+    every token ended by the tenant each second (their claims say 10 minutes), and
+    (``revoke``) the first token issued after each of those ends revoked that many
+    seconds after issue.  The client (pcpi from ``tree``) runs in its
+    own process, the tenant in another."""
+    import json
+    import subprocess
+
+    tenant = FakeTenant.spawn(latency=0.05, kill_tokens_every=1.0, error_rate=0.05,
+                              error_statuses=[503],
+                              revoke_after_expiry=revoke)
+    try:
+        env = dict(os.environ, PYTHONPATH=tree)
+        out = subprocess.run([sys.executable, "-c", _REVOCATION_CLIENT, json.dumps(tenant.info),
+                              str(workers), str(workers * per_worker)], env=env, check=True,
+                             capture_output=True, text=True, timeout=600)
+        result = json.loads(out.stdout.strip().splitlines()[-1])
+        st = tenant.stats()
+    finally:
+        tenant.stop()
+    return dict(result, calls=workers * per_worker, logins=st["logins"],
+                extends=st["extends"], asked=st["requests_by_endpoint"].get(
+                    "GET /auth_token/extend", 0), revocations=st["revocations"])
+
+
+def _tree_of(ref: str) -> str:
+    """A temporary copy of ``pcpi/`` at git ``ref`` (for the side-by-side run)."""
+    import subprocess
+    import tempfile
+
+    where = tempfile.mkdtemp(prefix=f"pcpi-{ref}-")
+    archive = subprocess.run(["git", "-C", ROOT, "archive", ref, "pcpi"], check=True,
+                             capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", where], input=archive, check=True)
+    return where
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--write", action="store_true")
+    ap.add_argument("--only", choices=["5xx", "expiry", "revocation"],
+                    help="run one storm (--write rewrites only its section)")
+    ap.add_argument("--baseline", default="c5ef350",
+                    help="git ref of the pcpi the revocation storm is compared with "
+                         "(default: main before issue 20)")
     args = ap.parse_args()
+    if args.only == "revocation":
+        return revocations(args)
     logging.getLogger("pcpi").setLevel(logging.ERROR)  # a storm logs thousands of warnings
 
     print(f"5xx storm: {args.seconds:.0f} s, 50 workers, 200 calls ...", flush=True)
@@ -140,6 +217,42 @@ def main() -> int:
     print("\n" + body)
     if args.write:
         write_section("STORMS", body)
+    return 0 if ok else 1
+
+
+def revocations(args: argparse.Namespace) -> int:
+    """The revocation storm, this pcpi and the baseline side by side."""
+    trees = [("this pcpi", ROOT), (f"pcpi at {args.baseline}", _tree_of(args.baseline))]
+    rows, ok = [], True
+    for revoke in (0.06, 0.005, None):
+        for name, tree in trees:
+            print(f"revocation storm (revoke_after_expiry={revoke}), {name} ...", flush=True)
+            got = revocation_storm(tree, revoke)
+            print(f"  {got}", flush=True)
+            if name == "this pcpi" and revoke is not None:
+                ok = ok and got["failed"] == 0 and got["logins"] <= got["revocations"] + 2
+            after = "none" if revoke is None else f"{revoke * 1000:g} ms"
+            rows.append(
+                f"| {after} | {name} | {got['calls']:,} | "
+                f"{got['failed']:,} ({', '.join(got['errors']) or '-'}) | {got['seconds']:.1f} | "
+                f"{got['revocations']} | {got['logins']} | {got['asked']} |")
+    body = "\n".join([
+        f"{machine()}; the tenant and each client in processes of their own.",
+        "",
+        "150 threads x 40 calls, 50 ms latency, 5% 503, every token ended by the tenant "
+        "each second while its claim says it lives 10 minutes; the first token issued "
+        "after each of those ends is also revoked 60 ms (or 5 ms) after issue.  Goal: 0 "
+        "failed, logins <= revocations + 2 (the tenant counts each bulk end and each "
+        "token revoked as a revocation).",
+        "",
+        "| first token after an end revoked after | client | calls | failed | seconds | "
+        "revocations | logins | extends asked |",
+        "|---|---|---|---|---|---|---|---|",
+        *rows,
+    ])
+    print("\n" + body)
+    if args.write:
+        write_section("REVOCATIONS", body)
     return 0 if ok else 1
 
 

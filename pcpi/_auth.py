@@ -46,6 +46,7 @@ import time
 from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple
 
 from . import _fork
+from ._bounded import BoundedCache
 from ._redact import Secret
 from .errors import AuthorizationError, LoginError, PcpiError
 
@@ -187,12 +188,13 @@ class Credential:
 class CallAuth:
     """What one call has been through with 401s (lives in the call's frame)."""
 
-    __slots__ = ("stale", "expiries", "refused")
+    __slots__ = ("stale", "expiries", "refused", "refused_at")
 
     def __init__(self) -> None:
         self.stale: int = 0
         self.expiries: int = 0
         self.refused: bool = False   # resent once already after a refusal of a live token
+        self.refused_at: float = math.inf  # when that refusal arrived (the clock)
 
 
 class _Flight:
@@ -225,8 +227,8 @@ class Authenticator:
         #: the credential a call that succeeded had sent, and when the latest such
         #: call was sent: proof that the token was alive then
         self._alive: Tuple[Optional[Credential], float] = (None, -math.inf)
-        #: the last credential the tenant was asked about, and the answer
-        self._judged: Tuple[Optional[Credential], str] = (None, "")
+        #: what the tenant answered about the credentials it was asked about lately
+        self._verdicts: BoundedCache[Credential, str] = BoundedCache(16)
         self._reset()
         _fork.register(self)
 
@@ -402,11 +404,11 @@ class Authenticator:
 
     # ------------------------------------------------------------------ after a 401
     def after_401(self, sent: Optional[str], sent_cred: Optional[Credential], call: CallAuth,
-                  where: str, sent_at: float = -math.inf) -> None:
+                  where: str, answered_at: float = math.inf) -> None:
         """Decide what a 401 means and act (see the module docstring): ``sent`` is
         the auth value the call sent, ``sent_cred`` the credential that was
-        current when it was sent, at ``sent_at`` (this clock).  Returns when the
-        call should be resent, raises otherwise."""
+        current when it was sent; the 401 arrived at ``answered_at`` (this clock).
+        Returns when the call should be resent, raises otherwise."""
         cred = self.credential
         if sent_cred is not None and sent != sent_cred.header:
             # the session's headers held another value (set by hand): send ours
@@ -417,7 +419,10 @@ class Authenticator:
                 return
             sent_cred = cred  # it keeps coming back: judge the current token itself
         if sent_cred is not cred:
-            # replaced since it was sent (another thread renewed it): resend with it
+            # replaced since it was sent: after the tenant was asked about it and took
+            # it, a refusal of a live token; else an expiry or a renewal: resend
+            if sent_cred is not None and self._verdicts.peek(sent_cred) in (ALIVE, RENEWED):
+                return self._refusal(call, where, answered_at)
             self._count_expiry(call, where)
             return
         if cred is None or cred.state(self.clock(), None) == EXPIRED:
@@ -426,14 +431,25 @@ class Authenticator:
                              f"retrying.")
             self.relogin(cred)
             return
-        # valid by its claim: alive (a later call succeeded with it), or ask
-        verdict = ALIVE if self.alive_since(cred) > sent_at else self._ask(cred)
+        # valid by its claim.  Alive, if a call sent after this 401 arrived succeeded
+        # with it (the tenant handled that call after this one, and a token revoked is
+        # never valid again), or if the call was refused before and this token was
+        # issued after that (by the question that answer raised); else ask
+        if self.alive_since(cred) > answered_at or \
+                (call.refused and cred.issued >= call.refused_at):
+            verdict = ALIVE
+        else:
+            verdict = self._ask(cred)
         if verdict in (DEAD, REPLACED):
             self._count_expiry(call, where)  # (the ask logged in, or another thread did)
             return
+        self._refusal(call, where, answered_at)
+
+    def _refusal(self, call: CallAuth, where: str, answered_at: float) -> None:
+        """The endpoint refuses a token the tenant takes: resend once, then raise."""
         if call.refused:
             raise AuthorizationError(self.source.refused(where))
-        call.refused = True
+        call.refused, call.refused_at = True, answered_at
         self.source.warn(f"{where} was refused (401) with a token the tenant accepts; "
                          f"sending it once more.")
 
@@ -452,8 +468,7 @@ class Authenticator:
         """Whether the tenant takes ``cred`` (one thread asks, the others wait for
         its answer): ALIVE, DEAD, RENEWED or REPLACED."""
         self._fly(lambda: self.credential is cred, lambda: self._judge(cred))
-        judged, verdict = self._judged
-        return verdict if judged is cred else REPLACED
+        return self._verdicts.peek(cred) or REPLACED
 
     def _judge(self, cred: Credential) -> None:
         """Ask the tenant about ``cred``: an extend with it where the API has one
@@ -462,8 +477,8 @@ class Authenticator:
         unavailable) says nothing: log in."""
         verdict = RENEWED
         if self.can_extend:
-            try:
-                verdict = ALIVE if self._exchange(cred) else DEAD
+            try:  # (a few resends at most: while it asks, every 401 waits for it)
+                verdict = ALIVE if self._exchange(cred, Exchange(max_retries=3)) else DEAD
             except (Exception, PcpiError) as exc:
                 self.source.warn(f"Asking the tenant whether the token of {self.what} is "
                                  f"valid failed ({type(exc).__name__}); logging in again")
@@ -472,7 +487,7 @@ class Authenticator:
                              f"expiry (revoked?); logging in again.")
         if verdict != ALIVE:
             self._login()
-        self._judged = (cred, verdict)
+        self._verdicts.put(cred, verdict)
 
     def _count_expiry(self, call: CallAuth, where: str) -> None:
         call.expiries += 1

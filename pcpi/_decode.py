@@ -12,17 +12,19 @@ reads bodies raw and decodes them here instead:
 * output is produced in bounded pieces (``zlib``'s ``max_length``), so a
   decompression bomb stops at the caller's size limit, at every layer;
 * pcpi asks for ``gzip`` and ``deflate`` only (its ``Accept-Encoding``); a body
-  in any other encoding (``br``, ``zstd``, unknown) is returned as it came,
-  undecoded, as requests does when it has no decoder for it.
+  in one other encoding (``br``, ``zstd``, unknown) is returned as it came,
+  undecoded, as requests does when it has no decoder for it; a chain with such
+  a layer, or of more than :data:`MAX_LAYERS`, is :class:`Corrupt`.
 
-Trailing bytes after a complete stream are ignored (as urllib3 and browsers
-do), unless they start another gzip member, which must then be whole too.
+Bytes after a complete stream are ignored (as urllib3 and browsers do), unless
+they start another gzip member, which must then be whole too; the transport
+reads at most a little of them.
 """
 
 from __future__ import annotations
 
 import zlib
-from typing import List, Optional
+from typing import Any, List, Optional
 
 __all__ = ["Decoder", "Truncated", "Corrupt", "DECODED", "MAX_LAYERS"]
 
@@ -47,13 +49,25 @@ class _Layer:
 
     def __init__(self, encoding: str):
         self.gzip = encoding in ("gzip", "x-gzip")
-        self._obj = zlib.decompressobj(16 + zlib.MAX_WBITS if self.gzip else zlib.MAX_WBITS)
-        self._tried_raw = self.gzip  # deflate: zlib-wrapped first, then raw (RFC 1951)
-        self._first = b""      # deflate's input until its format is known
+        self._obj: Any = zlib.decompressobj(16 + zlib.MAX_WBITS) if self.gzip else None
+        self._head = b""       # deflate: its first two bytes, which tell zlib from raw
         self._fed = False      # any input at all
         self._ended = False    # a stream (gzip: a member) reached its end
         self._pending = b""    # input not yet consumed (output was bounded)
         self._done = False     # the rest of the input is ignored
+
+    def _start(self, data: bytes) -> bytes:
+        """Deflate: a zlib stream (RFC 1950) when its first two bytes are a zlib
+        header, else a raw deflate stream (RFC 1951), as some servers send."""
+        data = self._head + data
+        if len(data) < 2:
+            self._head = data
+            return b""
+        cmf, flg = data[0], data[1]
+        zlib_header = cmf & 0x0F == 8 and cmf >> 4 <= 7 and (cmf << 8 | flg) % 31 == 0
+        self._obj = zlib.decompressobj(zlib.MAX_WBITS if zlib_header else -zlib.MAX_WBITS)
+        self._head = b""
+        return data
 
     def decompress(self, data: bytes, most: int) -> bytes:
         """Up to ``most`` bytes (0: any amount) decoded from what was fed so far."""
@@ -63,6 +77,8 @@ class _Layer:
         self._pending = b""
         if data:
             self._fed = True
+        if self._obj is None:
+            data = self._start(data)
         out: List[bytes] = []
         room = most
         while data and not self._done:
@@ -77,23 +93,10 @@ class _Layer:
             if most and room <= 0:
                 self._pending = data  # (0 would mean "no bound" to zlib)
                 break
-            if not self._tried_raw:
-                self._first += data  # kept until the format is known
             try:
                 piece = self._obj.decompress(data, room if most else 0)
             except zlib.error as exc:
-                if not self._tried_raw:
-                    # "deflate" sent as a raw deflate stream (RFC 1951), as some servers do
-                    self._tried_raw = True
-                    self._obj = zlib.decompressobj(-zlib.MAX_WBITS)
-                    data, self._first = self._first, b""
-                    continue
-                if self._ended and self.gzip:
-                    self._done = True  # trailing garbage after a whole member
-                    break
                 raise Corrupt(str(exc)) from None
-            if piece and not self._tried_raw:
-                self._tried_raw, self._first = True, b""
             out.append(piece)
             room -= len(piece)
             if self._obj.unconsumed_tail:
@@ -112,6 +115,11 @@ class _Layer:
         """The stream ended and the rest of the input is ignored."""
         return self._done
 
+    @property
+    def ended(self) -> bool:
+        """The stream (every gzip member begun) reached its end."""
+        return self._done or (self._ended and not self._pending)
+
     def stop(self) -> None:
         """Ignore what is left: an inner layer's stream ended."""
         self._done, self._pending = True, b""
@@ -119,7 +127,7 @@ class _Layer:
     @property
     def whole(self) -> bool:
         """Whether the stream ended (an empty body has nothing to end)."""
-        return not self._fed or self._done or (self._ended and not self._pending)
+        return not self._fed or self.ended
 
 
 class Decoder:
@@ -133,7 +141,14 @@ class Decoder:
         names = [e.strip().lower() for e in (content_encoding or "").split(",")]
         names = [n for n in names if n and n != "identity"]
         self.encodings = names
-        usable = bool(names) and len(names) <= MAX_LAYERS and all(n in DECODED for n in names)
+        #: why the body cannot be decoded (more layers than MAX_LAYERS, or a chain
+        #: with a layer pcpi does not decode); "" when it can, or is passed as it came
+        self.unusable = ""
+        if len(names) > MAX_LAYERS:
+            self.unusable = f"{len(names)} content encodings, more than {MAX_LAYERS}"
+        elif len(names) > 1 and not all(n in DECODED for n in names):
+            self.unusable = f"a chain of encodings pcpi cannot decode ({', '.join(names)})"
+        usable = bool(names) and not self.unusable and all(n in DECODED for n in names)
         # applied in order, so decoded in reverse
         self._layers = [_Layer(n) for n in reversed(names)] if usable else []
         self._limit = limit
@@ -146,11 +161,15 @@ class Decoder:
 
     def feed(self, data: bytes) -> bytes:
         """What ``data`` (the next raw bytes) decodes to; raises :class:`Corrupt`."""
+        if self.unusable:
+            raise Corrupt(self.unusable)
         if not self._layers:
             return data
         pieces: List[bytes] = []
         while True:  # each pass moves every layer's pending input on, within the bound
             most = 0 if self._limit is None else self._limit + 1 - self._out
+            if self._limit is not None and most <= 0:
+                break  # past the bound already: nothing more is decoded
             piece = data
             data = b""
             for i, layer in enumerate(self._layers):
@@ -165,6 +184,11 @@ class Decoder:
             if not any(layer.has_more for layer in self._layers):
                 break
         return b"".join(pieces)
+
+    @property
+    def ended(self) -> bool:
+        """Every layer's stream ended: what comes after is not part of the body."""
+        return bool(self._layers) and all(layer.ended for layer in self._layers)
 
     def finish(self) -> None:
         """Raise :class:`Truncated` unless every layer's stream ended."""

@@ -6,7 +6,8 @@ caller would get a 103 with an empty body while the real ``200`` waits, unread,
 on the connection.  The connections of pcpi's pools read their answers with
 :class:`FinalResponse`, which skips every 1xx (100 included, so that a server
 cannot loop http.client on them either) up to :data:`MAX_INTERIM` of them; the
-call's deadline (:mod:`pcpi._deadline`) bounds the time they take.
+call's deadline (:mod:`pcpi._deadline`) bounds the time they take.  A ``101
+Switching Protocols``, which pcpi never asks for, ends the answer with an error.
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ class FinalResponse(http.client.HTTPResponse):
                 raise
             if not 100 <= status < 200:
                 return version, status, reason
+            if status == 101:  # pcpi never asks to switch protocols
+                raise http.client.HTTPException("an unsolicited 101 Switching Protocols: "
+                                                "the server does not speak HTTP/1.1 here")
             _skip_header_block(self.fp)
         raise TooManyInterim(f"more than {MAX_INTERIM} interim (1xx) answers before a final "
                              f"one; the server does not answer")

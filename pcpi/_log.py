@@ -83,10 +83,10 @@ class Log:
     def _emit(self, level: int, name: str, msg: str, where: Any = None) -> None:
         # ``where``: a frame and line to report; else two frames up, the pcpi
         # code that called debug()/info()/...
+        if self._stdlib and not self.enabled(level):
+            return
         msg = redact(msg)  # (the one boundary: every line pcpi writes)
         if self._stdlib:
-            if not self.enabled(level):
-                return
             frame, line = where or (sys._getframe(2), None)
             code = frame.f_code
             record = self.logger.makeRecord(self.logger.name, level, code.co_filename,
@@ -150,10 +150,11 @@ def boundary(find: Callable[..., Any]) -> Callable[[F], F]:
     def decorate(fn: F) -> F:
         @functools.wraps(fn)
         def entry(*args: Any, **kwargs: Any) -> Any:
+            callers = sys.exc_info()[1]  # what the caller is handling: theirs, not ours
             try:
                 return fn(*args, **kwargs)
             except BaseException as exc:
-                scrub(exc)
+                scrub(exc, stop=callers)
                 if isinstance(exc, PcpiError) and not getattr(exc, "_pcpi_logged", False):
                     exc._pcpi_logged = True  # type: ignore[attr-defined]
                     logger: Optional[Any] = find(args, kwargs)

@@ -57,12 +57,11 @@ class LoginSupport:
         self._auth.backdate(value)
 
     def _publish(self, cred: Credential) -> None:
-        """Show a credential on the session: one assignment of a new headers dict,
-        so a thread reading ``self.headers`` sees the old token or the new one."""
+        """Show a credential on the session: the auth header set in ``self.headers``
+        itself (one assignment of one key), so that a change another thread makes
+        to the dict meanwhile is kept; each call copies the headers it sends."""
         remember(cred.token)
-        headers = dict(self.headers)
-        headers[self.auth_key] = Secret(cred.header)
-        self.headers = headers
+        self.headers[self.auth_key] = Secret(cred.header)
 
     # ------------------------------------------------------------------ 1.0.1 login API
     @boundary(self_log)

@@ -30,7 +30,7 @@ import logging
 import re
 import threading
 import traceback
-from typing import Any, Iterable, List, Optional, Pattern, Set, Tuple, overload
+from typing import Any, Iterable, List, NamedTuple, Optional, Pattern, Set, Tuple, overload
 from urllib.parse import quote, quote_plus
 
 from . import _fork
@@ -55,34 +55,61 @@ MAX_SECRET_BYTES = 1 << 20
 #: replacing every "ab" would leave no message readable
 MIN_SECRET = 4
 
+
+#: secrets up to this long are matched by one regular expression (each character
+#: as it is or percent-encoded); longer ones by substring search of a few literal
+#: forms (a regular expression of long literals is slow to build and to keep)
+SHORT = 64
+
 # the characters requests leaves unquoted in a URL (requests.utils.requote_uri)
 _URL_SAFE = "!#$%&'()*+,/:;=?@[]~"
 
 
-def _sizeof(secret: str, forms: Tuple[str, ...]) -> int:
-    return len(secret) + sum(len(f) for f in forms)
+class _Forms(NamedTuple):
+    patterns: Tuple[str, ...]   # regular expressions (short secrets)
+    literals: Tuple[str, ...]   # lower-cased literal forms (long secrets)
 
 
-_tokens: BoundedCache[str, Tuple[str, ...]] = BoundedCache(*TOKENS, sizeof=_sizeof)
-_lasting: BoundedCache[str, Tuple[str, ...]] = BoundedCache(*LASTING, sizeof=_sizeof)
-_version = [0]           # bumped when a table changes: the pattern is built again
-_pattern: List[Any] = [None, -1]  # [compiled pattern or None, the version it was built for]
+def _sizeof(secret: str, forms: _Forms) -> int:
+    return len(secret) + sum(map(len, forms.patterns)) + sum(map(len, forms.literals))
+
+
+_tokens: BoundedCache[str, _Forms] = BoundedCache(*TOKENS, sizeof=_sizeof)
+_lasting: BoundedCache[str, _Forms] = BoundedCache(*LASTING, sizeof=_sizeof)
+_version = [0]  # bumped when a table gains forms: the matchers are built again
+# [short secrets' pattern or None, long secrets' literal forms, the version they are for]
+_matchers: List[Any] = [None, (), -1]
 _lock = threading.Lock()
+_build = threading.Lock()  # one thread builds the matchers; the others wait for them
 
 
-def forms(secret: str) -> Tuple[str, ...]:
-    """The forms in which ``secret`` can appear in a text (JWTs need none: the
-    JWT pattern finds them in every form, their alphabet being URL- and
-    escape-safe)."""
+def forms(secret: str) -> _Forms:
+    """The forms in which ``secret`` can appear in a text: as it is or
+    percent-encoded (any safe set, any hex case, ``+`` for a space), escaped by
+    ``repr`` or JSON, or as an IDNA host label; all matched in any letter case.
+    JWTs need none: the JWT pattern finds them in every form, their alphabet
+    being URL- and escape-safe."""
     if _JWT.fullmatch(secret):
-        return ()
-    found: Set[str] = {secret, quote(secret, safe=""), quote(secret, safe=_URL_SAFE),
-                       quote_plus(secret), repr(secret)[1:-1], json.dumps(secret)[1:-1]}
+        return _Forms((), ())
+    escaped: Set[str] = {repr(secret)[1:-1], json.dumps(secret)[1:-1]}
     try:
-        found.add(secret.encode("idna").decode("ascii"))
+        escaped.add(secret.encode("idna").decode("ascii"))
     except (UnicodeError, ValueError):
         pass
-    return tuple(sorted(f for f in found if f))
+    if len(secret) <= SHORT:
+        found = {"".join(_char(c) for c in secret)}
+        found.update(re.escape(e) for e in escaped if e.lower() != secret.lower())
+        return _Forms(tuple(sorted(found)), ())
+    literal = escaped | {secret, quote(secret, safe=""), quote(secret, safe=_URL_SAFE),
+                         quote_plus(secret)}
+    return _Forms((), tuple(sorted({f.lower() for f in literal if f})))
+
+
+def _char(c: str) -> str:
+    """One character of a secret, as it is or percent-encoded."""
+    encoded = "".join(f"%{b:02x}" for b in c.encode("utf-8", "surrogatepass"))
+    plus = "|\\+" if c == " " else ""
+    return f"(?:{re.escape(c)}|{encoded}{plus})"
 
 
 def remember(*secrets: Optional[str], lasting: bool = False) -> None:
@@ -93,9 +120,11 @@ def remember(*secrets: Optional[str], lasting: bool = False) -> None:
         if isinstance(secret, str) and len(secret) >= MIN_SECRET:
             plain = str(secret)
             if table.peek(plain) is None:
-                table.put(plain, forms(plain))
-                with _lock:
-                    _version[0] += 1
+                found = forms(plain)
+                table.put(plain, found)
+                if found.patterns or found.literals:  # (a JWT changes no matcher)
+                    with _lock:
+                        _version[0] += 1
             else:
                 table.get(plain)  # (a use: the newest are kept)
 
@@ -105,20 +134,27 @@ def held_bytes() -> int:
     return _tokens.held + _lasting.held
 
 
-def _known() -> Optional[Pattern[str]]:
-    """One pattern for every remembered form, longest first (so that a secret
-    containing another is replaced whole); rebuilt only after a change."""
-    with _lock:
-        if _pattern[1] == _version[0]:
-            found: Optional[Pattern[str]] = _pattern[0]
-            return found
-        version = _version[0]
-    every = {f for table in (_lasting, _tokens) for _, fs in table.items() for f in fs}
-    pattern = re.compile("|".join(re.escape(f) for f in sorted(every, key=len, reverse=True)),
-                         re.IGNORECASE) if every else None
-    with _lock:
-        _pattern[0], _pattern[1] = pattern, version
-    return pattern
+def _known() -> Tuple[Optional[Pattern[str]], Tuple[str, ...]]:
+    """The short secrets' pattern (longest forms first, so that a secret
+    containing another is replaced whole) and the long secrets' literal forms
+    (longest first); built again, by one thread, only after a change."""
+    while True:
+        with _lock:
+            if _matchers[2] == _version[0]:
+                return _matchers[0], _matchers[1]
+            version = _version[0]
+        with _build:
+            with _lock:
+                if _matchers[2] == _version[0]:
+                    continue  # another thread built them meanwhile
+            every = [f for table in (_lasting, _tokens) for _, f in table.items()]
+            patterns = {p for f in every for p in f.patterns}
+            literals = {s for f in every for s in f.literals}
+            pattern = re.compile("|".join(sorted(patterns, key=len, reverse=True)),
+                                 re.IGNORECASE) if patterns else None
+            with _lock:
+                _matchers[:] = [pattern, tuple(sorted(literals, key=len, reverse=True)),
+                                version]
 
 
 def without_query(url: Optional[str]) -> str:
@@ -132,51 +168,73 @@ def redact(text: str, secrets: Iterable[Optional[str]] = ()) -> str:
     extra = [s for s in secrets if isinstance(s, str) and s]
     if extra:
         remember(*extra)
-    pattern = _known()
+    pattern, literals = _known()
     if pattern is not None:
         text = pattern.sub(REDACTED, text)
+    if literals:
+        text = _replace_literals(text, literals)
     return _JWT.sub(REDACTED, text)
 
 
-def scrub(exc: BaseException, _depth: int = 0) -> None:
-    """Redact an exception leaving pcpi, in place: its args (exceptions among
-    them, as requests wraps urllib3's), a ``message`` attribute, notes, and the
-    exceptions it was raised from or during (which a traceback prints too)."""
-    if _depth > 8:  # (chains and nesting are short; a cycle is not followed forever)
+def _replace_literals(text: str, literals: Tuple[str, ...]) -> str:
+    """``text`` with each of ``literals`` (lower-case), in any case, replaced."""
+    low = text.lower()
+    if len(low) != len(text):  # (lower-casing changed a length: find them the slow way)
+        for literal in literals:
+            text = re.sub(re.escape(literal), REDACTED, text, flags=re.IGNORECASE)
+        return text
+    for literal in literals:
+        at = low.find(literal)
+        while at >= 0:
+            text = text[:at] + REDACTED + text[at + len(literal):]
+            low = low[:at] + REDACTED + low[at + len(literal):]
+            at = low.find(literal, at + len(REDACTED))
+    return text
+
+
+def scrub(exc: BaseException, stop: Optional[BaseException] = None, _depth: int = 0) -> None:
+    """Redact an exception leaving pcpi, in place: the strings among its args
+    (and in the exceptions among them, as requests wraps urllib3's), the
+    attributes that hold text (``message``, ``url``, ``location``, ``filename``),
+    its notes, and the exceptions it was raised from or during, which a
+    traceback prints too, up to ``stop``: the exception the caller was handling
+    when it called pcpi is the caller's, and is left alone."""
+    if _depth > 4:  # (nesting is shallow; a cycle is not followed forever)
         return
     seen: List[BaseException] = []
-    while exc is not None and len(seen) < 8 and all(exc is not s for s in seen):
+    while exc is not None and exc is not stop and len(seen) < 8 and \
+            all(exc is not s for s in seen):
         seen.append(exc)
-        _scrub_one(exc, _depth)
+        _scrub_one(exc, stop, _depth)
         exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
 
 
-def _scrub_one(exc: BaseException, depth: int) -> None:
-    args: List[Any] = []
+_TEXT_ATTRIBUTES = ("message", "url", "location", "filename", "filename2")
+
+
+def _scrub_one(exc: BaseException, stop: Optional[BaseException], depth: int) -> None:
+    args = list(exc.args)
     changed = False
-    for arg in exc.args:
+    for i, arg in enumerate(args):
         if isinstance(arg, BaseException):
-            scrub(arg, depth + 1)
-        elif isinstance(arg, str):
-            clean = redact(arg)
-            changed = changed or clean != arg
-            arg = clean
-        elif not isinstance(arg, (int, float, bool, type(None))):
-            text = str(arg)
-            if redact(text) != text:
-                arg, changed = redact(text), True
-        args.append(arg)
+            scrub(arg, stop, depth + 1)
+        elif isinstance(arg, str) and redact(arg) != arg:
+            args[i], changed = redact(arg), True
     if changed:
         try:
             exc.args = tuple(args)
         except (AttributeError, TypeError):  # pragma: no cover - a read-only exception
             pass
-    message = getattr(exc, "message", None)
-    if isinstance(message, str) and redact(message) != message:
-        try:
-            exc.message = redact(message)  # type: ignore[attr-defined]
-        except AttributeError:  # pragma: no cover - a read-only attribute
-            pass
+    for name in _TEXT_ATTRIBUTES:
+        value = getattr(exc, name, None)
+        if isinstance(value, str) and redact(value) != value:
+            try:
+                setattr(exc, name, redact(value))
+            except (AttributeError, TypeError):  # pragma: no cover - read-only
+                pass
+    reason = getattr(exc, "reason", None)  # (urllib3's MaxRetryError, ProxyError)
+    if isinstance(reason, BaseException):
+        scrub(reason, stop, depth + 1)
     notes = getattr(exc, "__notes__", None)
     if isinstance(notes, list):
         notes[:] = [redact(n) if isinstance(n, str) else n for n in notes]

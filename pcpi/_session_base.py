@@ -309,6 +309,7 @@ class Session(LoginSupport):
                 policy.sleep(decision.delay)
                 continue
             elapsed = round(time.perf_counter() - t0, 3)
+            answered_clock = auth.clock()
             status = res.status_code
             if pacer is not None:
                 pacer.observe(pace_key, status, res.headers, sent_at=sent_at)
@@ -331,9 +332,10 @@ class Session(LoginSupport):
                 if call_auth is None:
                     call_auth = CallAuth()
                 auth.after_401(used, sent_cred, call_auth, f"{method} {without_query(url)}",
-                               sent_at=sent_clock)
+                               answered_at=answered_clock)
                 continue
-            if authenticated and decision.why == SUCCESS:
+            if authenticated and decision.why == SUCCESS and sent_cred is not None and \
+                    used == sent_cred.header:
                 auth.accepted(sent_cred, sent_clock)  # (proof the token was alive then)
             return self._returned(res, decision.why, progress, method, url, elapsed, note,
                                   custom_error_message, body, redlock_ignore, quiet)

@@ -81,6 +81,7 @@ MAX_REDIRECTS = 5
 Timeout = Union[float, Tuple[float, float]]
 
 _CHUNK = 16 << 10
+_TRAILING = 64 << 10  # most bytes read after a whole compressed stream
 _REDIRECT_BODY = 64 << 10  # most of a redirect's body that is read (and kept)
 
 # urllib3 logs what a server sent (a path it redirected to, headers it could not
@@ -389,11 +390,17 @@ class Transport:
                     f"{_size(limit)} limit (max_response_bytes)", response=res)
             decoder = Decoder(res.headers.get("Content-Encoding"), limit)
             chunks = []
-            size = 0
+            size = read = after = 0
             for raw in _raw_chunks(res):
+                read += len(raw)
+                if decoder.ended:  # bytes after a whole compressed stream: not the body
+                    after += len(raw)
+                    if after > _TRAILING:
+                        res.close()  # (not read to their end: the connection goes)
+                        break
                 chunk = _decoded(call, decoder, raw, res)
                 size += len(chunk)
-                if limit is not None and size > limit:
+                if limit is not None and (size > limit or read > limit):
                     raise ResponseTooLargeError(
                         f"{call} answered more than {_size(limit)} (max_response_bytes, "
                         f"counted after decompression); reading stopped there", response=res)
@@ -522,6 +529,8 @@ def _raw_chunks(res: requests.Response) -> Iterator[bytes]:
         raise requests.exceptions.ConnectionError(exc) from None
     except urllib3.exceptions.SSLError as exc:
         raise requests.exceptions.SSLError(exc) from None
+    except urllib3.exceptions.DecodeError as exc:  # (urllib3 checks the encodings too)
+        raise requests.exceptions.ContentDecodingError(exc) from None
 
 
 def _decoded(call: "_Call", decoder: Decoder, raw: bytes, res: requests.Response) -> bytes:

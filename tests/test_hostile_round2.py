@@ -173,12 +173,13 @@ def test_a_revoked_compute_token_is_renewed():
 
 
 def test_revocations_in_an_expiry_storm_fail_no_call():
-    """The issue's storm, small: tokens live a second, the first token issued after
-    each expiry is revoked 60 ms after issue, 5% of calls meet a 503."""
+    """The issue's storm, small: the tenant ends every token each second while their
+    claims say ten minutes, the first token issued after each end is revoked 60 ms
+    after issue, 5% of calls meet a 503."""
     from pcpi.testing import FakeTenant
 
-    with FakeTenant(latency=0.03, token_lifetime=1.0, error_rate=0.05, error_statuses=(503,),
-                    revoke_after_expiry=0.06, seed=7) as tenant:
+    with FakeTenant(latency=0.03, kill_tokens_every=1.0, error_rate=0.05,
+                    error_statuses=(503,), revoke_after_expiry=0.06, seed=7) as tenant:
         m = saas_manager(tenant)
         cspm = m.create_cspm_session()
         tenant.reset_stats()

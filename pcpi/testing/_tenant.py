@@ -81,23 +81,29 @@ class TenantSettings:
     gzip: bool = False
     #: send bodies with ``Transfer-Encoding: chunked`` instead of a Content-Length
     chunked: bool = False
-    #: revoke the first token issued after each token expiry this many seconds
-    #: after issue (None: never), while its claim still says it is valid: what a
-    #: client sees when a key is rotated or an admin ends a session
+    #: every this many seconds, end every token issued so far (None: never), while
+    #: their claims still say they are valid: sessions ended in bulk, as when an
+    #: admin logs users out or a key is rotated (``stats()["revocations"]`` counts
+    #: each such end, and each token revoked by ``revoke_after_expiry``)
+    kill_tokens_every: Optional[float] = None
+    #: revoke the first token issued after each token expiry (by lifetime or by
+    #: ``kill_tokens_every``) this many seconds after issue (None: never), while
+    #: its claim still says it is valid: a login not yet known to every node
     revoke_after_expiry: Optional[float] = None
     #: seed for error_rate draws (None: random)
     seed: Optional[int] = None
 
 
 class _Token:
-    __slots__ = ("kind", "user", "expires", "revoked_at", "expiry_counted")
+    __slots__ = ("kind", "user", "expires", "revoked_at", "expiry_counted", "epoch")
 
-    def __init__(self, kind: str, user: str, expires: float):
+    def __init__(self, kind: str, user: str, expires: float, epoch: int = 0):
         self.kind = kind
         self.user = user
         self.expires = expires
         self.revoked_at: Optional[float] = None  # (time.monotonic())
         self.expiry_counted = False
+        self.epoch = epoch  # kill_tokens_every: the period it was issued in
 
 
 def _status_json(message: str, i18n: str) -> Tuple[bytes, dict]:
@@ -132,6 +138,7 @@ class TenantApp:
         self.username = username
         self.password: str = password or "fake-pw-" + secrets.token_urlsafe(18)
         self.prisma_id: str = str(random.randint(10**17, 10**18 - 1))
+        self._born = time.monotonic()
         self.lock: threading.Lock = threading.Lock()
         self.tokens: Dict[str, _Token] = {}
         self.faults: List[Dict[str, Any]] = []
@@ -335,15 +342,18 @@ class TenantApp:
                         "jti": secrets.token_hex(8)})
         token = f"{header}.{payload}.{secrets.token_urlsafe(32)}"
         mono = time.monotonic()
-        minted = _Token(kind, user, mono + self.settings.token_lifetime)
+        epoch = self._epoch(mono)
+        minted = _Token(kind, user, mono + self.settings.token_lifetime, epoch)
         with self.lock:
             revoke = self.settings.revoke_after_expiry
-            if revoke is not None:
-                expired = [t for t in self.tokens.values()
-                           if t.expires <= mono and not t.expiry_counted]
+            if revoke is not None or self.settings.kill_tokens_every:
+                expired = [t for t in self.tokens.values() if not t.expiry_counted and
+                           (t.expires <= mono or t.epoch != epoch)]
                 for old in expired:
                     old.expiry_counted = True
-                if expired:  # the first token issued since they expired
+                # each bulk end of tokens is a revocation (their claims said valid)
+                self.c_revocations += len({t.epoch for t in expired if t.epoch != epoch})
+                if expired and revoke is not None:  # the first token issued since
                     minted.revoked_at = mono + revoke
                     self.c_revocations += 1
             self.tokens[token] = minted
@@ -356,9 +366,15 @@ class TenantApp:
         tok = self.tokens.get(token)
         now = time.monotonic()
         if tok is None or tok.kind not in kinds or tok.expires <= now or \
-                (tok.revoked_at is not None and tok.revoked_at <= now):
+                (tok.revoked_at is not None and tok.revoked_at <= now) or \
+                tok.epoch != self._epoch(now):
             return None
         return tok
+
+    def _epoch(self, now: float) -> int:
+        """The ``kill_tokens_every`` period ``now`` falls in (0 when not set)."""
+        every = self.settings.kill_tokens_every
+        return int((now - self._born) // every) if every else 0
 
     def _count(self, endpoint: str, reply: Reply) -> Reply:
         with self.lock:
