@@ -207,7 +207,7 @@ def tracked_pool_class(cls: type) -> type:
             else (_TrackedPool, cls)
         # no lock: this runs in a forked child too, where a lock another thread
         # held at fork time would never be released; setdefault keeps one class
-        connection = final_response_connection(getattr(cls, "ConnectionCls"))  # (1xx skipped)
+        connection = final_response_connection(cls.ConnectionCls)  # type: ignore[attr-defined]
         sub = _tracked.setdefault(cls, type(f"Tracked{cls.__name__}", bases,
                                             {"ConnectionCls": connection}))
     return sub
