@@ -402,6 +402,19 @@ def test_a_literal_segment_beats_a_parameter():
     assert lookup("GET", "/alert//") is None  # a parameter is never empty
 
 
+def test_a_literal_that_leads_nowhere_gives_way_to_the_parameter():
+    def record(template):
+        return ["GET", template, "cspm", True, None, None, None, False, None]
+    data = good_table()
+    data["endpoints"] = [record("/a/list/x"), record("/a/{id}/y"), record("/a/{id}/x")]
+    table = Catalogue(data)
+    assert table.find("GET", "/a/list/x").template == "/a/list/x"
+    assert table.find("GET", "/a/list/y").template == "/a/{id}/y"   # backs up to {id}
+    assert table.find("GET", "/a/other/x").template == "/a/{id}/x"
+    assert table.find("GET", "/a/list/z") is None
+    assert table.find("POST", "/a/list/x") is None
+
+
 def test_a_deprecated_operation_names_its_replacement():
     e = lookup("POST", "/resource/scan_info")
     assert (e.deprecated, e.replacement) == (True, "POST /v2/resource/scan_info")
