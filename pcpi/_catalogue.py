@@ -151,6 +151,9 @@ class _Node:
                 node = node.param
             else:
                 node = node.literal.setdefault(s, _Node())
+        if node.endpoint is not None:
+            raise _malformed("table", f"{endpoint.method} {endpoint.template} and "
+                             f"{node.endpoint.template} are one path")
         node.endpoint = endpoint
 
     def match(self, segments: Sequence[str], i: int = 0) -> Optional[Endpoint]:

@@ -526,6 +526,14 @@ def test_a_malformed_table_is_refused_with_what_to_do(change, why):
     assert why in str(raised.value) and "tools/build_catalogue.py" in str(raised.value)
 
 
+def test_two_records_for_one_path_are_refused():
+    data = good_table()
+    data["endpoints"] = [["GET", t, "cspm", True, None, None, None, False, None]
+                         for t in ("/a/{id}", "/a/{name}")]
+    with pytest.raises(ValueError, match="GET /a/{name} and /a/{id} are one path"):
+        Catalogue(data)
+
+
 def test_a_table_that_is_not_an_object_is_refused():
     with pytest.raises(ValueError, match="not format 1"):
         Catalogue([])  # type: ignore[arg-type]
