@@ -17,11 +17,11 @@ exactly the items not yielded yet: nothing twice, nothing skipped.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 import requests
 
+from ._catalogue import lookup
 from ._log import Log
 from ._paging import (
     MAX_PAGES,
@@ -38,6 +38,7 @@ from ._paging import (
     make_plan,
     read_page,
     shape_for,
+    split_call,
 )
 from .errors import IncompleteResultError
 
@@ -232,31 +233,20 @@ class Pager:
             pages=self.pages_read, rows=self.items_read, response=res, resume=resume)
 
 
-def _catalogued(method: str, path: str) -> Any:
-    """The catalogue's entry for ``method path``, if it knows the endpoint."""
-    try:
-        catalogue = importlib.import_module("pcpi._catalogue")
-    except ImportError:  # (built on its own branch)
-        return None
-    return catalogue.lookup(method, path)
-
-
 def paginate(session: Any, method: str, endpoint_url: str, json: Any = None,
              params: Any = None, *, style: Optional[str] = None,
              items_key: Optional[str] = None, page_size: Optional[int] = None,
              max_items: Optional[int] = None, resume: Any = None,
              max_pages: int = MAX_PAGES) -> Pager:
     """A :class:`Pager` over ``method endpoint_url`` (see :meth:`pcpi.Session.paginate`)."""
-    upper = method.strip().upper() if isinstance(method, str) else method
-    path = endpoint_url.partition("?")[0] if isinstance(endpoint_url, str) else ""
-    entry = _catalogued(upper, path if path.startswith("/") else "/" + path) \
-        if isinstance(upper, str) else None
-    paging = getattr(entry, "paging", None)
+    upper, path, _query = split_call(method, endpoint_url)
+    entry = lookup(upper, path)
+    paging = entry.paging if entry is not None else None
     if style is None:
         if paging is None:
             raise ValueError(f"pcpi's catalogue does not know how {upper} {path} pages: pass "
                              f"style= one of {', '.join(repr(s) for s in STYLES)}")
         style = paging.style
-    shape = shape_for(style, paging, items_key)
-    plan = make_plan(method, endpoint_url, json, params, shape, page_size)
+    plan = make_plan(method, endpoint_url, json, params, shape_for(style, paging, items_key),
+                     page_size)
     return Pager(session, plan, resume=resume, max_items=max_items, max_pages=max_pages)

@@ -40,7 +40,8 @@ import json
 from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Set, Tuple
 
 __all__ = ["STYLES", "MAX_PAGES", "MAX_QUERY_TOKEN", "Shape", "DEFAULT_SHAPES", "shape_for",
-           "Plan", "make_plan", "Cursor", "PageRequest", "Page", "Step", "Walk", "read_page",
+           "Plan", "make_plan", "split_call", "Cursor", "PageRequest", "Page", "Step", "Walk",
+           "read_page",
            "PagingError", "Unreadable", "encode_resume", "decode_resume"]
 
 #: the paging styles :meth:`pcpi.Session.paginate` knows
@@ -100,12 +101,17 @@ class Shape:
     offset_field: str = ""
     #: ``rql``: fields of the first body that go with every later page
     carry: Tuple[str, ...] = ()
+    #: ``rql``: where the first page has its items and token, when not where the
+    #: later pages do (``/search/config`` answers them under ``data``)
+    first_items: Optional[str] = None
+    first_token: Optional[str] = None
 
 
 #: each style's shape where the catalogue does not say more
 DEFAULT_SHAPES: Dict[str, Shape] = {
     "rql": Shape("rql", "pageToken", "nextPageToken", "items", "limit", "body",
-                 carry=("withResourceJson", "heuristicSearch")),
+                 carry=("withResourceJson", "heuristicSearch"), first_items="data.items",
+                 first_token="data.nextPageToken"),
     "body-token": Shape("body-token", "pageToken", "nextPageToken", "items", "limit", "body",
                         total="totalRows"),
     "offset": Shape("offset", "", "", "", "limit", "query", cap=50, total="header:Total-Count",
@@ -116,7 +122,8 @@ DEFAULT_SHAPES: Dict[str, Shape] = {
 
 
 def _strip_data(path: str) -> str:
-    # the catalogue may describe an RQL search by its first page (data.items)
+    # the catalogue describes an RQL search by its first page (data.items); the
+    # later pages (/search/config/page) answer at the top
     return path[5:] if path.startswith("data.") else path
 
 
@@ -129,19 +136,27 @@ def shape_for(style: str, paging: Any = None, items_key: Optional[str] = None) -
                          f"{', '.join(repr(s) for s in STYLES)}")
     shape = DEFAULT_SHAPES[style]
     if paging is not None and getattr(paging, "style", None) == style:
+        token_out = paging.token_out or shape.token_out
         shape = dataclasses.replace(
-            shape, token_in=paging.token_in or shape.token_in,
-            token_out=paging.token_out or shape.token_out, items=paging.items,
-            size_field=paging.size_field, size_in=paging.size_in or shape.size_in,
-            cap=paging.cap, total=paging.total, next_path=paging.next_path)
+            shape, token_in=paging.token_in or shape.token_in, token_out=token_out,
+            items=paging.items, size_field=paging.size_field,
+            size_in=paging.size_in or shape.size_in, cap=paging.cap, total=paging.total,
+            next_path=paging.next_path)
+        if style == "rql":  # the first page as catalogued, the later ones at the top
+            shape = dataclasses.replace(shape, first_items=paging.items, first_token=token_out,
+                                        items=_strip_data(paging.items),
+                                        token_out=_strip_data(token_out))
+    if style == "rql":
+        shape = dataclasses.replace(shape, total="")  # (its totalRows counts one page)
     if items_key is not None:
         if not isinstance(items_key, str):
             raise ValueError("items_key must be a dotted path such as 'items' or 'data.items' "
                              "('' for an answer that is a bare array)")
-        shape = dataclasses.replace(shape, items=items_key)
-    if style == "rql":  # its totalRows counts one page, not the listing
-        shape = dataclasses.replace(shape, items=_strip_data(shape.items),
-                                    token_out=_strip_data(shape.token_out), total="")
+        first = shape.first_items
+        if first is not None:  # (rql) under "data" on the first page if it nests there
+            first = "data." + items_key if first.startswith("data.") and items_key else \
+                items_key
+        shape = dataclasses.replace(shape, items=items_key, first_items=first)
     if style == "query-token" or shape.size_in not in ("body", "query"):
         shape = dataclasses.replace(shape, size_in="query" if style in ("offset", "query-token")
                                     else "body")
@@ -260,18 +275,22 @@ class Plan:
         return PageRequest(self.method, path, out_body, out_params or None, first)
 
 
+def split_call(method: Any, endpoint_url: Any) -> Tuple[str, str, str]:
+    """``(METHOD, /path, query)`` of a paging call, checked."""
+    if not isinstance(method, str) or method.strip().upper() not in _METHODS:
+        raise ValueError(f"invalid HTTP method {method!r}; use one of {', '.join(_METHODS)}")
+    if not isinstance(endpoint_url, str) or not endpoint_url.strip():
+        raise ValueError("endpoint_url must be a non-empty path such as '/v2/alert'")
+    path, _, query = endpoint_url.strip().partition("?")
+    path = path.split("#", 1)[0]
+    return method.strip().upper(), path if path.startswith("/") else "/" + path, query
+
+
 def make_plan(method: Any, endpoint_url: Any, json_body: Any, params: Any, shape: Shape,
               page_size: Any) -> Plan:
     """Check a paging call's arguments and fix its plan (``ValueError`` says what
     to change).  The caller's ``json`` and ``params`` are copied, never changed."""
-    if not isinstance(method, str) or method.strip().upper() not in _METHODS:
-        raise ValueError(f"invalid HTTP method {method!r}; use one of {', '.join(_METHODS)}")
-    method = method.strip().upper()
-    if not isinstance(endpoint_url, str) or not endpoint_url.strip():
-        raise ValueError("endpoint_url must be a non-empty path such as '/v2/alert'")
-    path, _, query = endpoint_url.strip().partition("?")
-    if not path.startswith("/"):
-        path = "/" + path
+    method, path, query = split_call(method, endpoint_url)
     if shape.style in ("rql", "body-token") and method != "POST":
         raise ValueError(f"style {shape.style!r} sends its page token in a JSON body, which "
                          f"needs POST (an endpoint with only a GET form pages with "
@@ -356,8 +375,11 @@ def _name(path: str) -> str:
 def read_page(shape: Shape, first: bool, body: Any, headers: Mapping[str, str]) -> Page:
     """The items, next token and announced total of one answer (``body`` is its
     parsed JSON, or None if it did not parse); raises :class:`Unreadable`."""
-    prefix = "data." if first and shape.style == "rql" else ""
-    items_path = prefix + shape.items if shape.items else prefix.rstrip(".")
+    items_path, token_path = shape.items, shape.token_out
+    if first and shape.first_items is not None:
+        items_path = shape.first_items
+    if first and shape.first_token is not None:
+        token_path = shape.first_token
     if items_path and not isinstance(body, dict):
         raise Unreadable("is not a JSON object")
     if not items_path and not isinstance(body, list):
@@ -367,7 +389,7 @@ def read_page(shape: Shape, first: bool, body: Any, headers: Mapping[str, str]) 
         raise Unreadable(f"has no {_name(items_path)}")
     if not isinstance(items, list):
         raise Unreadable(f"has {_name(items_path)} that are not a list", show=False)
-    token = _dig(body, prefix + shape.token_out) if shape.token_out else None
+    token = _dig(body, token_path) if token_path else None
     return Page(items, None if token is _MISSING else token, _total(shape, body, headers))
 
 
