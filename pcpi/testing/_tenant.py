@@ -78,6 +78,9 @@ class TenantSettings:
     #: array, the total in a ``Total-Count`` header, and at most 50 a page whatever
     #: ``limit`` asks, without saying so (as Prisma's Compute does)
     compute_items: int = 120
+    #: the most a Compute list answers per page, whatever ``limit`` asks (50, as
+    #: Prisma documents; lower it to see a client that advances by the number asked)
+    compute_page_cap: int = 50
     #: Compute's documented limit on its list endpoints, ``(replenish_per_second,
     #: burst)`` per user and endpoint, answered with bare 429s (no ``X-RateLimit-*``
     #: headers, no ``Retry-After``): ``(1, 30)`` is Prisma's 30 requests per 30 s;
@@ -95,6 +98,9 @@ class TenantSettings:
     #: named by ``nextPageToken`` (in the answer and the next body); ``limit``
     #: 100 to 500 (else a 400), 500 by default
     audit_logs: int = 250
+    #: announce totals (``totalRows`` of alerts, ``totalMatchedCount``,
+    #: ``Total-Count``); False leaves them out, so only an empty page ends a listing
+    paging_totals: bool = True
     #: pad every paged item (search results, alerts, resources, audit entries,
     #: Compute objects) with a ``pad`` field to about this many bytes of JSON
     item_bytes: int = 0
@@ -739,7 +745,9 @@ class TenantApp:
                         "severity": ("low", "medium", "high")[i % 3]},
              "resource": {"id": f"res-{i:07d}", "cloudType": "aws"}}
             for i in range(offset, end)])
-        out: Dict[str, Any] = {"items": items, "totalRows": total}
+        out: Dict[str, Any] = {"items": items}
+        if self.settings.paging_totals:
+            out["totalRows"] = total
         if items:  # the last page with data names a next page too (which is empty)
             out["nextPageToken"] = self._token("alert", end)
         return self._ok(out)
@@ -755,7 +763,9 @@ class TenantApp:
             {"id": f"rrn-{i:07d}", "name": f"resource-{i}", "cloudType": "aws",
              "overallPassed": i % 4 != 0, "scannedPolicies": [{"id": f"pol-{i % 40:04d}"}]}
             for i in range(offset, end)])
-        out: Dict[str, Any] = {"resources": items, "pageSize": limit, "totalMatchedCount": total}
+        out: Dict[str, Any] = {"resources": items, "pageSize": limit}
+        if self.settings.paging_totals:
+            out["totalMatchedCount"] = total
         if items:
             out["nextPageToken"] = self._token("scan", end)
         return self._ok(out)
@@ -812,12 +822,13 @@ class TenantApp:
             limit = int(req.query.get("limit", 50))
         except ValueError:
             raise _BadRequest("offset and limit must be integers") from None
-        end = min(total, offset + max(0, min(limit, 50)))  # (capped without a word)
+        end = min(total, offset + max(0, min(limit, self.settings.compute_page_cap)))  # (silently)
         project = req.query.get("project", "Central Console")
         items = self._padded([{"_id": f"{kind}-{i:05d}", "kind": kind, "project": project}
                               for i in range(offset, end)])
         reply = self._ok(items)
-        reply.headers["Total-Count"] = str(total)
+        if self.settings.paging_totals:
+            reply.headers["Total-Count"] = str(total)
         return reply
 
     def h_compute_version(self, req: Request) -> Reply:
