@@ -160,8 +160,8 @@ class Session(LoginSupport):
                  items_key: Optional[str] = None, page_size: Optional[int] = None,
                  max_items: Optional[int] = None, resume: Optional[Dict[str, Any]] = None,
                  max_pages: int = MAX_PAGES) -> Pager:
-        """A lazy :class:`~pcpi._pager.Pager` over a listing: iterate it for the
-        items (one page in memory at a time) or ``.pages()`` for lists of them.
+        """A lazy :class:`~pcpi.Pager` over a listing: iterate it for the items
+        (one page in memory at a time) or ``.pages()`` for lists of them.
 
         ``style`` is ``"rql"``, ``"body-token"``, ``"offset"`` or ``"query-token"``;
         None takes it from pcpi's catalogue of Prisma Cloud endpoints
