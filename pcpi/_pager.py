@@ -172,10 +172,12 @@ class Pager:
     def _fetched(self) -> Iterator[Fetched]:
         """Each page, fetched when the one before has been delivered."""
         while True:
+            if self._stop_at is not None and self.items_read >= self._stop_at:
+                return  # (max_items: an end, whatever the page after would have been)
             if self._problem is not None:
                 raise self._problem
             at = self._at
-            if at is None or self._stop_at is not None and self.items_read >= self._stop_at:
+            if at is None:
                 return
             number = at.pages + 1
             try:

@@ -498,6 +498,14 @@ def test_a_repeated_token_is_raised_after_its_page_with_no_resume_point():
     assert info.value.resume is None and p.resume is None and "resume=" not in str(info.value)
 
 
+def test_max_items_reached_with_a_page_ends_normally_whatever_follows_it():
+    def loop(method, path, body, params):
+        return 200, {"items": [{"id": 1}, {"id": 2}], "nextPageToken": "same"}, {}
+
+    session, p = pager(loop, max_items=4)
+    assert len(list(p)) == 4 and len(session.sent) == 2 and p.resume is None
+
+
 def test_the_page_bound_is_raised_with_a_resume_point_that_reads_on():
     session, p = pager(alerts(30), page_size=5, max_pages=2)
     got = []
