@@ -77,9 +77,6 @@ class Endpoint:
     replacement: Optional[str]  #: "METHOD /path" the spec names as the replacement
 
 
-Segments = Tuple[Optional[str], ...]  # a template's segments; None is a {parameter}
-
-
 def _malformed(where: str, why: str) -> ValueError:
     return ValueError(f"endpoint catalogue {where} is malformed ({why}): reinstall pcpi, or "
                       "regenerate it with tools/build_catalogue.py")
@@ -135,15 +132,44 @@ def _segments(path: str) -> List[str]:
     return path.split("/")[1:]
 
 
-def _matches(pattern: Segments, segments: Sequence[str]) -> bool:
-    for want, got in zip(pattern, segments):
-        if (got != want) if want is not None else not got:
-            return False
-    return True
+class _Node:
+    """A segment trie: literal children by name, one child for any ``{parameter}``."""
+
+    __slots__ = ("literal", "param", "endpoint")
+
+    def __init__(self) -> None:
+        self.literal: Dict[str, _Node] = {}
+        self.param: Optional[_Node] = None
+        self.endpoint: Optional[Endpoint] = None
+
+    def add(self, segments: Sequence[str], endpoint: Endpoint) -> None:
+        node = self
+        for s in segments:
+            if s.startswith("{") and s.endswith("}"):
+                if node.param is None:
+                    node.param = _Node()
+                node = node.param
+            else:
+                node = node.literal.setdefault(s, _Node())
+        if node.endpoint is not None:
+            raise _malformed("table", f"{endpoint.method} {endpoint.template} and "
+                             f"{node.endpoint.template} are one path")
+        node.endpoint = endpoint
+
+    def match(self, segments: Sequence[str], i: int = 0) -> Optional[Endpoint]:
+        """The endpoint at ``segments[i:]``; a literal segment is tried before a parameter,
+        which takes one non-empty segment (depth: at most the longest template's)."""
+        if i == len(segments):
+            return self.endpoint
+        child = self.literal.get(segments[i])
+        found = child.match(segments, i + 1) if child is not None else None
+        if found is None and self.param is not None and segments[i]:
+            found = self.param.match(segments, i + 1)
+        return found
 
 
 class Catalogue:
-    """A catalogue table, indexed for :meth:`find` by product, method and segment count.
+    """A catalogue table, indexed for :meth:`find` by product and method, then segments.
 
     ``data`` is the JSON object ``tools/build_catalogue.py`` writes; a malformed one
     raises ``ValueError`` saying so.
@@ -162,21 +188,14 @@ class Catalogue:
         self.source: Dict[str, Any] = source
         self.endpoints: Tuple[Endpoint, ...] = tuple(
             _endpoint(row, f"record {n}") for n, row in enumerate(rows, 1))
-        self._index: Dict[Tuple[str, str, int], List[Tuple[Segments, Endpoint]]] = {}
+        self._index: Dict[Tuple[str, str], _Node] = {}
         for e in self.endpoints:
-            pattern = tuple(None if s.startswith("{") and s.endswith("}") else s
-                            for s in _segments(e.template))
-            self._index.setdefault((e.product, e.method, len(pattern)), []).append(
-                (pattern, e))
-        for bucket in self._index.values():
-            # a literal segment beats a parameter: the earliest literal is tried first
-            bucket.sort(key=lambda entry: tuple(s is None for s in entry[0]))
+            self._index.setdefault((e.product, e.method), _Node()).add(
+                _segments(e.template), e)
 
     def _match(self, product: str, method: str, segments: Sequence[str]) -> Optional[Endpoint]:
-        for pattern, endpoint in self._index.get((product, method, len(segments)), ()):
-            if _matches(pattern, segments):
-                return endpoint
-        return None
+        root = self._index.get((product, method))
+        return root.match(segments) if root is not None else None
 
     def find(self, method: str, path: str) -> Optional[Endpoint]:
         """The operation a call of ``method`` (upper case) on ``path`` is, or None."""

@@ -402,6 +402,19 @@ def test_a_literal_segment_beats_a_parameter():
     assert lookup("GET", "/alert//") is None  # a parameter is never empty
 
 
+def test_a_literal_that_leads_nowhere_gives_way_to_the_parameter():
+    def record(template):
+        return ["GET", template, "cspm", True, None, None, None, False, None]
+    data = good_table()
+    data["endpoints"] = [record("/a/list/x"), record("/a/{id}/y"), record("/a/{id}/x")]
+    table = Catalogue(data)
+    assert table.find("GET", "/a/list/x").template == "/a/list/x"
+    assert table.find("GET", "/a/list/y").template == "/a/{id}/y"   # backs up to {id}
+    assert table.find("GET", "/a/other/x").template == "/a/{id}/x"
+    assert table.find("GET", "/a/list/z") is None
+    assert table.find("POST", "/a/list/x") is None
+
+
 def test_a_deprecated_operation_names_its_replacement():
     e = lookup("POST", "/resource/scan_info")
     assert (e.deprecated, e.replacement) == (True, "POST /v2/resource/scan_info")
@@ -511,6 +524,14 @@ def test_a_malformed_table_is_refused_with_what_to_do(change, why):
     with pytest.raises(ValueError) as raised:
         Catalogue(_broken(change))
     assert why in str(raised.value) and "tools/build_catalogue.py" in str(raised.value)
+
+
+def test_two_records_for_one_path_are_refused():
+    data = good_table()
+    data["endpoints"] = [["GET", t, "cspm", True, None, None, None, False, None]
+                         for t in ("/a/{id}", "/a/{name}")]
+    with pytest.raises(ValueError, match="GET /a/{name} and /a/{id} are one path"):
+        Catalogue(data)
 
 
 def test_a_table_that_is_not_an_object_is_refused():
