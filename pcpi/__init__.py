@@ -21,6 +21,7 @@ from . import (  # noqa: E402
            session_loader,
 )
 from ._pacing import Pacer  # noqa: E402
+from ._pager import Pager  # noqa: E402
 from ._policy import Backoff, RetryPolicy  # noqa: E402
 from ._session_base import Session  # noqa: E402
 from ._session_manager import SessionManager  # noqa: E402
@@ -30,6 +31,6 @@ from .onprem_session_manager import CWPSessionManager  # noqa: E402
 from .saas_session_manager import SaaSSessionManager  # noqa: E402
 
 __all__ = ["__version__", "errors", "session_loader", "saas_session_manager",
-           "onprem_session_manager", "Backoff", "RetryPolicy", "Pacer", "Transport",
+           "onprem_session_manager", "Backoff", "RetryPolicy", "Pacer", "Pager", "Transport",
            "DEFAULT_TIMEOUT", "Session", "CSPMSession", "SaaSCWPSession", "CWPSession",
            "CNASession", "SessionManager", "SaaSSessionManager", "CWPSessionManager"]

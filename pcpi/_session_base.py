@@ -39,6 +39,7 @@ from ._log import Log, boundary, self_log
 from ._login import LoginSupport
 from ._logins import Login
 from ._pacing import Key, endpoint_key
+from ._pager import Pager, paginate
 from ._policy import RetryPolicy, is_safe_to_repeat
 from ._redact import redact, remember, secret, without_query
 from ._retry import (
@@ -168,6 +169,27 @@ class Session(LoginSupport):
                           status_ignore=status_ignore, custom_log=custom_log,
                           custom_error_message=custom_error_message, timeout=timeout,
                           idempotent=idempotent)
+
+    def paginate(self, method: str, endpoint_url: str, json: Optional[Dict[str, Any]] = None,
+                 params: Any = None, *, style: Optional[str] = None,
+                 items_key: Optional[str] = None, page_size: Optional[int] = None,
+                 max_items: Optional[int] = None, resume: Optional[Dict[str, Any]] = None,
+                 max_pages: int = MAX_PAGES) -> Pager:
+        """A lazy :class:`~pcpi.Pager` over a listing: iterate it for the items
+        (one page in memory at a time) or ``.pages()`` for lists of them.
+
+        ``style`` is ``"rql"``, ``"body-token"``, ``"offset"`` or ``"query-token"``;
+        None takes it from pcpi's catalogue of Prisma Cloud endpoints
+        (``ValueError`` for an endpoint it does not know).  ``items_key`` (a
+        dotted path, "" for a bare array) and ``page_size`` (clamped to the
+        family's cap) override the catalogue; ``max_items`` ends the listing
+        early; ``resume`` (a pager's or an ``IncompleteResultError``'s
+        ``.resume``) goes on after what was delivered; ``max_pages`` bounds one
+        run.  Nothing is sent until the pager is iterated.  README, "Paging".
+        """
+        return paginate(self, method, endpoint_url, json, params, style=style,
+                        items_key=items_key, page_size=page_size, max_items=max_items,
+                        resume=resume, max_pages=max_pages)
 
     @boundary(self_log)
     def config_search_request(self, json: Dict[str, Any], verify: Optional[Verify] = None,

@@ -16,7 +16,7 @@ Messages say what to fix and never carry a token, secret key or password.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, List, Optional
+from typing import Any, Dict, Iterable, List, Optional
 
 import requests
 import urllib3
@@ -108,18 +108,22 @@ class OriginError(PcpiRequestError):
 
 
 class IncompleteResultError(PcpiRequestError, ValueError):
-    """A paginated result (RQL search) could not be completed: a page failed, or
-    the pages did not end.  ``pages`` and ``rows`` say what was delivered (to the
-    callback, or received) before it; nothing partial is returned as complete."""
+    """A paginated result could not be completed: a page failed, or the pages did
+    not end.  ``pages`` and ``rows`` say what was delivered (to the callback or
+    the loop) before it; nothing partial is returned as complete.  ``resume`` (a
+    JSON-serialisable dict, or None when the listing cannot be continued) goes to
+    ``session.paginate(..., resume=exc.resume)`` to read the rest later."""
 
     def __init__(self, message: str, *, pages: int, rows: int,
-                 response: Optional[requests.Response] = None):
+                 response: Optional[requests.Response] = None,
+                 resume: Optional[Dict[str, Any]] = None):
         super().__init__(message, response=response)
         self.pages = pages
         self.rows = rows
+        self.resume = resume
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return _incomplete, (str(self), self.pages, self.rows)
+        return _incomplete, (str(self), self.pages, self.rows, self.resume)
 
 
 class ResponseTooLargeError(PcpiRequestError):
@@ -139,8 +143,9 @@ class DeadlineExceeded(PcpiRequestError, requests.exceptions.ReadTimeout):
     when the call is safe to repeat."""
 
 
-def _incomplete(message: str, pages: int, rows: int) -> IncompleteResultError:
-    return IncompleteResultError(message, pages=pages, rows=rows)
+def _incomplete(message: str, pages: int, rows: int,
+                resume: Optional[Dict[str, Any]] = None) -> IncompleteResultError:
+    return IncompleteResultError(message, pages=pages, rows=rows, resume=resume)
 
 
 class InsecureTenantWarning(urllib3.exceptions.InsecureRequestWarning):

@@ -546,3 +546,147 @@ def test_a_tenant_leaves_no_folder_behind_started_or_not(monkeypatch):
     with pytest.raises(ImportError, match=r"pcpi\[testing\]"):
         FakeTenant()
     assert made and not any(os.path.exists(p) for p in made)
+
+
+# ------------------------------------------------------------------ paged listings and their traps
+def test_alerts_carry_a_token_on_the_last_page_with_data_then_answer_an_empty_page():
+    with FakeTenant(alerts=25) as tenant:
+        http = probe(tenant)
+        token = cspm_token(http, tenant)
+        window = {"timeRange": {"type": "relative", "value": {"amount": 24, "unit": "hour"}},
+                  "limit": 10}
+        page = http.post(f"{tenant.url}/v2/alert", headers=auth(token), json=window).json()
+        ids = [i["id"] for i in page["items"]]
+        while page["items"]:
+            page = http.post(f"{tenant.url}/v2/alert", headers=auth(token),
+                             json={"pageToken": page["nextPageToken"], "limit": 10}).json()
+            ids += [i["id"] for i in page["items"]]
+            if page["items"] and len(ids) == 25:
+                last_with_data = page
+            assert len(ids) <= 25
+        assert "nextPageToken" in last_with_data and page == {"items": [], "totalRows": 25}
+        assert len(set(ids)) == 25
+        # the trap: the window sent again with a token answers an empty page, no token
+        second = http.post(f"{tenant.url}/v2/alert", headers=auth(token),
+                           json=dict(window, pageToken=last_with_data["nextPageToken"]))
+        assert second.json() == {"items": [], "totalRows": 0}
+        too_many = http.post(f"{tenant.url}/v2/alert", headers=auth(token),
+                             json={"limit": 10_001})
+        assert too_many.status_code == 400 and "10,000" in too_many.text
+        http.close()
+
+
+def test_alerts_by_get_take_the_token_in_the_query_and_a_long_line_is_414():
+    with FakeTenant(alerts=30, page_token_bytes=9000) as tenant:
+        http = probe(tenant)
+        headers = auth(cspm_token(http, tenant))
+        first = http.get(f"{tenant.url}/v2/alert", headers=headers,
+                         params={"timeType": "relative", "limit": 20}).json()
+        assert len(first["items"]) == 20 and len(first["nextPageToken"]) >= 9000
+        late = http.get(f"{tenant.url}/v2/alert", headers=headers,
+                        params={"pageToken": first["nextPageToken"]})
+        assert late.status_code == 414
+        tenant.configure(page_token_bytes=0)
+        first = http.get(f"{tenant.url}/v2/alert", headers=headers, params={"limit": 20}).json()
+        rest = http.get(f"{tenant.url}/v2/alert", headers=headers,
+                        params={"pageToken": first["nextPageToken"], "limit": 20}).json()
+        assert [i["id"] for i in rest["items"]] == [f"P-{i:07d}" for i in range(20, 30)]
+        stray = http.get(f"{tenant.url}/v2/alert", headers=headers,
+                         params={"pageToken": first["nextPageToken"], "timeType": "relative"})
+        assert stray.json()["items"] == []
+        http.close()
+
+
+def test_scan_info_and_the_audit_log_answer_in_their_own_shapes():
+    with FakeTenant(scan_resources=12, audit_logs=150, item_bytes=1000) as tenant:
+        http = probe(tenant)
+        headers = auth(cspm_token(http, tenant))
+        scan = http.post(f"{tenant.url}/v2/resource/scan_info", headers=headers,
+                         json={"limit": 10}).json()
+        assert (len(scan["resources"]), scan["totalMatchedCount"], scan["pageSize"]) == \
+            (10, 12, 10)
+        assert 950 <= len(json.dumps(scan["resources"][0], separators=(",", ":"))) <= 1050
+        audit = http.post(f"{tenant.url}/audit/api/v1/log", headers=headers, json={}).json()
+        assert len(audit["value"]) == 150 and "nextPageToken" not in audit  # (500 a page)
+        for limit in (99, 501):
+            res = http.post(f"{tenant.url}/audit/api/v1/log", headers=headers,
+                            json={"limit": limit})
+            assert res.status_code == 400 and "between 100 and 500" in res.text
+        audit = http.post(f"{tenant.url}/audit/api/v1/log", headers=headers,
+                          json={"limit": 100}).json()
+        rest = http.post(f"{tenant.url}/audit/api/v1/log", headers=headers,
+                         json={"nextPageToken": audit["nextPageToken"], "limit": 100}).json()
+        assert len(rest["value"]) == 50 and "nextPageToken" not in rest
+        # a token of another listing is no token here
+        wrong = http.post(f"{tenant.url}/v2/resource/scan_info", headers=headers,
+                          json={"pageToken": audit["nextPageToken"]})
+        assert wrong.status_code == 400 and "invalid pageToken" in wrong.text
+        tenant.configure(paging_totals=False)
+        scan = http.post(f"{tenant.url}/v2/resource/scan_info", headers=headers, json={}).json()
+        assert "totalMatchedCount" not in scan and len(scan["resources"]) == 12
+        http.close()
+
+
+def test_an_event_search_pages_on_its_own_path():
+    with FakeTenant(search_events=150, search_page_size=100) as tenant:
+        http = probe(tenant)
+        headers = auth(cspm_token(http, tenant))
+        first = http.post(f"{tenant.url}/search/event", headers=headers,
+                          json={"query": "event from cloud.audit_logs"}).json()
+        assert first["searchType"] == "event" and len(first["data"]["items"]) == 100
+        token = first["data"]["nextPageToken"]
+        page = http.post(f"{tenant.url}/search/event/page", headers=headers,
+                         json={"pageToken": token}).json()
+        assert [i["id"] for i in page["items"]] == [f"evt-{i:07d}" for i in range(100, 150)]
+        assert http.post(f"{tenant.url}/search/config/page", headers=headers,
+                         json={"pageToken": token}).status_code == 400
+        http.close()
+
+
+def test_compute_lists_answer_50_a_page_whatever_limit_asks():
+    with FakeTenant(compute_items=130) as tenant:
+        http = probe(tenant)
+        headers = {"Authorization": "Bearer " + cspm_token(http, tenant)}
+        url = f"{tenant.url}/compute/api/v1/defenders"
+        page = http.get(url, headers=headers, params={"offset": 0, "limit": 100})
+        assert len(page.json()) == 50 and page.headers["Total-Count"] == "130"
+        # a script advancing by the 100 it asked for skips objects 50 to 99
+        skipped = http.get(url, headers=headers, params={"offset": 100, "limit": 100}).json()
+        assert skipped[0]["_id"] == "defenders-00100"
+        tenant.configure(compute_page_cap=20, paging_totals=False)
+        page = http.get(url, headers=headers, params={"limit": 50})
+        assert len(page.json()) == 20 and "Total-Count" not in page.headers
+        http.close()
+
+
+def test_compute_rate_limit_answers_bare_429s_per_endpoint():
+    with FakeTenant(compute_rate_limit=(0.01, 3)) as tenant:
+        http = probe(tenant)
+        headers = {"Authorization": "Bearer " + cspm_token(http, tenant)}
+        hosts = [http.get(f"{tenant.url}/compute/api/v1/hosts", headers=headers)
+                 for _ in range(4)]
+        assert [r.status_code for r in hosts] == [200, 200, 200, 429]
+        assert not any(k.lower().startswith(("x-ratelimit", "retry-after"))
+                       for k in hosts[-1].headers)
+        # each list endpoint has its own budget; other Compute calls none
+        assert http.get(f"{tenant.url}/compute/api/v1/images",
+                        headers=headers).status_code == 200
+        assert all(http.get(f"{tenant.url}/compute/api/v1/version",
+                            headers=headers).status_code == 200 for _ in range(4))
+        assert tenant.stats()["throttled"] == 1
+        http.close()
+
+
+def test_page_tokens_of_every_style_expire():
+    with FakeTenant(alerts=30, audit_logs=300, page_token_lifetime=0.2) as tenant:
+        http = probe(tenant)
+        headers = auth(cspm_token(http, tenant))
+        alerts = http.post(f"{tenant.url}/v2/alert", headers=headers, json={"limit": 10}).json()
+        audit = http.post(f"{tenant.url}/audit/api/v1/log", headers=headers,
+                          json={"limit": 100}).json()
+        time.sleep(0.3)
+        for path, body in (("/v2/alert", {"pageToken": alerts["nextPageToken"]}),
+                           ("/audit/api/v1/log", {"nextPageToken": audit["nextPageToken"]})):
+            late = http.post(f"{tenant.url}{path}", headers=headers, json=body)
+            assert late.status_code == 400 and "expired" in late.text
+        http.close()

@@ -70,12 +70,47 @@ class TenantSettings:
     #: resources an RQL config search finds, and the server's page size cap
     search_items: int = 250
     search_page_size: int = 100
-    #: resources behind each Compute list endpoint
+    #: events an RQL event search finds (``POST /search/event``, then
+    #: ``/search/event/page``; pages capped at ``search_page_size``)
+    search_events: int = 250
+    #: objects behind each Compute list endpoint (``GET /compute/api/v1/images``,
+    #: ``hosts``, ``containers``, ``defenders``): ``?offset=&limit=`` over a bare
+    #: array, the total in a ``Total-Count`` header, and at most 50 a page whatever
+    #: ``limit`` asks, without saying so (as Prisma's Compute does)
     compute_items: int = 120
+    #: the most a Compute list answers per page, whatever ``limit`` asks (50, as
+    #: Prisma documents; lower it to see a client that advances by the number asked)
+    compute_page_cap: int = 50
+    #: Compute's documented limit on its list endpoints, ``(replenish_per_second,
+    #: burst)`` per user and endpoint, answered with bare 429s (no ``X-RateLimit-*``
+    #: headers, no ``Retry-After``): ``(1, 30)`` is Prisma's 30 requests per 30 s;
+    #: None (default): off
+    compute_rate_limit: Optional[Tuple[float, float]] = None
+    #: alerts behind ``POST /v2/alert`` (``pageToken`` in the body) and ``GET
+    #: /v2/alert`` (in the query): ``items``, ``totalRows`` and a ``nextPageToken``
+    #: on every page with data, the last one included (the next page is empty);
+    #: ``limit`` at most 10,000 (more is a 400)
+    alerts: int = 250
+    #: resources behind ``POST /v2/resource/scan_info``: as alerts, but under
+    #: ``resources``, with ``totalMatchedCount`` and ``pageSize``
+    scan_resources: int = 250
+    #: entries behind ``POST /audit/api/v1/log``: under ``value``, the next page
+    #: named by ``nextPageToken`` (in the answer and the next body); ``limit``
+    #: 100 to 500 (else a 400), 500 by default
+    audit_logs: int = 250
+    #: announce totals (``totalRows`` of alerts, ``totalMatchedCount``,
+    #: ``Total-Count``); False leaves them out, so only an empty page ends a listing
+    paging_totals: bool = True
+    #: pad every paged item (search results, alerts, resources, audit entries,
+    #: Compute objects) with a ``pad`` field to about this many bytes of JSON
+    item_bytes: int = 0
+    #: make page tokens at least this many characters long (Prisma's reach about
+    #: 43 kB; a request line longer than 8 KiB is answered 414)
+    page_token_bytes: int = 0
     #: self-hosted Compute projects accepted in ``?project=``
     projects: Tuple[str, ...] = ("Central Console", "project-a")
-    #: seconds a search's ``nextPageToken`` stays valid (None: it never expires);
-    #: a late page is answered 400 "pageToken expired"
+    #: seconds a page token (of any paging style) stays valid (None: it never
+    #: expires); a late page is answered 400 "pageToken expired"
     page_token_lifetime: Optional[float] = None
     #: gzip answers of 256 bytes or more when the request accepts gzip
     gzip: bool = False
@@ -207,7 +242,7 @@ class TenantApp:
             if unknown:
                 raise ValueError(f"unknown tenant settings: {sorted(unknown)}")
             for name, value in changes.items():
-                if name in ("rate_limit",) and value is not None:
+                if name in ("rate_limit", "compute_rate_limit") and value is not None:
                     value = tuple(value)
                 if name == "endpoint_rate_limits":
                     value = {k: tuple(v) for k, v in (value or {}).items()}
@@ -216,7 +251,8 @@ class TenantApp:
                 setattr(self.settings, name, value)
             if self.settings.rate_limit_scope not in ("endpoint", "user"):
                 raise ValueError("rate_limit_scope must be 'endpoint' or 'user'")
-            if {"rate_limit", "endpoint_rate_limits", "rate_limit_scope"} & set(changes):
+            if {"rate_limit", "endpoint_rate_limits", "rate_limit_scope",
+                    "compute_rate_limit"} & set(changes):
                 self.buckets.clear()
             if "seed" in changes:
                 self.rng = random.Random(self.settings.seed)
@@ -389,7 +425,10 @@ class TenantApp:
         delay = s.latency + s.rtt
         endpoint, handler, auth = self._route(req)
         fault = self._take_fault(req)
-        if fault is not None:
+        if len(req.target) > _MAX_TARGET:  # (a GET carrying a long page token)
+            body, hdrs = _status_json("request URI too long", "uri_too_long")
+            reply = Reply(414, body, hdrs)
+        elif fault is not None:
             reply = self._fault_reply(fault)
         elif s.error_rate and self.rng.random() < s.error_rate:
             status = self.rng.choice(s.error_statuses)
@@ -422,6 +461,9 @@ class TenantApp:
             # Compute's limits answer a bare 429 and announce nothing, as Prisma's do
             limited, limit_headers = self._rate_limit(user, endpoint,
                                                       announce=auth != "compute")
+            if limited is None and self.settings.compute_rate_limit and \
+                    endpoint in _COMPUTE_LISTS:
+                limited = self._compute_limit(user, endpoint, self.settings.compute_rate_limit)
             if limited is not None:
                 return limited
         else:
@@ -483,6 +525,19 @@ class TenantApp:
         body, hdrs = _status_json("rate limit exceeded", "rate_limit_exceeded")
         hdrs.update(headers)
         return Reply(429, body, hdrs), None
+
+    def _compute_limit(self, user: str, endpoint: str, spec) -> Optional[Reply]:
+        """Compute's 30-per-30-s limit: a bare 429, nothing announced."""
+        with self.lock:
+            key = ("compute:" + user, endpoint)
+            bucket = self.buckets.get(key)
+            if bucket is None:
+                bucket = self.buckets[key] = TokenBucket(*spec)
+            ok, _remaining, _wait = bucket.take()
+            if ok:
+                return None
+            self.c_throttled += 1
+        return Reply(429, b"Too Many Requests", {"Content-Type": "text/plain"})
 
     def _fault_reply(self, fault: dict) -> Reply:
         kind = fault["kind"]
@@ -616,47 +671,158 @@ class TenantApp:
         query = body.get("query")
         if not isinstance(query, str) or not query.strip():
             raise _BadRequest("query is required")
+        kind = _search_kind(req.path)
         limit = _limit(body)
-        items, next_token = self._page(query, 0, limit)
+        items, next_token = self._page(query, 0, limit, kind)
         data = {"items": items, "totalRows": len(items)}
         if next_token:
             data["nextPageToken"] = next_token
         # "data" amid the other keys, as Prisma Cloud answers
-        return self._ok({"query": query, "searchType": "config", "id": secrets.token_hex(8),
+        return self._ok({"query": query, "searchType": kind, "id": secrets.token_hex(8),
                          "data": data, "cloudType": "aws",
                          "timeRange": {"type": "to_now", "value": "epoch"}})
 
     def h_search_page(self, req: Request) -> Reply:
         body = _json_body(req)
-        token = body.get("pageToken")
-        try:
-            state = json.loads(base64.urlsafe_b64decode(token.encode()))  # type: ignore[union-attr]
-            query, offset, issued = state["q"], int(state["o"]), float(state["t"])
-        except Exception:
-            raise _BadRequest("invalid pageToken") from None
-        life = self.settings.page_token_lifetime
-        if life is not None and time.time() - issued > life:
-            raise _BadRequest("pageToken expired")
-        items, next_token = self._page(query, offset, _limit(body))
+        state = self._read_token(body.get("pageToken"), _search_kind(req.path))
+        items, next_token = self._page(str(state.get("q")), int(state["o"]), _limit(body),
+                                       _search_kind(req.path))
         data = {"items": items, "totalRows": len(items)}
         if next_token:
             data["nextPageToken"] = next_token
         return self._ok(data)
 
-    def _page(self, query: str, offset: int, limit: int):
+    def _page(self, query: str, offset: int, limit: int, kind: str = "config"):
         s = self.settings
         size = max(1, min(limit, s.search_page_size))
-        end = min(s.search_items, offset + size)
-        items = [{"id": f"res-{i:07d}", "name": f"resource-{i}", "cloudType": "aws",
-                  "accountId": self._account_list[i % len(self._account_list)]["accountId"]
-                  if self._account_list else "0",
-                  "regionId": "us-east-1", "data": {"index": i}}
-                 for i in range(offset, end)]
+        count = s.search_items if kind == "config" else s.search_events
+        end = min(count, offset + size)
+        accounts = self._account_list
+        if kind == "config":
+            items = [{"id": f"res-{i:07d}", "name": f"resource-{i}", "cloudType": "aws",
+                      "accountId": accounts[i % len(accounts)]["accountId"] if accounts else "0",
+                      "regionId": "us-east-1", "data": {"index": i}}
+                     for i in range(offset, end)]
+        else:
+            items = [{"id": f"evt-{i:07d}", "eventName": "ConsoleLogin", "cloudType": "aws",
+                      "accountId": accounts[i % len(accounts)]["accountId"] if accounts else "0",
+                      "eventTs": 1_700_000_000_000 + i} for i in range(offset, end)]
         next_token = None
-        if end < s.search_items:
-            next_token = base64.urlsafe_b64encode(
-                json.dumps({"q": query, "o": end, "t": round(time.time(), 3)}).encode()).decode()
-        return items, next_token
+        if end < count:
+            next_token = self._token(kind, end, q=query)
+        return self._padded(items), next_token
+
+    # ------------------------------------------------------------------ paged listings
+    def _token(self, kind: str, offset: int, **extra: Any) -> str:
+        """A page token: where the next page starts, when it was issued (for
+        ``page_token_lifetime``), padded to ``page_token_bytes``."""
+        state: Dict[str, Any] = {"q": extra.pop("q", None), "o": offset,
+                                 "t": round(time.time(), 3), "k": kind, **extra}
+        if state["q"] is None:
+            del state["q"]
+        raw = json.dumps(state)
+        want = -(-self.settings.page_token_bytes * 3 // 4)  # base64 grows by 4/3
+        if len(raw) < want:
+            state["p"] = "x" * (want - len(raw) - 8)
+            raw = json.dumps(state)
+        return base64.urlsafe_b64encode(raw.encode()).decode()
+
+    def _read_token(self, token: Any, kind: str) -> Dict[str, Any]:
+        try:
+            state = json.loads(base64.urlsafe_b64decode(token.encode()))
+            int(state["o"]), float(state["t"])
+        except Exception:
+            raise _BadRequest("invalid pageToken") from None
+        if state.get("k", "config") != kind:
+            raise _BadRequest("invalid pageToken")
+        life = self.settings.page_token_lifetime
+        if life is not None and time.time() - float(state["t"]) > life:
+            raise _BadRequest("pageToken expired")
+        return state
+
+    def _padded(self, items: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+        want = self.settings.item_bytes
+        if want and items:
+            room = want - len(_dumps(items[0])) - 9  # (,"pad":"")
+            if room > 0:
+                pad = "x" * room
+                for item in items:
+                    item["pad"] = pad
+        return items
+
+    def _listing(self, req: Request, kind: str, token_field: str, cap: int, low: int,
+                 default: int) -> Tuple[int, int, Optional[Dict[str, Any]], bool]:
+        """``(offset, limit, state, window_with_token)`` of a token-paged call:
+        the token from the body (POST) or the query (GET); ``window_with_token``
+        when anything but the token and the page size came with a token."""
+        fields: Dict[str, Any] = dict(req.query) if req.method == "GET" else _json_body(req)
+        token = fields.get(token_field)
+        raw = fields.get("limit", default)
+        try:
+            limit = int(raw)
+        except (TypeError, ValueError):
+            raise _BadRequest("limit must be an integer") from None
+        if not low <= limit <= cap:
+            raise _BadRequest(f"limit must be between {low} and {cap:,}")
+        if token is None or token == "":
+            return 0, limit, None, False
+        state = self._read_token(token, kind)
+        others = set(fields) - {token_field, "limit"}
+        return int(state["o"]), limit, state, bool(others)
+
+    def h_alerts(self, req: Request) -> Reply:
+        offset, limit, _state, stray = self._listing(req, "alert", "pageToken", 10_000, 1,
+                                                     10_000)
+        total = self.settings.alerts
+        if stray:  # a time window sent again with the token: Prisma answers empty pages
+            return self._ok({"items": [], "totalRows": 0})
+        end = min(total, offset + limit)
+        items = self._padded([
+            {"id": f"P-{i:07d}", "status": "open", "alertTime": 1_700_000_000_000 + i,
+             "policy": {"policyId": f"pol-{i % 40:04d}", "name": f"policy {i % 40}",
+                        "severity": ("low", "medium", "high")[i % 3]},
+             "resource": {"id": f"res-{i:07d}", "cloudType": "aws"}}
+            for i in range(offset, end)])
+        out: Dict[str, Any] = {"items": items}
+        if self.settings.paging_totals:
+            out["totalRows"] = total
+        if items:  # the last page with data names a next page too (which is empty)
+            out["nextPageToken"] = self._token("alert", end)
+        return self._ok(out)
+
+    def h_scan_info(self, req: Request) -> Reply:
+        offset, limit, _state, stray = self._listing(req, "scan", "pageToken", 10_000, 1,
+                                                     10_000)
+        total = self.settings.scan_resources
+        if stray:
+            return self._ok({"resources": [], "pageSize": limit, "totalMatchedCount": 0})
+        end = min(total, offset + limit)
+        items = self._padded([
+            {"id": f"rrn-{i:07d}", "name": f"resource-{i}", "cloudType": "aws",
+             "overallPassed": i % 4 != 0, "scannedPolicies": [{"id": f"pol-{i % 40:04d}"}]}
+            for i in range(offset, end)])
+        out: Dict[str, Any] = {"resources": items, "pageSize": limit}
+        if self.settings.paging_totals:
+            out["totalMatchedCount"] = total
+        if items:
+            out["nextPageToken"] = self._token("scan", end)
+        return self._ok(out)
+
+    def h_audit(self, req: Request) -> Reply:
+        offset, limit, _state, stray = self._listing(req, "audit", "nextPageToken", 500, 100,
+                                                     500)
+        if stray:
+            return self._ok({"value": []})
+        total = self.settings.audit_logs
+        end = min(total, offset + limit)
+        items = self._padded([
+            {"id": f"audit-{i:07d}", "timestamp": 1_700_000_000_000 + i, "user": "admin",
+             "action": f"action {i}", "resourceType": "Login", "result": "Successful"}
+            for i in range(offset, end)])
+        out: Dict[str, Any] = {"value": items}
+        if end < total:
+            out["nextPageToken"] = self._token("audit", end)
+        return self._ok(out)
 
     def h_cns_config(self, req: Request) -> Reply:
         return self._ok({"public-api": self._base_url_fn(req) + "/cna"})
@@ -694,12 +860,13 @@ class TenantApp:
             limit = int(req.query.get("limit", 50))
         except ValueError:
             raise _BadRequest("offset and limit must be integers") from None
-        end = min(total, offset + max(0, min(limit, 100)))
+        end = min(total, offset + max(0, min(limit, self.settings.compute_page_cap)))  # (silently)
         project = req.query.get("project", "Central Console")
-        items = [{"_id": f"{kind}-{i:05d}", "kind": kind, "project": project}
-                 for i in range(offset, end)]
+        items = self._padded([{"_id": f"{kind}-{i:05d}", "kind": kind, "project": project}
+                              for i in range(offset, end)])
         reply = self._ok(items)
-        reply.headers["Total-Count"] = str(total)
+        if self.settings.paging_totals:
+            reply.headers["Total-Count"] = str(total)
         return reply
 
     def h_compute_version(self, req: Request) -> Reply:
@@ -759,6 +926,10 @@ def _limit(body: dict) -> int:
         raise _BadRequest("limit must be an integer") from None
 
 
+def _search_kind(path: str) -> str:
+    return "event" if path.startswith("/search/event") else "config"
+
+
 def _dumps(obj: Any) -> bytes:
     return json.dumps(obj, separators=(",", ":")).encode()
 
@@ -779,6 +950,11 @@ _ROUTES: Dict[str, Dict[str, Any]] = {
     "/cloud": {"GET": ("h_cloud", "cspm")},
     "/search/config": {"POST": ("h_search", "cspm")},
     "/search/config/page": {"POST": ("h_search_page", "cspm")},
+    "/search/event": {"POST": ("h_search", "cspm")},
+    "/search/event/page": {"POST": ("h_search_page", "cspm")},
+    "/v2/alert": {"POST": ("h_alerts", "cspm"), "GET": ("h_alerts", "cspm")},
+    "/v2/resource/scan_info": {"POST": ("h_scan_info", "cspm")},
+    "/audit/api/v1/log": {"POST": ("h_audit", "cspm")},
     "/cnsConfig": {"GET": ("h_cns_config", "cspm")},
     "/license": {"GET": ("h_license", "cspm")},
     "/compute/api/v1/authenticate": {"POST": ("h_compute_auth", None)},
@@ -788,6 +964,12 @@ _ROUTES: Dict[str, Dict[str, Any]] = {
 }
 _PATTERNS = [
     (re.compile(r"^/cloud/(?:[a-z]+/)?[^/]+/?$"), "/cloud/{id}", {"GET": ("h_cloud_one", "cspm")}),
-    (re.compile(r"^/compute/api/v1/(?:hosts|images|containers)/?$"), "/compute/api/v1/{list}",
-     {"GET": ("h_compute_list", "compute")}),
+    *((re.compile(rf"^/compute/api/v1/{kind}/?$"), f"/compute/api/v1/{kind}",
+       {"GET": ("h_compute_list", "compute")})
+      for kind in ("hosts", "images", "containers", "defenders")),
 ]
+#: the Compute list endpoints (each limited on its own by ``compute_rate_limit``)
+_COMPUTE_LISTS = frozenset(f"GET /compute/api/v1/{kind}"
+                           for kind in ("hosts", "images", "containers", "defenders"))
+#: longest request line (method, path and query) answered; longer ones get 414
+_MAX_TARGET = 8192

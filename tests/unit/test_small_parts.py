@@ -133,7 +133,7 @@ class Pages:
         self.bodies = list(bodies)
         self.sent = []
 
-    def _send(self, method, url, json=None, **send):
+    def request(self, method, url, json=None, **send):  # (the session's public call)
         self.sent.append((url, dict(json)))
         body = self.bodies.pop(0)
         if isinstance(body, Exception):
