@@ -16,7 +16,7 @@ lives on ``self``, so any number of threads can share one session.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Collection, Dict, Iterable, List, NoReturn, Optional, Tuple, cast
+from typing import Any, Callable, Collection, Dict, Iterable, List, Optional, Tuple, cast
 from urllib.parse import urlsplit
 
 import requests
@@ -42,6 +42,7 @@ from ._retry import (
     decide,
 )
 from ._rql import MAX_PAGES, config_search_pages, total_rows
+from ._session_pickle import reduce_session
 from ._transport import Timeout, Transport, normalize_verify
 from ._types import JSON, Proxies, Verify
 
@@ -102,10 +103,8 @@ class Session(LoginSupport):
         """The pooled transport this session sends through."""
         return self._transport
 
-    def __reduce__(self) -> NoReturn:
-        raise TypeError(f"a {type(self).__name__} holds a token, sockets and locks and is not "
-                        f"pickled: pickle its session manager instead (its copy logs in on "
-                        f"first use in the other process)")
+    def __reduce__(self) -> Tuple[Any, ...]:  # as its manager's session (no token, no socket)
+        return reduce_session(self)
 
     def _set_tenant(self, tenant_name: str, a_key: str, s_key: str, api_url: str,
                     verify: Any, proxies: Optional[Proxies]) -> None:
