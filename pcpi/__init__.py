@@ -20,6 +20,7 @@ from . import (  # noqa: E402
            saas_session_manager,
            session_loader,
 )
+from ._fanout import FanOutInterrupted, FanOutResult, fan_out  # noqa: E402
 from ._pacing import Pacer  # noqa: E402
 from ._policy import Backoff, RetryPolicy  # noqa: E402
 from ._session_base import Session  # noqa: E402
@@ -32,4 +33,5 @@ from .saas_session_manager import SaaSSessionManager  # noqa: E402
 __all__ = ["__version__", "errors", "session_loader", "saas_session_manager",
            "onprem_session_manager", "Backoff", "RetryPolicy", "Pacer", "Transport",
            "DEFAULT_TIMEOUT", "Session", "CSPMSession", "SaaSCWPSession", "CWPSession",
-           "CNASession", "SessionManager", "SaaSSessionManager", "CWPSessionManager"]
+           "CNASession", "SessionManager", "SaaSSessionManager", "CWPSessionManager",
+           "fan_out", "FanOutResult", "FanOutInterrupted"]
