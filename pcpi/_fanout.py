@@ -15,6 +15,7 @@ is :class:`Ledger`, which does no I/O.
 from __future__ import annotations
 
 import collections
+import functools
 import json
 import queue
 from concurrent.futures import CancelledError, Executor, Future
@@ -287,6 +288,7 @@ def _run(fn: Callable[[Any], Any], items: Sequence[Any], pool: Executor, workers
          report: Optional[Progress], on_result: Optional[Callable[[Any, Any], Any]],
          log: Log) -> None:
     """The rounds: keep up to ``workers`` items submitted, record what finishes."""
+    submit = _submitter(pool)
     finished: "queue.SimpleQueue[Future[Any]]" = queue.SimpleQueue()
     in_flight: Dict["Future[Any]", int] = {}
     pending = ledger.pending
@@ -300,7 +302,7 @@ def _run(fn: Callable[[Any], Any], items: Sequence[Any], pool: Executor, workers
             while pending or in_flight:
                 while pending and len(in_flight) < workers:
                     index = pending.popleft()
-                    future = pool.submit(fn, items[index])
+                    future = submit(fn, items[index])
                     in_flight[future] = index
                     future.add_done_callback(finished.put)
                 batch = [finished.get()]
@@ -324,6 +326,17 @@ def _run(fn: Callable[[Any], Any], items: Sequence[Any], pool: Executor, workers
         for future in in_flight:
             future.cancel()
         raise
+
+
+def _submitter(pool: Executor) -> Callable[..., "Future[Any]"]:
+    """``pool.submit``; for Dask's executor, asking for a new task each time: by
+    default Dask takes a task with the same function and arguments as one it
+    already has for the same task, and would hand a retry round the failure
+    of the round before without calling anything."""
+    kind = type(pool)
+    if kind.__name__ == "ClientExecutor" and kind.__module__.startswith("distributed."):
+        return functools.partial(pool.submit, pure=False)
+    return pool.submit
 
 
 def _collect(batch: List["Future[Any]"], in_flight: Dict["Future[Any]", int],
