@@ -73,7 +73,7 @@ def main() -> int:
                           rate_limit_scope="user") as tenant, \
             tempfile.TemporaryDirectory() as tmp, \
             LocalCluster(n_workers=args.processes, threads_per_worker=args.threads,
-                         processes=True, dashboard_address=None,
+                         processes=True, dashboard_address=":0",
                          silence_logs=logging.ERROR) as cluster, \
             Client(cluster) as client:
         client.run(worker_setup)

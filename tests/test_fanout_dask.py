@@ -22,7 +22,7 @@ from ._fanout_items import add_items, calls_per_item, fetch, fetch_via_manager
 def dask_client():
     logging.getLogger("distributed").setLevel(logging.ERROR)
     with LocalCluster(n_workers=2, threads_per_worker=2, processes=True,
-                      dashboard_address=None, silence_logs=logging.ERROR) as cluster, \
+                      dashboard_address=":0", silence_logs=logging.ERROR) as cluster, \
             Client(cluster, timeout=60) as client:
         yield client
 
