@@ -17,7 +17,7 @@ is not needed (the credentials travel in the pickled tasks: keep the cluster's
 network private).
 
     python examples/dask_fanout.py [--calls 1000] [--processes 2] [--threads 25]
-                                   [--rate 50] [--burst 10] [--json]
+                                   [--rate 50] [--burst 10] [--scope user] [--json]
 
 Needs ``pip install -e ".[testing,progress]" "dask[distributed]"``.
 """
@@ -60,6 +60,9 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=25, help="threads per worker process")
     ap.add_argument("--rate", type=float, default=50.0, help="the user's calls per second")
     ap.add_argument("--burst", type=int, default=10)
+    ap.add_argument("--scope", choices=["user", "endpoint"], default="user",
+                    help="one bucket for all the user's endpoints, logins included (as "
+                         "documented for Prisma Cloud), or one per endpoint")
     ap.add_argument("--json", action="store_true", help="print one JSON line, no bar")
     args = ap.parse_args()
     try:
@@ -70,7 +73,7 @@ def main() -> int:
     workers = args.processes * args.threads
 
     with FakeTenant.spawn(latency=0.02, rtt=0.01, rate_limit=(args.rate, args.burst),
-                          rate_limit_scope="user") as tenant, \
+                          rate_limit_scope=args.scope) as tenant, \
             tempfile.TemporaryDirectory() as tmp, \
             LocalCluster(n_workers=args.processes, threads_per_worker=args.threads,
                          processes=True, dashboard_address=":0",
@@ -97,9 +100,12 @@ def main() -> int:
 
     requests_made = st["requests"]
     throttled = st["responses_by_status"].get("429", 0)
-    # every call and every login draws on the user's one bucket
-    bound = max(0.0, requests_made - throttled - args.burst) / args.rate
-    figures = {"calls": args.calls, "processes": args.processes, "threads": args.threads,
+    # what the bucket of GET /cloud/{id} allows; with one bucket per user, the
+    # workers' logins draw on it too
+    drawn = requests_made - throttled - (st["logins"] if args.scope == "endpoint" else 0)
+    bound = max(0.0, drawn - args.burst) / args.rate
+    figures = {"calls": args.calls, "scope": args.scope, "processes": args.processes,
+               "threads": args.threads,
                "rate": args.rate, "burst": args.burst, "wall": round(wall, 3),
                "bound": round(bound, 3), "wall_vs_bound": round(wall / bound, 4),
                "requests": requests_made, "s429": throttled,

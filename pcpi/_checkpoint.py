@@ -23,7 +23,7 @@ import json
 import os
 import sqlite3
 import time
-from typing import Any, Callable, Dict, Iterable, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Sequence, Tuple, Union
 
 __all__ = ["Checkpoint", "describe_job", "key_text", "result_text", "PathLike"]
 
@@ -191,8 +191,3 @@ class Checkpoint:
 
     def close(self) -> None:
         self._db.close()
-
-
-def open_checkpoint(path: Optional[PathLike], job: str) -> Optional[Checkpoint]:
-    """A :class:`Checkpoint` at ``path``, or None when there is none."""
-    return None if path is None else Checkpoint(path, job)

@@ -36,6 +36,7 @@ from typing import (
 from ._checkpoint import Checkpoint, PathLike, describe_job, key_text, result_text
 from ._log import Log
 from ._progress import Progress, ProgressArg, reporter
+from ._progress import check as check_progress
 from ._workers import DaemonThreads
 
 __all__ = ["fan_out", "FanOutResult", "FanOutInterrupted", "Ledger", "MAX_TRACEBACKS"]
@@ -199,6 +200,7 @@ def fan_out(fn: Callable[[_I], _R], items: Iterable[_I], *, workers: int = 32,
     session managers.
     """
     _check(workers, retries, executor, on_result)
+    check_progress(progress)
     if isinstance(items, (str, bytes)):
         raise TypeError("items is a string: pass a list (or any iterable) of items")
     seq: Sequence[_I] = items if isinstance(items, (list, tuple)) else list(items)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from typing import Any, Callable, Optional, Union
 
-__all__ = ["Progress", "ProgressArg", "reporter"]
+__all__ = ["Progress", "ProgressArg", "reporter", "check", "require_tqdm"]
 
 #: ``progress=`` of :func:`pcpi.fan_out`
 ProgressArg = Union[bool, None, Callable[[int, int, int], Any]]
@@ -44,12 +44,7 @@ class _Callback(Progress):
 
 class _Bar(Progress):
     def __init__(self, total: int, done: int, failed: int) -> None:
-        try:
-            from tqdm import tqdm  # type: ignore[import-untyped,unused-ignore]
-        except ImportError:
-            raise ImportError('fan_out(progress=True) draws its bar with tqdm, which pcpi does '
-                              'not install by itself: pip install "pcpi[progress]" (or pass '
-                              'progress=a function of (done, total, failed))') from None
+        tqdm = require_tqdm()
         stream = sys.stderr
         interactive = bool(getattr(stream, "isatty", lambda: False)())
         self._bar = tqdm(total=total, initial=done, file=stream, unit="item", desc="fan_out",
@@ -80,15 +75,33 @@ class _Bar(Progress):
         self._bar.close()  # (draws the final counts)
 
 
+def require_tqdm() -> Any:
+    """tqdm's bar class, or an ImportError that names the extra."""
+    try:
+        from tqdm import tqdm  # type: ignore[import-untyped,unused-ignore]
+    except ImportError:
+        raise ImportError('fan_out(progress=True) draws its bar with tqdm, which pcpi does '
+                          'not install by itself: pip install "pcpi[progress]" (or pass '
+                          'progress=a function of (done, total, failed))') from None
+    return tqdm
+
+
+def check(progress: ProgressArg) -> None:
+    """Fail now, before any work, if ``progress`` cannot be shown."""
+    if progress is True:
+        require_tqdm()
+    elif progress is not None and progress is not False and not callable(progress):
+        raise TypeError(f"progress must be True (a tqdm bar on stderr), False, or a function "
+                        f"of (done, total, failed), not {type(progress).__name__}")
+
+
 def reporter(progress: ProgressArg, total: int, done: int, failed: int) -> Optional[Progress]:
     """The :class:`Progress` that ``progress=`` asks for (None for none)."""
     if progress is None or progress is False:
         return None
     if progress is True:
         return _Bar(total, done, failed)
-    if callable(progress):
-        report = _Callback(progress, total)
-        report.update(done, failed)
-        return report
-    raise TypeError(f"progress must be True (a tqdm bar on stderr), False, or a function of "
-                    f"(done, total, failed), not {type(progress).__name__}")
+    check(progress)
+    report = _Callback(progress, total)
+    report.update(done, failed)
+    return report

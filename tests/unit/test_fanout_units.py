@@ -363,3 +363,44 @@ def test_the_default_threads_are_bounded_by_workers():
 
     assert fan_out(fn, range(30), workers=3).succeeded == 30
     assert peak[0] == 3
+
+
+class _Broken:
+    def __repr__(self):
+        raise RuntimeError("no repr")
+
+
+def test_an_item_without_a_repr_is_still_named_in_errors_and_logs(tmp_path, caplog):
+    with pytest.raises(TypeError, match=r"item 0 \(<_Broken>\) gives a _Broken"):
+        fan_out(_double, [_Broken()], checkpoint=tmp_path / "job.db")
+
+    def fn(item):
+        raise ValueError("x" * 300)
+
+    with caplog.at_level("WARNING", logger="pcpi"):
+        result = fan_out(fn, [_Broken()])
+    assert result.failed == 1
+    assert "the first: <_Broken>: ValueError: " + "x" * 200 + "..." in caplog.text
+
+
+def test_an_executor_shut_down_under_the_job_cancels_its_items_then_stops_it():
+    pool = ThreadPoolExecutor(1)
+    seen = []
+
+    def fn(item):
+        if item == 0:
+            pool.shutdown(wait=False, cancel_futures=True)
+        return item
+
+    with pytest.raises(RuntimeError, match="shutdown"):
+        fan_out(fn, range(6), workers=3, executor=pool,
+                progress=lambda done, total, failed: seen.append(failed))
+    assert seen[-1] == 2  # the two items it cancelled: failures (CancelledError)
+
+
+def test_progress_is_checked_before_any_work(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+    calls = []
+    with pytest.raises(ImportError, match="pcpi"):
+        fan_out(calls.append, [1], progress=True, checkpoint=tmp_path / "job.db")
+    assert calls == [] and not (tmp_path / "job.db").exists()
