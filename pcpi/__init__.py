@@ -10,6 +10,8 @@
 Every session of a tenant shares one pooled ``requests.Session``; calls retry
 401s (one re-login for all threads), 429/5xx (backoff that resets after
 recovery) and connection failures of calls that are safe to repeat.
+:func:`fan_out` makes one call per item, bounded, with failures kept, retry
+rounds, progress and a checkpoint, on threads, processes or Dask.
 """
 
 __version__ = "1.1.0"
