@@ -21,6 +21,8 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable, Dict, Tuple, Type
 
+from . import _fork
+
 __all__ = ["reduce_session"]
 
 _lazy_types: Dict[type, type] = {}
@@ -31,10 +33,7 @@ _OWN = frozenset({"__reduce__", "__reduce_ex__", "__class__", "__dict__", "_pcpi
 
 def reduce_session(session: Any) -> Tuple[Any, ...]:
     """``session.__reduce__()``: rebuilt as its manager's session ``name``."""
-    ref = session.__dict__.get("_pcpi_ref")
-    if ref is not None:  # a stand-in not used since it was unpickled
-        return _session_of, ref
-    cls = type(session)
+    cls = type(session)  # (a stand-in has its own __reduce__)
     owner = session.__dict__.get("_pcpi_manager")
     if owner is not None:
         manager, name = owner
@@ -128,3 +127,11 @@ def _lazy_type(cls: Type[Any]) -> type:
                 "__doc__": cls.__doc__, "__getattribute__": _get, "__setattr__": _set,
                 "__delattr__": _delete, "__reduce__": _reduce, "__reduce_ex__": _reduce_ex})
         return found
+
+
+def _after_fork() -> None:
+    global _lazy_lock
+    _lazy_lock = threading.Lock()  # it may have been held at fork time
+
+
+_fork.register_function(_after_fork)
