@@ -383,12 +383,25 @@ def test_an_item_without_a_repr_is_still_named_in_errors_and_logs(tmp_path, capl
     assert "the first: <_Broken>: ValueError: " + "x" * 200 + "..." in caplog.text
 
 
+class _CountingPool(ThreadPoolExecutor):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.submitted = threading.Semaphore(0)
+
+    def submit(self, *args, **kwargs):
+        future = super().submit(*args, **kwargs)
+        self.submitted.release()
+        return future
+
+
 def test_an_executor_shut_down_under_the_job_cancels_its_items_then_stops_it():
-    pool = ThreadPoolExecutor(1)
+    pool = _CountingPool(1)
     seen = []
 
     def fn(item):
         if item == 0:
+            for _ in range(3):  # items 1 and 2 are queued behind this one
+                assert pool.submitted.acquire(timeout=10)
             pool.shutdown(wait=False, cancel_futures=True)
         return item
 
