@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 
+import dask
 import pytest
 from distributed import Client, LocalCluster
 
@@ -17,12 +18,19 @@ from pcpi.saas_session_manager import SaaSSessionManager
 
 from ._fanout_items import add_items, calls_per_item, fetch, fetch_via_manager
 
+# The suite shares two cores with timing-sensitive tests (pacing): no sampling
+# profiler in the workers (a thread waking every 10 ms in each), no dashboards.
+_QUIET = {"distributed.worker.profile.enabled": False,
+          "distributed.admin.system-monitor.interval": "2s"}
+
 
 @pytest.fixture(scope="module")
 def dask_client():
     logging.getLogger("distributed").setLevel(logging.ERROR)
-    with LocalCluster(n_workers=2, threads_per_worker=2, processes=True,
-                      dashboard_address=":0", silence_logs=logging.ERROR) as cluster, \
+    with dask.config.set(_QUIET), \
+            LocalCluster(n_workers=2, threads_per_worker=2, processes=True,
+                         dashboard_address=None, worker_dashboard_address=None,
+                         silence_logs=logging.ERROR) as cluster, \
             Client(cluster, timeout=60) as client:
         yield client
 
