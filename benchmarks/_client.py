@@ -2,9 +2,9 @@
 
 Reads a JSON config from argv[1], builds the client (logging in), makes one
 warm-up call, prints ``READY`` and waits for ``GO`` on stdin, then sends
-``GET /cloud`` N times through ThreadPoolExecutor(W) (a plain loop for W=1)
-and prints one JSON line of results: wall time, CPU from getrusage, failures,
-time spent sleeping (backoff).
+``GET /cloud`` N times through ThreadPoolExecutor(W) (a plain loop for W=1; the
+pcpi-fanout clients: ``pcpi.fan_out``) and prints one JSON line of results:
+wall time, CPU from getrusage, failures, time spent sleeping (backoff).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def build(cfg: dict):
     """Returns a function doing one GET /cloud and returning the status code."""
     kind, url, ca = cfg["client"], cfg["url"], cfg["ca_path"]
     ak, sk = cfg["access_key"], cfg["secret_key"]
-    if kind in ("pcpi", "pcpi-nopace", "pcpi-1.0.1"):
+    if kind in ("pcpi", "pcpi-nopace", "pcpi-1.0.1", "pcpi-fanout", "pcpi-fanout-ckpt"):
         if kind == "pcpi-1.0.1":
             sys.path.insert(0, cfg["pcpi101_dir"])
         else:
@@ -165,7 +165,24 @@ def main() -> int:
     cpu0 = _cpu()
     t0 = time.perf_counter()
     finished = True
-    if w == 1:
+    if cfg["client"].startswith("pcpi-fanout"):
+        # the same calls through pcpi.fan_out instead of the bare loop below
+        # (its checkpoint, for -ckpt, on the disk this repository is on)
+        from pcpi import fan_out
+
+        options = {}
+        if cfg["client"] == "pcpi-fanout-ckpt":
+            os.makedirs(os.path.join(ROOT, "benchmarks", ".cache"), exist_ok=True)
+            options["checkpoint"] = os.path.join(ROOT, "benchmarks", ".cache",
+                                                 f"fanout-{os.getpid()}.db")
+        result = fan_out(lambda _i: call(), range(n), workers=w, **options)
+        codes = [r for r in result.results if r is not None]
+        errors = [type(exc).__name__ for _item, exc in result.failures]
+        for path in [options.get("checkpoint", "")] * bool(options):
+            for suffix in ("", "-wal", "-shm"):
+                if os.path.exists(path + suffix):
+                    os.remove(path + suffix)
+    elif w == 1:
         deadline = t0 + limit
         for i in range(n):
             one(i)

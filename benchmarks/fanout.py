@@ -8,6 +8,7 @@ medians with min-max, and as ratios taken within the same pass.
     python benchmarks/fanout.py --scenario S1          # one scenario
     python benchmarks/fanout.py --all --write          # S1-S4 + plot, rewrites BENCHMARKS.md
     python benchmarks/fanout.py --scenario SEED        # 35,000 calls at W=150 (slow)
+    python benchmarks/fanout.py --scenario FO --repeat 5   # pcpi.fan_out vs the bare loop
 
 pcpi 1.0.1 is installed at run time into benchmarks/.cache (never committed).
 """
@@ -38,6 +39,7 @@ CACHE = os.path.join(HERE, ".cache")
 PCPI101_DIR = os.path.join(CACHE, "pcpi-1.0.1")
 CLIENTS = ("pcpi", "pcpi-1.0.1", "requests", "http.client")
 LABEL = {"pcpi": "pcpi (this)", "pcpi-nopace": "pcpi, pacing off", "pcpi-1.0.1": "pcpi 1.0.1",
+         "pcpi-fanout": "pcpi.fan_out", "pcpi-fanout-ckpt": "pcpi.fan_out, checkpoint",
          "requests": "requests floor", "http.client": "http.client floor"}
 
 S1_TENANT = {"latency": 0.05, "rtt": 0.02}
@@ -59,6 +61,10 @@ SCENARIOS: Dict[str, dict] = {
             "runs": [(6000, 150)]},
     "S4": {"title": "S4 transient faults: latency 50 ms, 5% 500/502/503",
            "tenant": {"latency": 0.05, "error_rate": 0.05, "seed": 7}, "runs": [(2000, 50)]},
+    # fan_out against the bare ThreadPoolExecutor loop ("pcpi (this)"), same calls
+    "FO": {"title": "FO pcpi.fan_out vs a bare ThreadPoolExecutor loop: latency 50 ms, "
+                    "RTT 20 ms", "tenant": S1_TENANT, "runs": [(3000, 150)],
+           "clients": ("pcpi", "pcpi-fanout", "pcpi-fanout-ckpt")},
     "SEED": {"title": "Seed-size: 35,000 calls at W=150, S1 network", "tenant": S1_TENANT,
              "runs": [(35000, 150)]},
 }
@@ -156,7 +162,8 @@ def run_scenario(name: str, clients, repeat: int, max_seconds: float, runs=None,
     spec = SCENARIOS[name]
     settings = dict(spec["tenant"])
     if extra:
-        clients = list(clients) + [c for c in spec.get("extra", ()) if c not in clients]
+        clients = list(spec.get("clients", clients))
+        clients += [c for c in spec.get("extra", ()) if c not in clients]
     server_cpu, client_cpu, plan = cpu_plan()
     results = []
     with FakeTenant.spawn(cpu=server_cpu, **settings) as tenant:
@@ -279,6 +286,21 @@ def targets(name: str, results) -> List[str]:
                            f"{med([r['wall'] / r['bound'] for r in off]):.2f}, 429s "
                            f"{med([r['s429'] / r['n'] for r in off]):.1%} of calls, failed "
                            f"{max(r['failed'] for r in off)}")
+    elif name == "FO":
+        for client, what in (("pcpi-fanout", "fan_out"),
+                             ("pcpi-fanout-ckpt", "fan_out with a checkpoint")):
+            if {client, "pcpi"} <= clients:
+                wr, lo, hi = pass_ratio(results, 3000, 150, client, "pcpi")
+                cr, clo, chi = pass_ratio(results, 3000, 150, client, "pcpi", "cpu")
+                if client == "pcpi-fanout":
+                    line(wr <= 1.05, f"{what} wall vs the bare loop {wr:.3f}× (passes "
+                                     f"{lo:.3f}–{hi:.3f}); target ≤ 1.05×")
+                    line(cr <= 1.10, f"{what} client CPU/call vs the bare loop {cr:.3f}× "
+                                     f"(passes {clo:.3f}–{chi:.3f}); target ≤ 1.10×")
+                else:
+                    out.append(f"- INFO: {what} vs the bare loop: wall {wr:.3f}× (passes "
+                               f"{lo:.3f}–{hi:.3f}), client CPU/call {cr:.3f}× (passes "
+                               f"{clo:.3f}–{chi:.3f})")
     elif name in ("S3", "S3F"):
         g = [r for r in results if r["client"] == "pcpi"]
         failed = max(r["failed"] for r in g)

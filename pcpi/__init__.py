@@ -10,6 +10,8 @@
 Every session of a tenant shares one pooled ``requests.Session``; calls retry
 401s (one re-login for all threads), 429/5xx (backoff that resets after
 recovery) and connection failures of calls that are safe to repeat.
+:func:`fan_out` makes one call per item, bounded, with failures kept, retry
+rounds, progress and a checkpoint, on threads, processes or Dask.
 """
 
 __version__ = "1.1.0"
@@ -20,6 +22,7 @@ from . import (  # noqa: E402
            saas_session_manager,
            session_loader,
 )
+from ._fanout import FanOutInterrupted, FanOutResult, fan_out  # noqa: E402
 from ._pacing import Pacer  # noqa: E402
 from ._pager import Pager  # noqa: E402
 from ._policy import Backoff, RetryPolicy  # noqa: E402
@@ -33,4 +36,5 @@ from .saas_session_manager import SaaSSessionManager  # noqa: E402
 __all__ = ["__version__", "errors", "session_loader", "saas_session_manager",
            "onprem_session_manager", "Backoff", "RetryPolicy", "Pacer", "Pager", "Transport",
            "DEFAULT_TIMEOUT", "Session", "CSPMSession", "SaaSCWPSession", "CWPSession",
-           "CNASession", "SessionManager", "SaaSSessionManager", "CWPSessionManager"]
+           "CNASession", "SessionManager", "SaaSSessionManager", "CWPSessionManager",
+           "fan_out", "FanOutResult", "FanOutInterrupted"]

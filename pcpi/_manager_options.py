@@ -7,7 +7,11 @@ token, a socket, a lock or a pool.  Unpickled in another process (a
 its own transport, and each session the original had logs in on first use.
 Copies with the same settings unpickled in one process are one manager (at
 most :data:`MAX_RESTORED` are kept), so a worker that receives it with every
-task logs in once, not once per task.
+task logs in once, not once per task.  A copy pickled again before its first
+use carries the sessions it has still to create (Dask unpickles a task's
+arguments in its scheduler and pickles them again for a worker), so any number
+of round trips give the same manager.  Sessions pickle through their manager
+(:mod:`pcpi._session_pickle`).
 """
 
 from __future__ import annotations
@@ -103,6 +107,12 @@ class ManagerOptions:
         self.retries = retries
         self.retry_policy: RetryPolicy = retry_policy or RetryPolicy()
 
+    def _adopt(self, name: str, session: Any) -> None:
+        """Keep ``session`` as attribute ``name``, and tell the session which
+        manager and attribute it is, so that it pickles as them."""
+        session._pcpi_manager = (self, name)
+        setattr(self, name, session)
+
     def _session_options(self) -> Dict[str, Any]:
         return {"transport": self.transport, "retries": self.retries,
                 "retry_policy": self.retry_policy}
@@ -112,7 +122,11 @@ class ManagerOptions:
         raise NotImplementedError
 
     def __reduce__(self) -> Tuple[Any, ...]:
-        sessions = tuple(name for name in self._SESSIONS if self.__dict__.get(name))
+        # a session it has, or one an unpickled copy has still to create (left out
+        # of its __dict__ until then)
+        state = self.__dict__
+        sessions = tuple(name for name in self._SESSIONS
+                         if state.get(name) or name not in state)
         return _restore, (type(self), self._constructor_args(), self._options, self.logger,
                           sessions)
 
@@ -146,26 +160,35 @@ class ManagerOptions:
 def _restore(cls: Callable[..., ManagerOptions], args: Tuple[Any, ...],
              options: Dict[str, Any], logger: Any,
              sessions: Tuple[str, ...]) -> "ManagerOptions":
-    """Rebuild a pickled manager, or return the copy this process already has."""
+    """Rebuild a pickled manager, or return the copy this process already has
+    (with ``sessions`` it had not created yet now to be created on first use)."""
     key = hashlib.sha256(pickle.dumps((cls.__module__, cls.__qualname__, args, options,
-                                       getattr(logger, "name", repr(type(logger))), sessions))
+                                       getattr(logger, "name", repr(type(logger)))))
                          ).digest()
     with _restored_lock:
         found = _restored.get(key)
         if found is not None:
             _restored.move_to_end(key)
-            return found
-    manager = cls(*args, logger=logger, **options)
-    for name in sessions:
-        manager.__dict__.pop(name, None)  # created (logged in) on first use
-    with _restored_lock:
-        found = _restored.setdefault(key, manager)
-        _restored.move_to_end(key)
-        while len(_restored) > MAX_RESTORED:
-            _restored.popitem(last=False)
-    if found is not manager:  # another thread restored the same one meanwhile
-        manager.close()
+    if found is None:
+        manager = cls(*args, logger=logger, **options)
+        with _restored_lock:
+            found = _restored.setdefault(key, manager)
+            _restored.move_to_end(key)
+            while len(_restored) > MAX_RESTORED:
+                _restored.popitem(last=False)
+        if found is not manager:  # another thread restored the same one meanwhile
+            manager.close()
+    _expect(found, sessions)
     return found
+
+
+def _expect(manager: ManagerOptions, sessions: Tuple[str, ...]) -> None:
+    """Have ``manager`` create ``sessions`` on first use, those it has not yet."""
+    state = manager.__dict__
+    with state["_lazy"]:
+        for name in sessions:
+            if name in state and not state[name]:  # ({} until created, as in 1.0.1)
+                del state[name]  # created (logged in) on first use
 
 
 def _forget_restored() -> None:

@@ -23,7 +23,6 @@ from typing import (
     Dict,
     Iterable,
     List,
-    NoReturn,
     Optional,
     Tuple,
     Type,
@@ -56,6 +55,7 @@ from ._retry import (
     decide,
 )
 from ._rql import MAX_PAGES, config_search_pages, total_rows
+from ._session_pickle import reduce_session
 from ._transport import Timeout, Transport, normalize_verify
 from ._types import JSON, Proxies, Verify
 
@@ -118,10 +118,8 @@ class Session(LoginSupport):
         """The pooled transport this session sends through."""
         return self._transport
 
-    def __reduce__(self) -> NoReturn:
-        raise TypeError(f"a {type(self).__name__} holds a token, sockets and locks and is not "
-                        f"pickled: pickle its session manager instead (its copy logs in on "
-                        f"first use in the other process)")
+    def __reduce__(self) -> Tuple[Any, ...]:  # as its manager's session (no token, no socket)
+        return reduce_session(self)
 
     def _set_tenant(self, tenant_name: str, a_key: str, s_key: str, api_url: str,
                     verify: Any, proxies: Optional[Proxies]) -> None:

@@ -73,5 +73,5 @@ class CWPSessionManager(SessionManager):
         session = CWPSession(self.tenant, self.api_url, self.uname, self.passwd, self.verify,
                              self.proxies, self.project_flag, self.logger,
                              **self._session_options())
-        self.cwp_session = session
+        self._adopt("cwp_session", session)  # (it pickles as this manager's cwp_session)
         return session

@@ -76,7 +76,7 @@ class SaaSSessionManager(SessionManager):
         """Log in to CSPM and return the session (kept as ``self.cspm_session``)."""
         session = CSPMSession(self.tenant, self.a_key, self.s_key, self.api_url, self.verify,
                               self.proxies, logger=self.logger, **self._session_options())
-        self.cspm_session = session
+        self._adopt("cspm_session", session)  # (it pickles as this manager's cspm_session)
         return session
 
     @boundary(self_logger)
@@ -87,7 +87,7 @@ class SaaSSessionManager(SessionManager):
         session = SaaSCWPSession(self.tenant, self.a_key, self.s_key, self.api_url,
                                  self.verify, self.proxies, logger=self.logger,
                                  cspm_session=self.cspm_session, **self._session_options())
-        self.saas_cwp_session = session
+        self._adopt("saas_cwp_session", session)  # (it pickles as this manager's saas_cwp_session)
         return session
 
     @boundary(self_logger)
@@ -98,5 +98,5 @@ class SaaSSessionManager(SessionManager):
         session = CNASession(self.tenant, self.a_key, self.s_key, self.api_url, self.verify,
                              self.proxies, logger=self.logger, cspm_session=self.cspm_session,
                              **self._session_options())
-        self.cna_session = session
+        self._adopt("cna_session", session)  # (it pickles as this manager's cna_session)
         return session

@@ -92,6 +92,9 @@ class _Stats:
             self.open_connections: int = getattr(self, "open_connections", 0)
             self.max_concurrent_connections: int = self.open_connections
             self.connections_reset = 0
+            # requests read and not yet answered (stalls and latency included)
+            self.requests_in_flight: int = getattr(self, "requests_in_flight", 0)
+            self.max_requests_in_flight: int = self.requests_in_flight
 
     def snapshot(self) -> Dict[str, int]:
         with self.lock:
@@ -102,6 +105,7 @@ class _Stats:
                 "open_connections": self.open_connections,
                 "max_concurrent_connections": self.max_concurrent_connections,
                 "connections_reset": self.connections_reset,
+                "max_requests_in_flight": self.max_requests_in_flight,
             }
 
 
@@ -156,11 +160,21 @@ class _Connection(asyncio.Protocol):
                 if req is None:
                     break
                 served += 1
-                reply = server.app.handle(req)
-                limit = server.app.max_requests_per_connection()
-                if not req.keep_alive or (limit and served >= limit):
-                    reply.close = True
-                if not await self._send(reply):
+                stats = server.stats
+                with stats.lock:
+                    stats.requests_in_flight += 1
+                    stats.max_requests_in_flight = max(stats.max_requests_in_flight,
+                                                       stats.requests_in_flight)
+                try:
+                    reply = server.app.handle(req)
+                    limit = server.app.max_requests_per_connection()
+                    if not req.keep_alive or (limit and served >= limit):
+                        reply.close = True
+                    sent = await self._send(reply)
+                finally:
+                    with stats.lock:
+                        stats.requests_in_flight -= 1
+                if not sent:
                     break
                 if reply.close:
                     self._close()
