@@ -69,9 +69,10 @@ LIFETIME_RANGE = (0.001, 30 * 86400.0)
 
 FRESH, DUE, EXPIRED = "fresh", "due", "expired"
 #: what asking the tenant about a token found: it lives (and was extended); it is
-#: dead (and a login replaced it); or a renewal replaced it, which says nothing
-#: about the old one (no extend API); or another thread replaced it meanwhile
-ALIVE, DEAD, RENEWED, REPLACED = "alive", "dead", "renewed", "replaced"
+#: dead (and a login replaced it); a renewal replaced it, which says nothing about
+#: the old one (no extend API); the question got no answer (the extend failed
+#: otherwise; a login replaced it); or another thread replaced it meanwhile
+ALIVE, DEAD, RENEWED, UNKNOWN, REPLACED = "alive", "dead", "renewed", "unknown", "replaced"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -194,7 +195,9 @@ class CallAuth:
         self.stale: int = 0
         self.expiries: int = 0
         self.refused: bool = False   # resent once already after a refusal of a live token
-        self.refused_at: float = math.inf  # when that refusal arrived (the clock)
+        #: when that refusal arrived: a token issued after it (by the question it
+        #: raised), refused again, is the endpoint's refusal, not a new question
+        self.refused_at: float = math.inf
 
 
 class _Flight:
@@ -292,8 +295,8 @@ class Authenticator:
         started, started_at = self.clock(), time.time()
         exchange = dataclasses.replace(exchange or Exchange(), started=started)
         token = self._obtain(extend, exchange)
-        if token is None:
-            return False
+        if token is None or (extend is not None and token == extend.token):
+            return False  # refused, or the same token handed back: no proof of life
         cred = self.credential_for(token, started, started_at, self.clock() - started)
         current = self.credential
         if current is None or current.issued <= cred.issued:
@@ -404,11 +407,14 @@ class Authenticator:
 
     # ------------------------------------------------------------------ after a 401
     def after_401(self, sent: Optional[str], sent_cred: Optional[Credential], call: CallAuth,
-                  where: str, answered_at: float = math.inf) -> None:
+                  where: str, answered_at: float = math.inf,
+                  timeout: Optional[Tuple[float, float]] = None) -> None:
         """Decide what a 401 means and act (see the module docstring): ``sent`` is
         the auth value the call sent, ``sent_cred`` the credential that was
         current when it was sent; the 401 arrived at ``answered_at`` (this clock).
+        A question to the tenant is sent within the call's ``timeout``, once.
         Returns when the call should be resent, raises otherwise."""
+        exchange = Exchange(max_retries=0, timeout=timeout)
         cred = self.credential
         if sent_cred is not None and sent != sent_cred.header:
             # the session's headers held another value (set by hand): send ours
@@ -431,16 +437,16 @@ class Authenticator:
                              f"retrying.")
             self.relogin(cred)
             return
-        # valid by its claim.  Alive, if a call sent after this 401 arrived succeeded
-        # with it (the tenant handled that call after this one, and a token revoked is
-        # never valid again), or if the call was refused before and this token was
-        # issued after that (by the question that answer raised); else ask
+        # Valid by its claim.  The endpoint refuses it (its refusal, not a question
+        # for the tenant) if a call sent after this 401 arrived succeeded with it
+        # (the tenant handled that call later, and a revoked token never comes back),
+        # or if the call was refused with a live token before and this one was issued
+        # after that (by the question it raised); else ask.
         if self.alive_since(cred) > answered_at or \
                 (call.refused and cred.issued >= call.refused_at):
-            verdict = ALIVE
-        else:
-            verdict = self._ask(cred)
-        if verdict in (DEAD, REPLACED):
+            return self._refusal(call, where, answered_at)
+        verdict = self._ask(cred, exchange)
+        if verdict in (DEAD, UNKNOWN, REPLACED):
             self._count_expiry(call, where)  # (the ask logged in, or another thread did)
             return
         self._refusal(call, where, answered_at)
@@ -464,22 +470,28 @@ class Authenticator:
         alive = self._alive
         return alive[1] if alive[0] is cred else -math.inf
 
-    def _ask(self, cred: Credential) -> str:
+    def alive(self, cred: Credential) -> bool:
+        """Whether the tenant takes ``cred`` (asked as after a 401: one thread asks
+        for all; the token is extended, or replaced by a login when it is not)."""
+        return self._ask(cred, Exchange(max_retries=0)) == ALIVE
+
+    def _ask(self, cred: Credential, exchange: Exchange = Exchange()) -> str:
         """Whether the tenant takes ``cred`` (one thread asks, the others wait for
-        its answer): ALIVE, DEAD, RENEWED or REPLACED."""
-        self._fly(lambda: self.credential is cred, lambda: self._judge(cred))
+        its answer): ALIVE, DEAD, RENEWED, UNKNOWN or REPLACED."""
+        self._fly(lambda: self.credential is cred, lambda: self._judge(cred, exchange))
         return self._verdicts.peek(cred) or REPLACED
 
-    def _judge(self, cred: Credential) -> None:
+    def _judge(self, cred: Credential, exchange: Exchange = Exchange()) -> None:
         """Ask the tenant about ``cred``: an extend with it where the API has one
         (ALIVE, and the new token is used; or refused: DEAD, and log in), else a
         renewal (RENEWED).  An extend that fails otherwise (the service is
-        unavailable) says nothing: log in."""
+        unavailable, or slower than the call allows) says nothing (UNKNOWN): log in."""
         verdict = RENEWED
         if self.can_extend:
-            try:  # (a few resends at most: while it asks, every 401 waits for it)
-                verdict = ALIVE if self._exchange(cred, Exchange(max_retries=3)) else DEAD
+            try:  # (one attempt, within the call's timeout: every 401 waits for it)
+                verdict = ALIVE if self._exchange(cred, exchange) else DEAD
             except (Exception, PcpiError) as exc:
+                verdict = UNKNOWN
                 self.source.warn(f"Asking the tenant whether the token of {self.what} is "
                                  f"valid failed ({type(exc).__name__}); logging in again")
         if verdict == DEAD:
@@ -492,8 +504,10 @@ class Authenticator:
     def _count_expiry(self, call: CallAuth, where: str) -> None:
         call.expiries += 1
         if call.expiries > MAX_EXPIRIES:
-            raise LoginError(f"{where}: the tokens of {self.what} kept expiring before the "
-                             f"call got through ({MAX_EXPIRIES} renewals)")
+            raise LoginError(f"{where}: the tokens of {self.what} kept expiring or being "
+                             f"refused before the call got through ({MAX_EXPIRIES} renewals); "
+                             f"if this API refuses your key (a permission) and the tenant "
+                             f"refuses to extend its tokens, check the key's role")
 
     # ------------------------------------------------------------------ single flight
     def _fly(self, needed: Callable[[], bool], action: Callable[[], None]) -> None:

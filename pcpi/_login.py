@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional
 from ._auth import Authenticator, Credential
 from ._log import boundary, self_log
 from ._logins import Login
-from ._redact import Secret, remember
+from ._redact import Secret, pin
 
 __all__ = ["LoginSupport"]
 
@@ -60,7 +60,8 @@ class LoginSupport:
         """Show a credential on the session: the auth header set in ``self.headers``
         itself (one assignment of one key), so that a change another thread makes
         to the dict meanwhile is kept; each call copies the headers it sends."""
-        remember(cred.token)
+        pin(cred.token, getattr(self, "_pinned", None))  # redacted while in use
+        self._pinned = cred.token
         self.headers[self.auth_key] = Secret(cred.header)
 
     # ------------------------------------------------------------------ 1.0.1 login API

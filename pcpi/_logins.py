@@ -210,12 +210,15 @@ class CSPMBackedLogin(Login):
         return super().login(exchange)
 
     def repair(self, exchange: Exchange = Exchange()) -> None:
-        """Our login was refused (401): get a CSPM token that works, once.  If ours
-        is not the CSPM session's current one (replaced, or set by hand), take
-        that; if it is, and it is older than this login, have the CSPM session log
-        in again (one thread for all); if even a CSPM token newer than this login
-        is refused, the refusal is this service's: raise, without blaming the
-        CSPM credentials."""
+        """Our login was refused (401): get a CSPM token that works.  If ours is
+        not the CSPM session's current one (replaced, or set by hand), take that.
+        If it is, and older than this login, have the CSPM session log in again
+        (one thread for all).  If it is newer than this login, or one this service
+        refused before, ask the CSPM tenant whether it lives (an extend with it):
+        revoked, the CSPM session logs in and this login is tried again; alive,
+        the refusal is this service's: raise, without blaming the CSPM
+        credentials (and remember it, so that the next refusal costs a question,
+        not a CSPM login)."""
         session = self.session
         cspm = session.cspm_session.authenticator
         current = cspm.credential
@@ -225,10 +228,11 @@ class CSPMBackedLogin(Login):
         refused = cspm.refused_by
         if current is not None and (refused.get(session.api_url) is current or
                                     current.issued >= exchange.started):
-            # a CSPM token newer than this login, or one this service refused
-            # before: the refusal is this service's, and another CSPM login won't help
-            refused[session.api_url] = current
-            raise AuthorizationError(self.refused_login("login"))
+            if cspm.alive(current):
+                refused[session.api_url] = cast(Credential, cspm.credential)
+                raise AuthorizationError(self.refused_login("login"))
+            session.cspm_token = session.cspm_session.token  # (a new login's)
+            return
         session._log.warning("CSPM session expired. Generating new session.")
         cspm.relogin(current)
         session.cspm_token = session.cspm_session.token

@@ -30,11 +30,27 @@ import logging
 import re
 import threading
 import traceback
-from typing import Any, Iterable, List, NamedTuple, Optional, Pattern, Set, Tuple, overload
+from typing import (
+    Any,
+    Dict,
+    Iterable,
+    List,
+    NamedTuple,
+    Optional,
+    Pattern,
+    Set,
+    Tuple,
+    overload,
+)
 from urllib.parse import quote, quote_plus
 
 from . import _fork
 from ._bounded import BoundedCache
+
+try:  # the compiler behind re.compile, without re's cache of compiled patterns
+    from re import _compiler as _sre  # type: ignore[attr-defined]  # (3.11+)
+except ImportError:  # pragma: no cover - Python 3.9 and 3.10
+    import sre_compile as _sre
 
 __all__ = ["redact", "remember", "scrub", "watch_logger", "without_query", "Secret",
            "SecretBytes", "secret", "REDACTED", "held_bytes", "MAX_SECRET_BYTES"]
@@ -65,6 +81,24 @@ SHORT = 64
 _URL_SAFE = "!#$%&'()*+,/:;=?@[]~"
 
 
+# characters some JSON writers escape as \uXXXX (Gson's HTML-safe default)
+_HTML_SAFE = {c: f"\\u{ord(c):04x}" for c in "<>&='"}
+
+
+def _idna_2003(secret: str) -> str:
+    return secret.encode("idna").decode("ascii")
+
+
+def _idna_2008(secret: str) -> str:  # what urllib3 writes for a non-ASCII host
+    import idna  # (requests' own dependency)
+
+    return ".".join(idna.encode(label.lower(), strict=True, std3_rules=True).decode("ascii")
+                    for label in secret.split("."))
+
+
+_IDNA = (_idna_2003, _idna_2008)
+
+
 class _Forms(NamedTuple):
     patterns: Tuple[str, ...]   # regular expressions (short secrets)
     literals: Tuple[str, ...]   # lower-cased literal forms (long secrets)
@@ -76,6 +110,9 @@ def _sizeof(secret: str, forms: _Forms) -> int:
 
 _tokens: BoundedCache[str, _Forms] = BoundedCache(*TOKENS, sizeof=_sizeof)
 _lasting: BoundedCache[str, _Forms] = BoundedCache(*LASTING, sizeof=_sizeof)
+# the tokens sessions hold now, however large: never forgotten while in use
+# (token -> [forms, how many sessions hold it])
+_pinned: Dict[str, List[Any]] = {}
 _version = [0]  # bumped when a table gains forms: the matchers are built again
 # [short secrets' pattern or None, long secrets' literal forms, the version they are for]
 _matchers: List[Any] = [None, (), -1]
@@ -91,11 +128,16 @@ def forms(secret: str) -> _Forms:
     being URL- and escape-safe."""
     if _JWT.fullmatch(secret):
         return _Forms((), ())
-    escaped: Set[str] = {repr(secret)[1:-1], json.dumps(secret)[1:-1]}
-    try:
-        escaped.add(secret.encode("idna").decode("ascii"))
-    except (UnicodeError, ValueError):
-        pass
+    inner = json.dumps(secret)[1:-1]
+    escaped: Set[str] = {repr(secret)[1:-1], inner, json.dumps(secret, ensure_ascii=False)[1:-1],
+                         inner.replace("/", "\\/"),
+                         "".join(_HTML_SAFE.get(c, c) for c in inner)}  # (Gson's escapes)
+    if not secret.isascii():  # (an ASCII host is only lower-cased)
+        for encode in _IDNA:
+            try:
+                escaped.add(encode(secret))
+            except Exception as exc:  # not a host name in that standard  # noqa: BLE001
+                exc._pcpi_replaced = True  # type: ignore[attr-defined]  # (never leaves)
     if len(secret) <= SHORT:
         found = {"".join(_char(c) for c in secret)}
         found.update(re.escape(e) for e in escaped if e.lower() != secret.lower())
@@ -103,6 +145,11 @@ def forms(secret: str) -> _Forms:
     literal = escaped | {secret, quote(secret, safe=""), quote(secret, safe=_URL_SAFE),
                          quote_plus(secret)}
     return _Forms((), tuple(sorted({f.lower() for f in literal if f})))
+
+
+def _compile(source: str, flags: int) -> Pattern[str]:
+    compiled: Pattern[str] = _sre.compile(source, flags)
+    return compiled
 
 
 def _char(c: str) -> str:
@@ -129,6 +176,31 @@ def remember(*secrets: Optional[str], lasting: bool = False) -> None:
                 table.get(plain)  # (a use: the newest are kept)
 
 
+def pin(token: Optional[str], previous: Optional[str] = None) -> None:
+    """``token`` is a session's current token (in place of ``previous``): it is
+    redacted for as long as it is in use, whatever the tables forget; the
+    previous one goes back to the table of tokens."""
+    changed = False
+    with _lock:
+        if isinstance(token, str) and len(token) >= MIN_SECRET:
+            held = _pinned.get(token)
+            if held is None:
+                _pinned[str(token)] = [forms(str(token)), 1]
+                changed = True
+            else:
+                held[1] += 1
+        if isinstance(previous, str) and previous in _pinned:
+            held = _pinned[previous]
+            held[1] -= 1
+            if held[1] <= 0:
+                del _pinned[previous]
+                changed = True
+        if changed:
+            _version[0] += 1
+    if isinstance(previous, str):
+        remember(previous)
+
+
 def held_bytes() -> int:
     """Bytes of secrets remembered (for the documented bound)."""
     return _tokens.held + _lasting.held
@@ -148,10 +220,14 @@ def _known() -> Tuple[Optional[Pattern[str]], Tuple[str, ...]]:
                 if _matchers[2] == _version[0]:
                     continue  # another thread built them meanwhile
             every = [f for table in (_lasting, _tokens) for _, f in table.items()]
+            with _lock:
+                every += [held[0] for held in _pinned.values()]
             patterns = {p for f in every for p in f.patterns}
             literals = {s for f in every for s in f.literals}
-            pattern = re.compile("|".join(sorted(patterns, key=len, reverse=True)),
-                                 re.IGNORECASE) if patterns else None
+            # (compiled outside the re module's cache, which would keep every
+            # pattern replaced)
+            pattern = _compile("|".join(sorted(patterns, key=len, reverse=True)),
+                               re.IGNORECASE) if patterns else None
             with _lock:
                 _matchers[:] = [pattern, tuple(sorted(literals, key=len, reverse=True)),
                                 version]

@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from ._answer import NotJSON, strict_json
 from ._auth import Authenticator, CallAuth, Exchange
 from ._body import Payload
 from ._log import Log, boundary, self_log
@@ -352,7 +353,8 @@ class Session(LoginSupport):
                 if call_auth is None:
                     call_auth = CallAuth()
                 auth.after_401(used, sent_cred, call_auth, f"{method} {without_query(url)}",
-                               answered_at=answered_clock)
+                               answered_at=answered_clock,
+                               timeout=_pair(timeout or transport.timeout))
                 continue
             if authenticated and decision.why == SUCCESS and sent_cred is not None and \
                     used == sent_cred.header:
@@ -457,10 +459,10 @@ class Session(LoginSupport):
     def _json_of(self, res: requests.Response, what: str) -> Dict[str, Any]:
         """The JSON object of an answer the session needs (metadata lookups)."""
         try:
-            body = res.json()
-        except (ValueError, RecursionError):
+            body = strict_json(res.content)  # (bytes that are not UTF-8 are never replaced)
+        except NotJSON as exc:
             raise ValueError(f"{what} answered HTTP {res.status_code} with a body that is not "
-                             f"JSON: {self._preview(res, 200)}") from None
+                             f"UTF-8 JSON ({exc}): {self._preview(res, 200)}") from None
         if not isinstance(body, dict):
             raise ValueError(f"{what} answered HTTP {res.status_code} with unexpected JSON: "
                              f"{self._preview(res, 200)}")
@@ -484,9 +486,19 @@ def _snapshot(headers: Any) -> Dict[str, Any]:
     for _ in range(16):
         try:
             return dict(headers)
-        except RuntimeError:  # "changed size during iteration"
+        except (RuntimeError, KeyError):  # changed size, or lost a key, while copied
             continue
     raise RuntimeError("session.headers kept changing while a call copied it")
+
+
+def _pair(timeout: Any) -> Optional[Tuple[float, float]]:
+    """``(connect, read)`` of a timeout, or None when it is not two numbers."""
+    if isinstance(timeout, (int, float)):
+        return float(timeout), float(timeout)
+    if isinstance(timeout, tuple) and len(timeout) == 2 and \
+            all(isinstance(x, (int, float)) for x in timeout):
+        return float(timeout[0]), float(timeout[1])
+    return None
 
 
 def _describe(exc: BaseException) -> str:

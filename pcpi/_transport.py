@@ -106,7 +106,9 @@ def valid_header_value(value: Any) -> bool:
         not value[:1].isspace()
 
 
-_USERINFO = re.compile(r"\A[^:/?#]*://([^/?#]*)@")
+# everything before the last "@" after the scheme (a password people did not
+# percent-encode may hold "/", "#" or "@"); a URL without a scheme too
+_USERINFO = re.compile(r"\A(?:[A-Za-z][A-Za-z0-9+.-]*://)?(.*)@")
 
 
 def remember_proxy_passwords(urls: Any) -> None:
@@ -117,7 +119,9 @@ def remember_proxy_passwords(urls: Any) -> None:
         if found:
             _, colon, password = found.group(1).partition(":")
             if colon and password:
-                remember(password, unquote(password), lasting=True)
+                # also its parts: a parser that meets a raw "/", "?" or "#" cuts there
+                remember(password, unquote(password), *re.split(r"[/?#@]", password),
+                         lasting=True)
 
 
 def total_seconds(timeout: Any) -> Optional[float]:
@@ -378,7 +382,9 @@ class Transport:
     def _read(self, call: "_Call", res: requests.Response) -> None:
         """Read the body into ``res.content``, within ``max_response_bytes``, and
         only if it is whole: a compressed stream must end (:mod:`pcpi._decode`).
-        A redirect's body, which nobody reads, is kept only when it is small."""
+        An error answer (3xx and up) keeps what could be decoded: its status says
+        what matters, and the retry loop acts on it.  A redirect's body, which
+        nobody reads, is kept only when it is small."""
         limit = self.max_response_bytes
         if res.is_redirect:
             _read_redirect(res)
@@ -388,30 +394,8 @@ class Transport:
                 raise ResponseTooLargeError(
                     f"{call} answered {_declared_length(res)} bytes, over the "
                     f"{_size(limit)} limit (max_response_bytes)", response=res)
-            decoder = Decoder(res.headers.get("Content-Encoding"), limit)
-            chunks = []
-            size = read = after = 0
-            for raw in _raw_chunks(res):
-                read += len(raw)
-                if decoder.ended:  # bytes after a whole compressed stream: not the body
-                    after += len(raw)
-                    if after > _TRAILING:
-                        res.close()  # (not read to their end: the connection goes)
-                        break
-                chunk = _decoded(call, decoder, raw, res)
-                size += len(chunk)
-                if limit is not None and (size > limit or read > limit):
-                    raise ResponseTooLargeError(
-                        f"{call} answered more than {_size(limit)} (max_response_bytes, "
-                        f"counted after decompression); reading stopped there", response=res)
-                chunks.append(chunk)
-            try:
-                decoder.finish()
-            except Truncated:
-                raise TruncatedBodyError(
-                    f"{call} answered a {', '.join(decoder.encodings)} body cut short: its "
-                    f"compressed stream stops before its end ({size} bytes decoded)",
-                    response=res) from None
+            chunks = _body(call, res, Decoder(res.headers.get("Content-Encoding"), limit),
+                           limit)
         except BaseException:
             res.close()  # whatever stopped the read: the connection is not reused
             raise
@@ -518,6 +502,46 @@ def _redact_answer(res: requests.Response) -> None:
         res.url = redact(res.url)
 
 
+def _body(call: "_Call", res: requests.Response, decoder: Decoder,
+          limit: Optional[int]) -> List[bytes]:
+    """The decoded body, in pieces (see :meth:`Transport._read`)."""
+    chunks: List[bytes] = []
+    size = read = after = 0
+    errors_only = res.status_code >= 300  # (a cut error body does not hide its status)
+    for raw in _raw_chunks(res):
+        read += len(raw)
+        if decoder.ended:  # bytes after a whole compressed stream: not the body
+            after += len(raw)
+            if after > _TRAILING:
+                res.close()  # (not read to their end: the connection goes)
+                return chunks
+        try:
+            chunk = decoder.feed(raw)
+        except Corrupt as exc:
+            if errors_only:
+                res.close()
+                return chunks
+            raise requests.exceptions.ContentDecodingError(
+                f"{call} answered a body that is not valid {', '.join(decoder.encodings)} "
+                f"({exc})", response=res) from None
+        size += len(chunk)
+        if limit is not None and (size > limit or read > limit):
+            raise ResponseTooLargeError(
+                f"{call} answered more than {_size(limit)} (max_response_bytes, counted after "
+                f"decompression); reading stopped there", response=res)
+        chunks.append(chunk)
+    try:
+        decoder.finish()
+    except Truncated:
+        if errors_only:
+            return chunks
+        raise TruncatedBodyError(
+            f"{call} answered a {', '.join(decoder.encodings)} body cut short: its "
+            f"compressed stream stops before its end ({size} bytes decoded)",
+            response=res) from None
+    return chunks
+
+
 def _raw_chunks(res: requests.Response) -> Iterator[bytes]:
     """The body's bytes as sent (not decoded), with urllib3's errors turned into
     requests' own, as ``Response.iter_content`` turns them."""
@@ -531,15 +555,6 @@ def _raw_chunks(res: requests.Response) -> Iterator[bytes]:
         raise requests.exceptions.SSLError(exc) from None
     except urllib3.exceptions.DecodeError as exc:  # (urllib3 checks the encodings too)
         raise requests.exceptions.ContentDecodingError(exc) from None
-
-
-def _decoded(call: "_Call", decoder: Decoder, raw: bytes, res: requests.Response) -> bytes:
-    try:
-        return decoder.feed(raw)
-    except Corrupt as exc:
-        raise requests.exceptions.ContentDecodingError(
-            f"{call} answered a body that is not valid {', '.join(decoder.encodings)} "
-            f"({exc})", response=res) from None
 
 
 def _location(res: requests.Response) -> Optional[str]:

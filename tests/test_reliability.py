@@ -299,8 +299,8 @@ def test_a_token_that_expired_before_a_slow_resend_is_not_a_fatal_second_401():
         judge = auth._judge
         stalls = [1.1]
 
-        def descheduled(cred):  # the thread loses the CPU right after the new login
-            judge(cred)
+        def descheduled(cred, *args):  # the thread loses the CPU right after the new login
+            judge(cred, *args)
             if stalls:
                 time.sleep(stalls.pop())
 

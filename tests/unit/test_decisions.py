@@ -471,13 +471,24 @@ def test_threads_refused_with_one_revoked_token_ask_once_and_log_in_once(clock):
     assert all(c.expiries == 1 and not c.refused for c in calls)
 
 
+def test_an_extend_that_hands_back_the_same_token_proves_nothing(clock):
+    owner, auth = logged_in(clock)
+    cred = auth.credential
+    owner.extend = lambda token, exchange: token  # the revoked token, handed back
+    call = CallAuth()
+    auth.after_401(cred.header, cred, call, "GET /x", answered_at=clock.now)
+    assert owner.exchanges == ["login", "login"] and call.expiries == 1  # dead: a login
+
+
 def test_when_asking_fails_the_session_logs_in_and_resends_once(clock):
     owner, auth = logged_in(clock)
     cred = auth.credential
     owner.fail = [LoginError("extend answered 503 after the retries")]
     call = CallAuth()
     auth.after_401(cred.header, cred, call, "GET /x")
-    assert owner.exchanges == ["login", "extend", "login"] and call.refused
+    # no answer is no verdict: a login, and the call is resent as after an expiry
+    assert owner.exchanges == ["login", "extend", "login"]
+    assert call.expiries == 1 and not call.refused
 
 
 def test_without_an_extend_a_refusal_costs_a_renewal_then_is_fatal(clock):

@@ -469,7 +469,8 @@ def test_a_failed_page_raises_with_a_resume_point_that_reads_exactly_the_rest():
 
 @pytest.mark.parametrize("answer,why", [
     (requests.exceptions.ConnectionError("reset"), "page 2 failed (ConnectionError: reset)"),
-    ((200, b"<html>", {}), "page 2 (HTTP 200) is not a JSON object (not JSON (JSONDecodeError at 0)): <html>"),
+    ((200, b"<html>", {}),
+     "page 2 (HTTP 200) is not a JSON object (not JSON (JSONDecodeError at 0)): <html>"),
     ((200, b"[" * 100_000 + b"]" * 100_000, {}), "page 2 (HTTP 200) is not a JSON object"),
     ((200, {"nope": 1}, {}), "page 2 (HTTP 200) has no 'items'"),
     ((200, {"items": {"a": 1}}, {}), "page 2 has 'items' that are not a list"),
