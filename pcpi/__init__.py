@@ -14,8 +14,6 @@ recovery) and connection failures of calls that are safe to repeat.
 rounds, progress and a checkpoint, on threads, processes or Dask.
 """
 
-__version__ = "1.1.0"
-
 from . import (  # noqa: E402
            errors,  # noqa: E402
            onprem_session_manager,
@@ -30,6 +28,7 @@ from ._session_base import Session  # noqa: E402
 from ._session_manager import SessionManager  # noqa: E402
 from ._session_types import CNASession, CSPMSession, CWPSession, SaaSCWPSession  # noqa: E402
 from ._transport import DEFAULT_TIMEOUT, Transport  # noqa: E402
+from ._version import __version__  # noqa: E402
 from .onprem_session_manager import CWPSessionManager  # noqa: E402
 from .saas_session_manager import SaaSSessionManager  # noqa: E402
 

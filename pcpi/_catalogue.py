@@ -22,10 +22,15 @@ import importlib.resources
 import json
 import re
 import threading
+import warnings
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from ._bounded import BoundedCache
+from ._stack import outside_pcpi
+from .errors import DeprecatedEndpointWarning
+
 __all__ = ["Paging", "Endpoint", "Catalogue", "lookup", "catalogue", "SOURCE", "CACHE_SIZE",
-           "STYLES"]
+           "STYLES", "warn_deprecated", "MAX_WARNED"]
 
 #: answers :func:`lookup` keeps (method and path; least recently used forgotten first)
 CACHE_SIZE = 4096
@@ -244,6 +249,24 @@ def _lookup(method: str, path: str) -> Optional[Endpoint]:
         raise ValueError("lookup() takes the path of a URL, starting with '/' and without "
                          "host, query or fragment (e.g. '/v2/alert')")
     return catalogue().find(method.strip().upper(), path)
+
+
+#: deprecated endpoints already warned about in this process (at most this many)
+MAX_WARNED = 1024
+_warned: BoundedCache[Tuple[str, str], bool] = BoundedCache(MAX_WARNED)
+
+
+def warn_deprecated(endpoint: Endpoint) -> None:
+    """Say once per endpoint and process that Prisma Cloud's specs deprecate it,
+    naming the replacement when they give one (:class:`~pcpi.errors.DeprecatedEndpointWarning`)."""
+    key = (endpoint.method, endpoint.template)
+    if key in _warned:
+        return
+    _warned.put(key, True)  # (before warning: where warnings are errors, it raises once)
+    instead = f"; use {endpoint.replacement} instead" if endpoint.replacement else ""
+    warnings.warn(f"pcpi: Prisma Cloud's API specs deprecate {endpoint.method} "
+                  f"{endpoint.template}{instead}", DeprecatedEndpointWarning,
+                  stacklevel=outside_pcpi())
 
 
 def __getattr__(name: str) -> Any:

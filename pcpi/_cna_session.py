@@ -31,8 +31,6 @@ class CNASession(CSPMBackedSession):
         super().__init__(tenant_name, a_key, s_key, api_url, verify, proxies, logger,
                          cspm_session, **options)
         self.api_url, self.prisma_id = self._cna_metadata()
-        self.auth_key = "Authorization"
-        self.auth_style = "Bearer "
         self.headers: Dict[str, Any] = {
             "content-type": "application/json; charset=UTF-8",
             "X-Namespace": "/" + self.prisma_id,

@@ -16,6 +16,7 @@ import tempfile
 from typing import Any, Dict, List, Optional, Union
 from urllib.parse import urlsplit
 
+from ._options import parse_verify as _parse_verify
 from .errors import ConfigurationError, CredentialsFileError
 
 __all__ = ["TenantConfig", "default_path", "read_credentials", "write_credentials",
@@ -93,24 +94,9 @@ def normalize_url(url: Any, what: str = "url") -> str:
 
 
 def parse_verify(value: Any, what: str = "verify") -> Union[bool, str]:
-    """``true`` / ``false`` / an existing CA bundle path."""
-    if isinstance(value, bool):
-        return value
-    if value is None:
-        return True
-    if isinstance(value, str):
-        text = value.strip()
-        low = text.lower()
-        if low in ("", "true"):
-            return True
-        if low == "false":
-            return False
-        if os.path.exists(os.path.expanduser(text)):
-            return os.path.expanduser(text)
-        raise ConfigurationError(f"{what} is {value!r}: expected true, false or the path of "
-                                 f"an existing CA bundle file")
-    raise ConfigurationError(f"{what} must be true, false or a CA bundle path, "
-                             f"not {type(value).__name__}")
+    """``verify`` from a file, the environment or a prompt: true, false or an
+    existing CA bundle path (:func:`pcpi._options.parse_verify`)."""
+    return _parse_verify(value, what, config=True)
 
 
 def parse_flag(value: Any) -> bool:

@@ -17,6 +17,8 @@ class CSPMSession(Session):
 
     login_class = CSPMLogin
     _source: CSPMLogin
+    auth_key = "x-redlock-auth"
+    auth_style = ""
 
     def __init__(self, tenant_name: str, a_key: str, s_key: str, api_url: str, verify: Verify,
                  proxies: Optional[Proxies], logger: Any, **options: Any) -> None:
@@ -24,8 +26,6 @@ class CSPMSession(Session):
         ``retries`` (see :class:`pcpi._session_base.Session`)."""
         super().__init__(logger, **options)
         self._set_tenant(tenant_name, a_key, s_key, api_url, verify, proxies)
-        self.auth_key = "x-redlock-auth"
-        self.auth_style = ""
         self.headers: Dict[str, Any] = {
             "content-type": "application/json; charset=UTF-8",
             "x-redlock-auth": "",

@@ -1,5 +1,5 @@
-"""Keyword-only options the session managers share, with their defaults, and
-how a manager crosses a process boundary.
+"""What the session managers share: their options (:mod:`pcpi._options`) made
+into a transport, and how a manager crosses a process boundary.
 
 A manager pickles as its tenant settings, credentials and options: never a
 token, a socket, a lock or a pool.  Unpickled in another process (a
@@ -21,15 +21,14 @@ import collections.abc
 import hashlib
 import pickle
 import threading
-from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple, TypeVar
 from urllib.parse import urlsplit
 
 from . import _fork
 from ._log import Log
+from ._options import Options
 from ._origin import describe
-from ._pacing import Pacer
 from ._policy import RetryPolicy
-from ._transport import DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, Timeout, Transport
 from ._types import Proxies, Verify
 
 __all__ = ["ManagerOptions", "MAX_RESTORED", "checked_proxies", "not_a_logger"]
@@ -77,24 +76,12 @@ class ManagerOptions:
     proxies: Optional[Proxies]
     logger: Any
 
-    def _init_options(self, *, pool_connections: int = 200, pool_maxsize: int = 200,
-                      timeout: Timeout = DEFAULT_TIMEOUT, retries: int = 20,
-                      retry_policy: Optional[RetryPolicy] = None,
-                      transport: Optional[Transport] = None,
-                      pacing: Union[bool, Pacer] = True,
-                      max_response_bytes: Optional[int] = DEFAULT_MAX_RESPONSE_BYTES) -> None:
-        # what a pickled copy is rebuilt with (a shared transport or pacer stays
-        # here: the copy gets its own, pacing on or off as here)
-        self._options = {"pool_connections": pool_connections, "pool_maxsize": pool_maxsize,
-                         "timeout": timeout, "retries": retries, "retry_policy": retry_policy,
-                         "pacing": pacing is not False,
-                         "max_response_bytes": max_response_bytes}
+    def _init_options(self, options: Options) -> None:
+        self._options = options.for_copy()  # (what a pickled copy is rebuilt with)
         self._lazy = threading.RLock()  # sessions of an unpickled copy, created on first use
         _fork.register(self)
-        if transport is None:
-            transport = Transport(pool_connections=pool_connections, pool_maxsize=pool_maxsize,
-                                  timeout=timeout, pacing=pacing,
-                                  max_response_bytes=max_response_bytes)
+        transport = options.transport if options.transport is not None else \
+            options.new_transport()
         self.transport = transport
         if self.verify is False:
             transport.unverified(self.api_url, self.tenant)
@@ -104,8 +91,8 @@ class ManagerOptions:
                 f"tenant '{self.tenant}' is reached over plain http ({describe(self.api_url)}): "
                 f"its token and credentials cross the network unencrypted; use https unless "
                 f"this network is trusted")
-        self.retries = retries
-        self.retry_policy: RetryPolicy = retry_policy or RetryPolicy()
+        self.retries = options.retries
+        self.retry_policy: RetryPolicy = options.retry_policy or RetryPolicy()
 
     def _adopt(self, name: str, session: Any) -> None:
         """Keep ``session`` as attribute ``name``, and tell the session which

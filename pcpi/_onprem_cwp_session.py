@@ -31,10 +31,7 @@ class CWPSession(Session):
         self.verify = verify
         self.proxies = proxies
         self.project_flag: bool = parse_flag(project_flag)  # ("false" is False)
-        self.token_time_stamp = 0
         self.api_url: str = api_url.rstrip("/")
-        self.auth_key = "Authorization"
-        self.auth_style = "Bearer "
         self.headers: Dict[str, Any] = {
             "content-type": "application/json; charset=UTF-8",
             "Authorization": "Bearer ",

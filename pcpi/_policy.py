@@ -16,9 +16,12 @@ from typing import Callable, Optional
 import requests
 import urllib3
 
-__all__ = ["Backoff", "RetryPolicy", "parse_retry_after", "is_safe_to_repeat",
+__all__ = ["Backoff", "RetryPolicy", "DEFAULT_RETRIES", "parse_retry_after", "is_safe_to_repeat",
            "may_resend_after", "never_sent", "IDEMPOTENT_METHODS", "READ_ONLY_POSTS",
            "NOT_PROCESSED"]
+
+#: resends of a 429/5xx answer per call (``session.retries``, the managers' ``retries=``)
+DEFAULT_RETRIES = 20
 
 #: methods whose repeat cannot change state twice (RFC 9110 section 9.2.2)
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
@@ -76,17 +79,20 @@ def parse_retry_after(value: Optional[str], now: Optional[float] = None) -> Opti
     return max(0.0, seconds)
 
 
-def is_safe_to_repeat(method: str, url_path: str, idempotent: Optional[bool] = None) -> bool:
+def is_safe_to_repeat(method: str, url_path: str, idempotent: Optional[bool] = None, *,
+                      read_only: bool = False) -> bool:
     """Whether a call may be sent again after a connection failed mid-way.
 
-    ``idempotent`` (the caller's word) wins; otherwise idempotent methods and
-    Prisma Cloud's read-only POSTs (login, RQL search) are safe.
+    ``idempotent`` (the caller's word) wins; otherwise idempotent methods are
+    safe, and a POST that only reads: ``read_only`` (Prisma Cloud's specs say so:
+    :mod:`pcpi._catalogue`) or one of the logins and searches in
+    :data:`READ_ONLY_POSTS`.
     """
     if idempotent is not None:
         return idempotent
     if method in IDEMPOTENT_METHODS:
         return True
-    return method == "POST" and url_path.endswith(READ_ONLY_POSTS)
+    return method == "POST" and (read_only or url_path.endswith(READ_ONLY_POSTS))
 
 
 #: answers that say the request was not processed, so even a call that is not

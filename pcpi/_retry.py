@@ -25,7 +25,7 @@ from typing import Callable, Collection, Mapping, Optional, cast
 
 import requests
 
-from ._policy import RetryPolicy, may_resend_after
+from ._policy import DEFAULT_RETRIES, RetryPolicy, may_resend_after
 
 __all__ = ["CallRules", "Progress", "Decision", "decide", "RETURN", "RAISE", "RETRY", "REAUTH"]
 
@@ -52,7 +52,7 @@ class CallRules:
     safe: bool                          # idempotent, or declared so
     not_replayable: str = ""            # why its body cannot be sent twice ("" if it can)
     authenticated: bool = True
-    retries: int = 20                   # 429/5xx resends (session.retries)
+    retries: int = DEFAULT_RETRIES      # 429/5xx resends (session.retries)
     connection_retries: Optional[int] = None  # fewer connection retries than the policy's
     success: Collection[int] = range(200, 207)
     ignore: Collection[int] = ()

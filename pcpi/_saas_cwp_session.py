@@ -28,8 +28,6 @@ class SaaSCWPSession(CSPMBackedSession):
         super().__init__(tenant_name, a_key, s_key, api_url, verify, proxies, logger,
                          cspm_session, **options)
         self.api_url: str = self._compute_url()
-        self.auth_key = "Authorization"
-        self.auth_style = "Bearer "
         self.headers: Dict[str, Any] = {
             "content-type": "application/json; charset=UTF-8",
             "Authorization": "Bearer ",

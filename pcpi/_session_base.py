@@ -1,16 +1,17 @@
-"""The session base class: 1.0.1's API over one short I/O loop.
+"""The session base class: 1.0.1's API over one short call path.
 
-Every pcpi call, logins and refreshes included, goes through
-:meth:`Session._send`.  For each attempt it asks the session's authenticator
-(:mod:`pcpi._auth`) for a valid token, waits its turn under the rate limit
-(:mod:`pcpi._pacing`), sends through the transport (:mod:`pcpi._transport`),
-and asks :func:`pcpi._retry.decide` what the outcome calls for: return it,
-raise, retry after a delay (429/5xx backoff with ``Retry-After``, connection
-failures of calls safe to repeat), or have the authenticator judge a 401.
+Every pcpi call, logins and refreshes included, is described once as a
+:class:`~pcpi._call.Call` and sent by :meth:`Session._run`, a loop over named
+steps: wait for the pacer (:mod:`pcpi._pacing`), authenticate (the session's
+:class:`~pcpi._auth.Authenticator` makes sure the token is valid), attempt
+(through the transport, :mod:`pcpi._transport`), decide
+(:func:`pcpi._retry.decide`: return, raise, retry after a delay, or have the
+authenticator judge a 401) and report (1.0.1's log lines).  ARCHITECTURE.md
+follows a GET, a 401 and a 429 through them.
 
-Subclasses only say how they log in (``_api_login``, ``_api_refresh``,
-``_expired_login``) and which header carries the token; no per-call state
-lives on ``self``, so any number of threads can share one session.
+Subclasses only say how they log in (a :mod:`pcpi._logins` class) and which
+header carries the token; no per-call state lives on ``self``, so any number of
+threads can share one session.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import (
     Optional,
     Tuple,
     Type,
+    Union,
     cast,
 )
 from urllib.parse import urlsplit
@@ -33,31 +35,34 @@ from urllib.parse import urlsplit
 import requests
 
 from ._answer import NotJSON, strict_json
-from ._auth import Authenticator, CallAuth, Exchange
+from ._auth import Authenticator, Exchange
 from ._body import Payload
+from ._call import Attempt, Call, CallState, Report
+from ._catalogue import Endpoint, lookup, warn_deprecated
 from ._log import Log, boundary, self_log
 from ._login import LoginSupport
 from ._logins import Login
+from ._options import parse_verify
 from ._pacing import Key, endpoint_key
 from ._pager import Pager, paginate
-from ._policy import RetryPolicy, is_safe_to_repeat
-from ._redact import redact, remember, secret, without_query
+from ._policy import DEFAULT_RETRIES, RetryPolicy, is_safe_to_repeat
+from ._redact import redact, remember, secret
 from ._retry import (
     EXHAUSTED,
     NOT_REPLAYABLE,
     PROCESSED,
     RAISE,
     REAUTH,
-    RETRY,
+    RETURN,
     SUCCESS,
     UNSAFE,
     CallRules,
-    Progress,
+    Decision,
     decide,
 )
 from ._rql import MAX_PAGES, config_search_pages, total_rows
 from ._session_pickle import reduce_session
-from ._transport import Timeout, Transport, normalize_verify
+from ._transport import Timeout, Transport
 from ._types import JSON, Proxies, Verify
 
 __all__ = ["Session", "VALID_METHODS"]
@@ -78,7 +83,7 @@ class Session(LoginSupport):
     login_class: Type[Login] = Login
 
     def __init__(self, logger: Any, *, transport: Optional[Transport] = None,
-                 retry_policy: Optional[RetryPolicy] = None, retries: int = 20):
+                 retry_policy: Optional[RetryPolicy] = None, retries: int = DEFAULT_RETRIES):
         """``transport`` is shared with the session manager's other sessions;
         ``retry_policy`` tunes backoff and connection retries."""
         # 1.0.1 attributes, read live by every call
@@ -155,19 +160,18 @@ class Session(LoginSupport):
         requests' exception when the connection keeps failing.
         """
         method = _check_method(method)
-        if not isinstance(endpoint_url, str) or not endpoint_url.strip():
-            raise ValueError("endpoint_url must be a non-empty path such as '/cloud'")
-        if not endpoint_url.startswith("/"):
-            endpoint_url = "/" + endpoint_url
-        if getattr(self, "project_flag", False):
-            params = dict(params or {})
-            params["project"] = self.tenant
-        return self._send(method, f"{self.api_url}{endpoint_url}", json=json, data=data,
-                          params=params, files=files, verify=verify, proxies=proxies,
-                          accept_csv=acceptCsv, redlock_ignore=redlock_ignore,
-                          status_ignore=status_ignore, custom_log=custom_log,
-                          custom_error_message=custom_error_message, timeout=timeout,
-                          idempotent=idempotent)
+        url = self._url_of(endpoint_url)
+        body = Payload.of(json=json, data=data, files=files)  # the same bytes every attempt
+        headers = _snapshot(self.headers)  # (another thread may change them meanwhile)
+        if acceptCsv:
+            headers["Accept"] = "text/csv"
+        endpoint = self._catalogue(method, url)
+        return self._run(Call(
+            method, url, body, self._with_project(params), self._verify_for(url, verify),
+            self.proxies if proxies is None else proxies, timeout, headers,
+            self._rules(method, url, idempotent, body, status_ignore, endpoint=endpoint),
+            Report(custom_log, custom_error_message, tuple(redlock_ignore or ())),
+            self._pace_key(method, url)))
 
     def paginate(self, method: str, endpoint_url: str, json: Optional[Dict[str, Any]] = None,
                  params: Any = None, *, style: Optional[str] = None,
@@ -237,204 +241,244 @@ class Session(LoginSupport):
             function(details, data, counter, total)
         return total
 
-    # ------------------------------------------------------------------ the I/O loop
-    def _send(self, method: str, url: str, *, json: Any = None, data: Any = None,
-              params: Any = None, files: Any = None, verify: Any = None,
-              proxies: Optional[Proxies] = None, accept_csv: bool = False,
-              redlock_ignore: Optional[Iterable[str]] = None,
-              status_ignore: Collection[int] = (), custom_log: str = "",
-              custom_error_message: str = "", timeout: Optional[Timeout] = None,
-              idempotent: Optional[bool] = None, authenticated: bool = True,
-              headers: Optional[Dict[str, Any]] = None, quiet: bool = False,
-              max_retries: Optional[int] = None) -> requests.Response:
-        """Send one call: attempts until :func:`pcpi._retry.decide` says to stop
-        (``max_retries`` caps resends of any kind, for a proactive refresh)."""
-        log = self._log
-        policy = self.retry_policy
-        transport = self._transport
-        pacer = transport.pacer
-        # (used only when there is a pacer)
-        pace_key = cast(Key, endpoint_key(method, url) if pacer is not None else None)
-        # a per-call verify as the constructor reads it ("false" is False, "" True)
-        verify = self.verify if verify is None else normalize_verify(verify)
-        if verify is False:
-            transport.unverified(url, self.tenant)  # (once per origin)
-        proxies = self.proxies if proxies is None else proxies
-        note = f" - {custom_log}" if custom_log else ""
-        body = Payload.of(json=json, data=data, files=files)  # the same bytes every attempt
-        rules = self._rules(method, url, idempotent, body, authenticated, status_ignore,
-                            max_retries)
-        progress = Progress()
-        auth = self._auth
-        call_auth: Optional[CallAuth] = None
-        # the headers as they are now: another thread may change session.headers in
-        # place while this call is in flight (the token is read per attempt, below)
-        own = _snapshot(self.headers) if authenticated else dict(headers or {})
-        if accept_csv:
-            own["Accept"] = "text/csv"
-        while True:
-            sent_at = None
-            checked = False  # the token was checked, and no wait came after it
-            if pacer is not None:
-                if authenticated:
-                    # a due refresh first: a call that goes first to a new endpoint
-                    # (the others wait for its answer) must not wait for it there
-                    auth.before_call()
-                    checked = True
-                started = pacer.clock()
-                waited = 0.0
-                while True:  # our turn under the tenant's rate limit (max_wait in all)
-                    wait, taken = pacer.take(pace_key)
-                    if waited <= 1.0 < waited + wait and log.enabled(20) and \
-                            pacer.report_due(pace_key):
-                        self._report_wait(pacer, pace_key, method, url)
-                    if wait > 0:
-                        policy.sleep(wait)
-                        waited += wait
-                    if taken or waited >= pacer.max_wait:
-                        break
-                sent_at = pacer.clock()
-                checked = checked and sent_at - started < 0.05  # (a first answer waited for)
-            try:
-                call_headers = own
-                if authenticated:
-                    if not checked:  # after a wait: the token must be valid when it leaves
-                        auth.before_call()
-                    sent_cred = auth.credential
-                    sent_clock = auth.clock()
-                    used = self.headers.get(self.auth_key)
-                    if own.get(self.auth_key) is not used:
-                        call_headers = {**own, self.auth_key: used}
-                    if sent_cred is None or used != sent_cred.header:
-                        remember(used)  # a token set by hand is a secret too
-                t0 = time.perf_counter()
-                res = transport.send(method, url, headers=call_headers, body=body,
-                                     params=params, verify=verify, proxies=proxies,
-                                     timeout=timeout)
-            except BaseException as exc:
-                if pacer is not None:
-                    pacer.release(pace_key)  # calls waiting for a first answer go on
-                if not isinstance(exc, requests.RequestException):
-                    raise
-                decision = decide(rules, progress, error=exc)
-                what = self._redact(_describe(exc))
-                if decision.action == RAISE:
-                    why = f"; not retried: {body.not_replayable}" \
-                        if decision.why == NOT_REPLAYABLE else ""
-                    log.error(f"FAILED {method} {without_query(url)} - {what}{note}{why}")
-                    raise
-                progress.conn_failures += 1
-                log.warning(f"{what} on {method} {without_query(url)}; retrying in "
-                            f"{decision.delay:.1f} seconds ({progress.conn_failures} of "
-                            f"{policy.connection_retries})")
-                policy.sleep(decision.delay)
-                continue
-            elapsed = round(time.perf_counter() - t0, 3)
-            answered_clock = auth.clock()
-            status = res.status_code
-            if pacer is not None:
-                pacer.observe(pace_key, status, res.headers, sent_at=sent_at)
-            decision = decide(rules, progress, status=status, headers=res.headers,
-                              processed=bool(res.history) and res.request.method != method)
-            if decision.action == RETRY:
-                progress.throttled += 1
-                self.retry_timer = decision.delay
-                err = f" - {custom_error_message}" if custom_error_message else ""
-                log.warning(f"FAILED {status} - {elapsed} seconds{note}{err} - {method} "
-                            f"{without_query(url)}; waiting {decision.delay:.1f} seconds "
-                            f"(retry {progress.throttled} of {rules.retries})")
-                res.close()
-                policy.sleep(decision.delay)
-                continue
-            if decision.action == REAUTH:
-                log.warning(f"FAILED {status} - {elapsed} seconds{note} - {method} "
-                            f"{without_query(url)}")
-                res.close()
-                if call_auth is None:
-                    call_auth = CallAuth()
-                auth.after_401(used, sent_cred, call_auth, f"{method} {without_query(url)}",
-                               answered_at=answered_clock,
-                               timeout=_pair(timeout or transport.timeout))
-                continue
-            if authenticated and decision.why == SUCCESS and sent_cred is not None and \
-                    used == sent_cred.header:
-                auth.accepted(sent_cred, sent_clock)  # (proof the token was alive then)
-            return self._returned(res, decision.why, progress, method, url, elapsed, note,
-                                  custom_error_message, body, redlock_ignore, quiet)
+    # ------------------------------------------------------------------ building calls
+    def _url_of(self, endpoint_url: Any) -> str:
+        if not isinstance(endpoint_url, str) or not endpoint_url.strip():
+            raise ValueError("endpoint_url must be a non-empty path such as '/cloud'")
+        if not endpoint_url.startswith("/"):
+            endpoint_url = "/" + endpoint_url
+        return f"{self.api_url}{endpoint_url}"
 
-    def _report_wait(self, pacer: Any, key: Any, method: str, url: str) -> None:
-        limit = pacer.limit(key)
-        pace = f", pacing at {limit[0]:.3g} calls per second" if limit else ""
-        self._log.info(f"Waiting more than a second for the tenant's rate limit on {method} "
-                       f"{without_query(url)}{pace} (said once a minute per endpoint)")
+    def _with_project(self, params: Any) -> Any:
+        """Self-hosted Compute with ``project_flag``: ``?project=<tenant>`` on every call."""
+        if getattr(self, "project_flag", False):
+            params = dict(params or {})
+            params["project"] = self.tenant
+        return params
+
+    def _verify_for(self, url: str, verify: Optional[Verify]) -> Union[bool, str]:
+        """A per-call verify as the constructor reads it ("false" is False); an
+        unverified origin is said once per transport."""
+        verify = self.verify if verify is None else parse_verify(verify)
+        if verify is False:
+            self._transport.unverified(url, self.tenant)
+        return verify
+
+    def _pace_key(self, method: str, url: str) -> Optional[Key]:
+        return endpoint_key(method, url) if self._transport.pacer is not None else None
+
+    def _catalogue(self, method: str, url: str) -> Optional[Endpoint]:
+        """What Prisma Cloud's specs say of this endpoint (None: not in them); a
+        deprecated one is said once per endpoint and process."""
+        endpoint = lookup(method, urlsplit(url).path)
+        if endpoint is not None and endpoint.deprecated:
+            warn_deprecated(endpoint)
+        return endpoint
 
     def _rules(self, method: str, url: str, idempotent: Optional[bool], body: Payload,
-               authenticated: bool, status_ignore: Collection[int],
-               max_retries: Optional[int] = None) -> CallRules:
-        """What is fixed for one call, from the 1.0.1 attributes as they are now."""
+               status_ignore: Collection[int], *, endpoint: Optional[Endpoint] = None,
+               exchange: Optional[Exchange] = None) -> CallRules:
+        """What is fixed for one call, from the 1.0.1 attributes as they are now
+        (an ``exchange`` is a login's: no token of its own, its own resend cap)."""
+        max_retries = exchange.max_retries if exchange is not None else None
         retries = self.retries if max_retries is None else min(self.retries, max_retries)
+        read_only = endpoint is not None and endpoint.read_only
+        safe = is_safe_to_repeat(method, urlsplit(url).path, idempotent, read_only=read_only)
         return CallRules(
-            policy=self.retry_policy,
-            safe=is_safe_to_repeat(method, urlsplit(url).path, idempotent),
-            not_replayable=body.not_replayable, authenticated=authenticated,
+            policy=self.retry_policy, safe=safe,
+            not_replayable=body.not_replayable, authenticated=exchange is None,
             retries=retries, connection_retries=max_retries,
             success=self.success_status, ignore=status_ignore or (),
             expired_code=self.expired_code, backs_off=self.retry_delay_statuses,
             also_backs_off=self.retry_statuses, retry_timer_max=float(self.retry_timer_max))
 
-    def _returned(self, res: requests.Response, why: str, progress: Progress, method: str,
-                  url: str, elapsed: float, note: str, custom_error_message: str,
-                  body: Payload, redlock_ignore: Optional[Iterable[str]],
-                  quiet: bool) -> requests.Response:
+    def _exchange_call(self, method: str, url: str, body: Optional[bytes],
+                       headers: Dict[str, Any], exchange: Exchange) -> requests.Response:
+        """One login or refresh exchange (no token of its own; a 401 is returned
+        for the login to judge), sent as ``exchange`` says."""
+        payload = Payload.of(data=body)
+        return self._run(Call(
+            method, url, payload, None, self._verify_for(url, None), self.proxies,
+            exchange.timeout, dict(headers),
+            self._rules(method, url, True, payload, (self.expired_code,), exchange=exchange),
+            Report(quiet=True), self._pace_key(method, url)))
+
+    # ------------------------------------------------------------------ the call path
+    def _run(self, call: Call) -> requests.Response:
+        """Send ``call``: each attempt waits its turn under the rate limit, leaves
+        with a valid token, and its outcome is judged and acted on, until the
+        decision is to return the answer or raise."""
+        state = CallState()
+        while True:
+            attempt = self._authenticate(call, self._wait_turn(call))
+            self._attempt(call, attempt)
+            decision = self._decide(call, attempt, state)
+            if decision.action == RETURN:
+                return self._returned(call, attempt, decision.why, state)
+            if decision.action == RAISE:
+                self._report_error(call, attempt, decision.why)
+                raise cast(requests.RequestException, attempt.error)
+            if decision.action == REAUTH:
+                self._reauthenticate(call, attempt, state)
+            else:
+                self._back_off(call, attempt, decision.delay, state)
+
+    def _wait_turn(self, call: Call) -> Optional[float]:
+        """Wait for this call's turn under the tenant's rate limit (at most the
+        pacer's ``max_wait`` in all); returns when it went (the pacer's clock)."""
+        pacer, key = self._transport.pacer, call.pace_key
+        if pacer is None or key is None:
+            return None
+        if call.rules.authenticated:
+            # a due refresh first: a call that goes first to a new endpoint (the
+            # others wait for its answer) must not wait for the refresh there
+            self._auth.before_call()
+        waited = 0.0
+        while True:
+            wait, taken = pacer.take(key)
+            if waited <= 1.0 < waited + wait and self._log.enabled(20) and \
+                    pacer.report_due(key):
+                self._report_wait(pacer, key, call)
+            if wait > 0:
+                self.retry_policy.sleep(wait)
+                waited += wait
+            if taken or waited >= pacer.max_wait:
+                return pacer.clock()
+
+    def _authenticate(self, call: Call, paced_at: Optional[float]) -> Attempt:
+        """The headers of this attempt: the call's own, and (an API call) the
+        session's token, valid when it leaves."""
+        attempt = Attempt(headers=call.headers, paced_at=paced_at)
+        if not call.rules.authenticated:
+            return attempt
+        auth = self._auth
+        auth.before_call()
+        attempt.credential, attempt.sent_at = auth.credential, auth.clock()
+        sent = attempt.sent = self.headers.get(self.auth_key)
+        if call.headers.get(self.auth_key) is not sent:
+            attempt.headers = {**call.headers, self.auth_key: sent}
+        if attempt.credential is None or sent != attempt.credential.header:
+            remember(sent)  # a token set by hand is a secret too
+        return attempt
+
+    def _attempt(self, call: Call, attempt: Attempt) -> None:
+        """One attempt through the transport; its answer (or its failure, when it
+        is requests') is kept in ``attempt`` for the decision, and fed to the pacer."""
+        pacer = self._transport.pacer
+        t0 = time.perf_counter()
+        try:
+            attempt.response = self._transport.send(
+                call.method, call.url, headers=attempt.headers, body=call.body,
+                params=call.params, verify=call.verify, proxies=call.proxies,
+                timeout=call.timeout)
+        except BaseException as exc:
+            if pacer is not None and call.pace_key is not None:
+                pacer.release(call.pace_key)  # calls waiting for a first answer go on
+            if not isinstance(exc, requests.RequestException):
+                raise
+            attempt.error = exc
+            return
+        attempt.elapsed = round(time.perf_counter() - t0, 3)
+        attempt.answered_at = self._auth.clock()
+        if pacer is not None and call.pace_key is not None:
+            res = attempt.response
+            pacer.observe(call.pace_key, res.status_code, res.headers, sent_at=attempt.paced_at)
+
+    def _decide(self, call: Call, attempt: Attempt, state: CallState) -> Decision:
+        if attempt.error is not None:
+            return decide(call.rules, state.progress, error=attempt.error)
+        res = cast(requests.Response, attempt.response)
+        return decide(call.rules, state.progress, status=res.status_code, headers=res.headers,
+                      processed=bool(res.history) and res.request.method != call.method)
+
+    def _back_off(self, call: Call, attempt: Attempt, delay: float, state: CallState) -> None:
+        """Wait before resending: a connection failure, or a 429/5xx answer."""
+        progress = state.progress
+        if attempt.error is not None:
+            progress.conn_failures += 1
+            self._log.warning(f"{_describe(attempt.error)} on {call.where}; retrying in "
+                              f"{delay:.1f} seconds ({progress.conn_failures} of "
+                              f"{self.retry_policy.connection_retries})")
+        else:
+            res = cast(requests.Response, attempt.response)
+            progress.throttled += 1
+            self.retry_timer = delay
+            report = call.report
+            self._log.warning(
+                f"FAILED {res.status_code} - {attempt.elapsed} seconds{report.suffix}"
+                f"{report.error_suffix} - {call.where}; waiting {delay:.1f} seconds "
+                f"(retry {progress.throttled} of {call.rules.retries})")
+            res.close()
+        self.retry_policy.sleep(delay)
+
+    def _reauthenticate(self, call: Call, attempt: Attempt, state: CallState) -> None:
+        """A 401: the authenticator judges it (and logs in, or raises)."""
+        res = cast(requests.Response, attempt.response)
+        self._log.warning(f"FAILED {res.status_code} - {attempt.elapsed} seconds"
+                          f"{call.report.suffix} - {call.where}")
+        res.close()
+        self._auth.after_401(attempt.sent, attempt.credential, state.auth, call.where,
+                             answered_at=attempt.answered_at,
+                             timeout=_pair(call.timeout or self._transport.timeout))
+
+    # ------------------------------------------------------------------ reports
+    def _report_wait(self, pacer: Any, key: Any, call: Call) -> None:
+        limit = pacer.limit(key)
+        pace = f", pacing at {limit[0]:.3g} calls per second" if limit else ""
+        self._log.info(f"Waiting more than a second for the tenant's rate limit on "
+                       f"{call.where}{pace} (said once a minute per endpoint)")
+
+    def _report_error(self, call: Call, attempt: Attempt, why: str) -> None:
+        """A failure that is raised: said at ERROR, as 1.0.1 logged before exit()."""
+        not_sent = f"; not retried: {call.body.not_replayable}" if why == NOT_REPLAYABLE else ""
+        self._log.error(f"FAILED {call.where} - {_describe(cast(BaseException, attempt.error))}"
+                        f"{call.report.suffix}{not_sent}")
+
+    def _returned(self, call: Call, attempt: Attempt, why: str,
+                  state: CallState) -> requests.Response:
         """Log what a returned answer means (as 1.0.1 did) and return it."""
-        log = self._log
+        log, report = self._log, call.report
+        res = cast(requests.Response, attempt.response)
         if why == SUCCESS:
-            if progress.throttled:
+            if state.progress.throttled:
                 self.retry_timer = 0  # recovered: the next throttle starts small
-            if not quiet and log.success_enabled():  # (no message built for nowhere)
-                log.success(f"SUCCESS - {elapsed} seconds{note} - {method} {without_query(url)}")
+            if attempt.credential is not None and attempt.sent == attempt.credential.header:
+                self._auth.accepted(attempt.credential, attempt.sent_at)  # (it was alive)
+            if not report.quiet and log.success_enabled():  # (no message built for nowhere)
+                log.success(f"SUCCESS - {attempt.elapsed} seconds{report.suffix} - "
+                            f"{call.where}")
             return res
-        if quiet:
+        if report.quiet:
             return res
         status = res.status_code
-        where = f"{method} {without_query(url)}"
         if why == EXHAUSTED:
-            log.error(f"ERROR. Max retries exceeded: {where} still answered {status} after "
-                      f"{progress.throttled} retries")
+            log.error(f"ERROR. Max retries exceeded: {call.where} still answered {status} "
+                      f"after {state.progress.throttled} retries")
         elif why == UNSAFE:
-            log.warning(f"{where} answered {status} and was not resent: the call is not safe "
-                        f"to repeat (it may have been applied); pass idempotent=True if it is")
+            log.warning(f"{call.where} answered {status} and was not resent: the call is not "
+                        f"safe to repeat (it may have been applied); pass idempotent=True if "
+                        f"it is")
         elif why == PROCESSED:
-            log.warning(f"{where} was redirected to a GET that answered {status}; not resent, "
-                        f"since the redirect says the call was processed")
+            log.warning(f"{call.where} was redirected to a GET that answered {status}; not "
+                        f"resent, since the redirect says the call was processed")
         elif why == NOT_REPLAYABLE:
-            log.error(f"FAILED {status} - {elapsed} seconds{note} - {where}; not retried: "
-                      f"{body.not_replayable}")
+            log.error(f"FAILED {status} - {attempt.elapsed} seconds{report.suffix} - "
+                      f"{call.where}; not retried: {call.body.not_replayable}")
             return res
-        if redlock_ignore and _redlock_matches(res, redlock_ignore):
-            return res
-        self._log_failure(res, method, url, elapsed, note, custom_error_message)
+        if not _redlock_matches(res, report.redlock_ignore):
+            self._log_failure(call, attempt)
         return res
 
-    def _log_failure(self, res: requests.Response, method: str, url: str, elapsed: float,
-                     note: str, custom_error_message: str) -> None:
-        log = self._log
-        err = f" - {custom_error_message}" if custom_error_message else ""
-        log.error(f"FAILED {res.status_code} - {elapsed} seconds{note}{err} - "
-                  f"{method} {without_query(url)}")
+    def _log_failure(self, call: Call, attempt: Attempt) -> None:
+        log, report = self._log, call.report
+        res = cast(requests.Response, attempt.response)
+        log.error(f"FAILED {res.status_code} - {attempt.elapsed} seconds{report.suffix}"
+                  f"{report.error_suffix} - {call.where}")
         status = res.headers.get("x-redlock-status")
         if status:
             log.warning(f"x-redlock-status: {self._redact(status)}")
         if log.enabled(20):
             log.info(f"RESPONSE TEXT: {self._preview(res)}")
-
-    def _exchange_call(self, method: str, url: str, body: Optional[bytes],
-                       headers: Dict[str, Any], exchange: Exchange) -> requests.Response:
-        """One login or refresh exchange (no token of its own; a 401 is returned
-        for the login to judge), sent as ``exchange`` says."""
-        return self._send(method, url, data=body, authenticated=False, headers=headers,
-                          status_ignore=(self.expired_code,), idempotent=True, quiet=True,
-                          timeout=exchange.timeout, max_retries=exchange.max_retries)
 
     # ------------------------------------------------------------------ text from servers
     def _secret_values(self) -> Tuple[Optional[str], ...]:

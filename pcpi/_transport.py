@@ -34,12 +34,10 @@ import http
 import math
 import os
 import re
-import sys
 import threading
 import time
 import warnings
-from types import FrameType
-from typing import Any, Dict, Iterator, List, Optional, Set, Tuple, Union
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Set, Tuple, Union
 from urllib.parse import unquote, urljoin, urlsplit
 
 import requests
@@ -49,7 +47,7 @@ from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 from requests.utils import get_environ_proxies
 
-from . import __version__, _fork
+from . import _fork
 from ._body import EMPTY, Payload
 from ._deadline import tracked_pool_class, watchdog
 from ._decode import Corrupt, Decoder, Truncated
@@ -57,7 +55,9 @@ from ._origin import Origin, describe, origin_of, same_origin
 from ._pacing import Pacer
 from ._policy import never_sent
 from ._redact import redact, remember, watch_logger
+from ._stack import outside_pcpi
 from ._types import Proxies, Verify
+from ._version import __version__
 from .errors import (
     DeadlineExceeded,
     InsecureTenantWarning,
@@ -66,14 +66,18 @@ from .errors import (
     TruncatedBodyError,
 )
 
-__all__ = ["Transport", "DEFAULT_TIMEOUT", "DEFAULT_MAX_RESPONSE_BYTES", "MAX_REDIRECTS",
-           "normalize_verify", "valid_header_value", "total_seconds"]
+__all__ = ["Transport", "DEFAULT_TIMEOUT", "DEFAULT_MAX_RESPONSE_BYTES", "DEFAULT_POOL",
+           "MAX_REDIRECTS", "valid_header_value", "total_seconds"]
 
 #: (connect, read) seconds: quick to notice a dead host, patient with long RQL queries
 DEFAULT_TIMEOUT: Tuple[float, float] = (10.0, 180.0)
 
 #: largest answer read into memory, counted after decompression (512 MiB)
 DEFAULT_MAX_RESPONSE_BYTES = 512 << 20
+
+#: connections pooled (per host, and hosts): as many as the largest fan-out pcpi is
+#: built for, so that none is discarded and opened again
+DEFAULT_POOL = 200
 
 #: same-origin redirects followed for one call
 MAX_REDIRECTS = 5
@@ -140,24 +144,6 @@ def _size(n: int) -> str:
     return f"{n >> 20} MiB" if n >= 1 << 20 and not n % (1 << 20) else f"{n} bytes"
 
 
-def normalize_verify(verify: Any) -> Union[bool, str]:
-    """``True``/``False``/CA path from what credentials files and 1.0.1 callers
-    pass (booleans, ``"true"``/``"false"`` strings, a path)."""
-    if isinstance(verify, bool):
-        return verify
-    if verify is None:
-        return True
-    if isinstance(verify, str):
-        text = verify.strip()
-        if text.lower() in ("", "true", "yes", "1"):
-            return True
-        if text.lower() in ("false", "no", "0"):
-            return False
-        return text
-    raise TypeError(f"verify must be true, false or a CA bundle path, not {type(verify).__name__}")
-
-
-
 class _Adapter(HTTPAdapter):
     """requests' adapter with pools that report connections to the watchdog."""
 
@@ -187,7 +173,7 @@ class Transport:
     an answer after decompression (None: no bound).
     """
 
-    def __init__(self, *, pool_connections: int = 200, pool_maxsize: int = 200,
+    def __init__(self, *, pool_connections: int = DEFAULT_POOL, pool_maxsize: int = DEFAULT_POOL,
                  timeout: Timeout = DEFAULT_TIMEOUT, trust_env: bool = True,
                  pacing: Union[bool, Pacer] = True,
                  max_response_bytes: Optional[int] = DEFAULT_MAX_RESPONSE_BYTES):
@@ -229,7 +215,6 @@ class Transport:
         session.mount("http://", adapter)
         self.session = session
         self._adapter = adapter
-        self.pid: int = os.getpid()
 
     def verify_for(self, verify: Optional[Verify]) -> Union[bool, str]:
         """The ``verify`` requests would use for a per-call ``verify``."""
@@ -250,7 +235,7 @@ class Transport:
             f"verification (verify=False): anyone on the network path can read and change "
             f"its traffic, tokens included.  Give verify the path of the CA bundle that "
             f"signed the tenant's certificate instead."), InsecureTenantWarning,
-            stacklevel=_outside_pcpi())
+            stacklevel=outside_pcpi())
         # remembered once said: where warnings are errors, each such call raises
         if len(self._unverified) < 256:
             self._unverified.add(key)
@@ -277,7 +262,7 @@ class Transport:
                 merged[scheme] = proxy
         return merged
 
-    def send(self, method: str, url: str, *, headers: Dict[str, Any], body: Payload = EMPTY,
+    def send(self, method: str, url: str, *, headers: Mapping[str, Any], body: Payload = EMPTY,
              params: Any = None, verify: Optional[Verify] = None,
              proxies: Optional[Proxies] = None,
              timeout: Optional[Timeout] = None) -> requests.Response:
@@ -457,18 +442,6 @@ class _Call:
             f"{self} was redirected ({status}) to {to}; pcpi does not send tokens, "
             f"credentials or bodies there.  If the tenant has moved, put its new URL in "
             f"your credentials.", response=res)
-
-
-def _outside_pcpi() -> int:
-    """The ``stacklevel`` of the first caller outside pcpi, for ``warnings.warn``
-    called in the function that calls this one, so that the warning names the
-    user's line."""
-    frame: Optional[FrameType] = sys._getframe(1)  # the caller: stacklevel 1
-    level = 1
-    while frame is not None and frame.f_globals.get("__name__", "").split(".")[0] == "pcpi":
-        frame = frame.f_back
-        level += 1
-    return level
 
 
 def _read_redirect(res: requests.Response) -> None:

@@ -36,6 +36,7 @@ __all__ = [
     "TruncatedBodyError",
     "DeadlineExceeded",
     "InsecureTenantWarning",
+    "DeprecatedEndpointWarning",
 ]
 
 
@@ -146,6 +147,12 @@ class DeadlineExceeded(PcpiRequestError, requests.exceptions.ReadTimeout):
 def _incomplete(message: str, pages: int, rows: int,
                 resume: Optional[Dict[str, Any]] = None) -> IncompleteResultError:
     return IncompleteResultError(message, pages=pages, rows=rows, resume=resume)
+
+
+class DeprecatedEndpointWarning(FutureWarning):
+    """Issued once per endpoint and process for an endpoint that Prisma Cloud's
+    published API specs deprecate, naming its replacement where they give one.
+    (A ``FutureWarning``, shown by default: it is meant for the script's author.)"""
 
 
 class InsecureTenantWarning(urllib3.exceptions.InsecureRequestWarning):

@@ -7,18 +7,13 @@ from typing import Any, Dict, Optional, Tuple, Union
 from ._credentials import parse_flag
 from ._log import boundary, py_logger, self_logger
 from ._manager_options import checked_proxies, not_a_logger
+from ._options import DEFAULTS, Options, parse_verify
 from ._pacing import Pacer
 from ._policy import RetryPolicy
 from ._redact import remember, secret
 from ._session_manager import SessionManager
 from ._session_types import CWPSession
-from ._transport import (
-    DEFAULT_MAX_RESPONSE_BYTES,
-    DEFAULT_TIMEOUT,
-    Timeout,
-    Transport,
-    normalize_verify,
-)
+from ._transport import Timeout, Transport
 from ._types import Proxies, Verify
 
 __all__ = ["CWPSessionManager", "py_logger"]
@@ -34,18 +29,21 @@ class CWPSessionManager(SessionManager):
     def __init__(self, tenant_name: str, api_url: str, uname: str, passwd: str,
                  verify: Verify = True, proxies: Optional[Proxies] = None,
                  project_flag: bool = False,
-                 logger: object = py_logger, *, pool_connections: int = 200,
-                 pool_maxsize: int = 200, timeout: Timeout = DEFAULT_TIMEOUT, retries: int = 20,
-                 retry_policy: Optional[RetryPolicy] = None,
-                 transport: Optional[Transport] = None, pacing: Union[bool, Pacer] = True,
-                 max_response_bytes: Optional[int] = DEFAULT_MAX_RESPONSE_BYTES) -> None:
+                 logger: object = py_logger, *,
+                 pool_connections: int = DEFAULTS.pool_connections,
+                 pool_maxsize: int = DEFAULTS.pool_maxsize,
+                 timeout: Timeout = DEFAULTS.timeout, retries: int = DEFAULTS.retries,
+                 retry_policy: Optional[RetryPolicy] = DEFAULTS.retry_policy,
+                 transport: Optional[Transport] = DEFAULTS.transport,
+                 pacing: Union[bool, Pacer] = DEFAULTS.pacing,
+                 max_response_bytes: Optional[int] = DEFAULTS.max_response_bytes) -> None:
         self.logger = logger
         self.tenant = tenant_name
         self.uname = uname
         self.passwd: str = secret(passwd)  # a str whose repr hides it
         remember(passwd, lasting=True)
         self.api_url: str = api_url.rstrip("/")
-        self.verify: Verify = normalize_verify(verify)
+        self.verify: Verify = parse_verify(verify)
         signature = ("(tenant_name, api_url, uname, passwd, verify=True, proxies=None, "
                      "project_flag=False, logger=...)")
         self.proxies: Optional[Proxies] = checked_proxies(proxies, signature)
@@ -53,10 +51,8 @@ class CWPSessionManager(SessionManager):
             project_flag, "the 7th argument (project_flag)", signature))  # ("false": False)
         # (1.0.1's attribute: {} until the session is created)
         self.cwp_session: Union[CWPSession, Dict[str, Any]] = {}
-        self._init_options(pool_connections=pool_connections, pool_maxsize=pool_maxsize,
-                           timeout=timeout, retries=retries, retry_policy=retry_policy,
-                           transport=transport, pacing=pacing,
-                           max_response_bytes=max_response_bytes)
+        self._init_options(Options(pool_connections, pool_maxsize, timeout, retries,
+                                   retry_policy, transport, pacing, max_response_bytes))
 
     _SESSIONS = {"cwp_session": "create_cwp_session"}
 

@@ -6,18 +6,13 @@ from typing import Any, Dict, Optional, Tuple, Union
 
 from ._log import boundary, py_logger, self_logger
 from ._manager_options import checked_proxies
+from ._options import DEFAULTS, Options, parse_verify
 from ._pacing import Pacer
 from ._policy import RetryPolicy
 from ._redact import remember, secret
 from ._session_manager import SessionManager
 from ._session_types import CNASession, CSPMSession, SaaSCWPSession
-from ._transport import (
-    DEFAULT_MAX_RESPONSE_BYTES,
-    DEFAULT_TIMEOUT,
-    Timeout,
-    Transport,
-    normalize_verify,
-)
+from ._transport import Timeout, Transport
 from ._types import Proxies, Verify
 
 __all__ = ["SaaSSessionManager", "py_logger"]
@@ -38,28 +33,29 @@ class SaaSSessionManager(SessionManager):
 
     def __init__(self, tenant_name: str, a_key: str, s_key: str, api_url: str,
                  verify: Verify = True, proxies: Optional[Proxies] = None,
-                 logger: Any = py_logger, *, pool_connections: int = 200,
-                 pool_maxsize: int = 200, timeout: Timeout = DEFAULT_TIMEOUT, retries: int = 20,
-                 retry_policy: Optional[RetryPolicy] = None,
-                 transport: Optional[Transport] = None, pacing: Union[bool, Pacer] = True,
-                 max_response_bytes: Optional[int] = DEFAULT_MAX_RESPONSE_BYTES) -> None:
+                 logger: Any = py_logger, *,
+                 pool_connections: int = DEFAULTS.pool_connections,
+                 pool_maxsize: int = DEFAULTS.pool_maxsize,
+                 timeout: Timeout = DEFAULTS.timeout, retries: int = DEFAULTS.retries,
+                 retry_policy: Optional[RetryPolicy] = DEFAULTS.retry_policy,
+                 transport: Optional[Transport] = DEFAULTS.transport,
+                 pacing: Union[bool, Pacer] = DEFAULTS.pacing,
+                 max_response_bytes: Optional[int] = DEFAULTS.max_response_bytes) -> None:
         self.logger = logger
         self.tenant = tenant_name
         self.a_key = a_key
         self.s_key: str = secret(s_key)  # a str whose repr hides it
         remember(s_key, lasting=True)
         self.api_url: str = api_url.rstrip("/")
-        self.verify: Verify = normalize_verify(verify)
+        self.verify: Verify = parse_verify(verify)
         self.proxies: Optional[Proxies] = checked_proxies(
             proxies, "(tenant_name, a_key, s_key, api_url, verify=True, proxies=None, logger=...)")
         # (1.0.1's attributes: {} until the session is created)
         self.cspm_session: Union[CSPMSession, Dict[str, Any]] = {}
         self.saas_cwp_session: Union[SaaSCWPSession, Dict[str, Any]] = {}
         self.cna_session: Union[CNASession, Dict[str, Any]] = {}
-        self._init_options(pool_connections=pool_connections, pool_maxsize=pool_maxsize,
-                           timeout=timeout, retries=retries, retry_policy=retry_policy,
-                           transport=transport, pacing=pacing,
-                           max_response_bytes=max_response_bytes)
+        self._init_options(Options(pool_connections, pool_maxsize, timeout, retries,
+                                   retry_policy, transport, pacing, max_response_bytes))
 
     _SESSIONS = {"cspm_session": "create_cspm_session", "saas_cwp_session": "create_cwp_session",
                  "cna_session": "create_cna_session"}

@@ -71,6 +71,8 @@ def test_verify_values_from_files_and_prompts(tmp_path):
         parse_verify(str(tmp_path / "missing.pem"))
     with pytest.raises(ConfigurationError, match="not int"):
         parse_verify(1)
+    # one reader for files and constructors alike: yes/no and 1/0 are words too
+    assert parse_verify("yes") is True and parse_verify(" No ") is False
 
 
 @pytest.mark.parametrize("given,expect", [(True, True), (False, False), (None, False),

@@ -407,12 +407,12 @@ def test_a_call_sends_its_params_and_its_body_with_the_body_type():
 
 
 def test_a_verify_of_the_wrong_type_says_which_type_it_got():
-    from pcpi._transport import normalize_verify
+    from pcpi._options import parse_verify
 
     with pytest.raises(TypeError, match="not int$"):
-        normalize_verify(0)
+        parse_verify(0)
     with pytest.raises(TypeError, match="not list$"):
-        normalize_verify([])
+        parse_verify([])
 
 
 def test_a_transport_has_the_documented_defaults_and_bounds(no_proxy_env):

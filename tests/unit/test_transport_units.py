@@ -8,13 +8,13 @@ import pytest
 import requests
 
 from pcpi._body import EMPTY, Payload
+from pcpi._options import parse_verify
 from pcpi._redact import remember
 from pcpi._transport import (
     Transport,
     _declared_length,
     _redirected,
     _without_secrets,
-    normalize_verify,
 )
 
 E = requests.exceptions
@@ -27,13 +27,13 @@ E = requests.exceptions
     ("/etc/ca.pem", "/etc/ca.pem"), (" /etc/ca.pem ", "/etc/ca.pem"),
 ])
 def test_verify_values_read_as_1_0_1_credential_files_write_them(given, expect):
-    assert normalize_verify(given) == expect
+    assert parse_verify(given) == expect
 
 
 @pytest.mark.parametrize("given", [1, 0.5, ["ca.pem"], b"ca.pem"])
 def test_other_verify_values_are_refused_by_type(given):
     with pytest.raises(TypeError, match="verify must be true, false or a CA bundle path"):
-        normalize_verify(given)
+        parse_verify(given)
 
 
 @pytest.mark.parametrize("options,match", [
