@@ -1,0 +1,82 @@
+"""What the endpoint catalogue changes for a call (issue 22, items 5 and 6), over
+real sockets: a POST Prisma Cloud's specs mark read-only is resent after a 5xx or
+a broken connection, as a GET is; a write or an unknown POST keeps the rule that
+never repeats it silently; a deprecated endpoint is said once, naming its
+replacement."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+from pcpi import errors
+from pcpi._catalogue import lookup
+
+from .conftest import saas_manager
+
+
+@pytest.fixture
+def cspm(tenant):
+    m = saas_manager(tenant)
+    yield m.create_cspm_session()
+    m.close()
+
+
+def test_the_catalogue_says_which_posts_only_read():
+    assert lookup("POST", "/v2/alert").read_only
+    assert not lookup("POST", "/alert/dismiss").read_only
+    assert lookup("POST", "/code/api/v2/code-issues/branch_scan") is None  # not in its specs
+
+
+@pytest.mark.parametrize("status", [500, 502, 504])
+def test_a_read_only_post_is_resent_after_a_gateway_error(tenant, cspm, status):
+    tenant.add_route("POST", "/v2/alert", 200, {"items": [], "totalRows": 0})
+    tenant.fail_next(status, 1, path="/v2/alert")
+    res = cspm.request("POST", "/v2/alert", json={"limit": 10})
+    assert res.status_code == 200
+    assert tenant.stats()["requests_by_endpoint"]["POST /v2/alert"] == 2
+
+
+def test_a_read_only_post_is_resent_after_a_broken_connection(tenant, cspm):
+    tenant.add_route("POST", "/v2/alert", 200, {"items": []})
+    tenant.reset_next(1, path="/v2/alert")
+    assert cspm.request("POST", "/v2/alert", json={}).status_code == 200
+    assert tenant.stats()["requests_by_endpoint"]["POST /v2/alert"] == 2
+
+
+@pytest.mark.parametrize("path", ["/alert/dismiss", "/code/api/v2/code-issues/branch_scan"])
+def test_a_write_or_an_unknown_post_is_not_resent_after_a_500(tenant, cspm, path, caplog):
+    tenant.add_route("POST", path, 200, {"ok": True})
+    tenant.fail_next(500, 1, path=path)
+    res = cspm.request("POST", path, json={})
+    assert res.status_code == 500
+    assert tenant.stats()["requests_by_endpoint"][f"POST {path}"] == 1
+    assert "pass idempotent=True" in caplog.text  # how to mark one that only reads
+
+
+def test_an_unknown_post_marked_idempotent_is_resent(tenant, cspm):
+    path = "/code/api/v2/code-issues/branch_scan"
+    tenant.add_route("POST", path, 200, {"data": []})
+    tenant.fail_next(500, 1, path=path)
+    assert cspm.request("POST", path, json={}, idempotent=True).status_code == 200
+    assert tenant.stats()["requests_by_endpoint"][f"POST {path}"] == 2
+
+
+def test_a_deprecated_endpoint_is_said_once_naming_its_replacement(tenant, cspm):
+    tenant.add_route("GET", "/compliance/posture", 200, {"summary": {}})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(3):
+            assert cspm.request("GET", "/compliance/posture").status_code == 200
+    said = [w for w in caught if issubclass(w.category, errors.DeprecatedEndpointWarning)]
+    assert len(said) == 1, [str(w.message) for w in caught]
+    assert "GET /v2/compliance/posture" in str(said[0].message)
+    assert said[0].filename == __file__  # it points at the caller's line
+
+
+def test_an_endpoint_that_is_not_deprecated_says_nothing(tenant, cspm):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        cspm.request("GET", "/cloud")
+    assert not [w for w in caught if issubclass(w.category, errors.DeprecatedEndpointWarning)]
