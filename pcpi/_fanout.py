@@ -15,6 +15,7 @@ is :class:`Ledger`, which does no I/O.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import functools
 import json
 import queue
@@ -204,40 +205,56 @@ def fan_out(fn: Callable[[_I], _R], items: Iterable[_I], *, workers: int = 32,
     if isinstance(items, (str, bytes)):
         raise TypeError("items is a string: pass a list (or any iterable) of items")
     seq: Sequence[_I] = items if isinstance(items, (list, tuple)) else list(items)
-    log = Log(logger)
-    ledger = Ledger(len(seq), retries)
-    store: Optional[Checkpoint] = None
-    keys: List[str] = []
+    run = _Run(fn, seq, Ledger(len(seq), retries), Log(logger), on_result=on_result)
     if checkpoint is not None:
-        keys = _keys(seq, key)
-        store = Checkpoint(checkpoint, job if job is not None else describe_job(fn))
+        run.keys = _keys(seq, key)
+        run.store = Checkpoint(checkpoint, job if job is not None else describe_job(fn))
     try:
-        if store is not None:
-            _resume(store, keys, seq, ledger, on_result, log)
-        report = reporter(progress, ledger.count, ledger.done, ledger.failed)
+        if run.store is not None:
+            _resume(run.store, run.keys, seq, run.ledger, on_result, run.log)
+        run.report = reporter(progress, run.ledger.count, run.ledger.done, run.ledger.failed)
         try:
-            own = executor is None
-            pool: Executor = DaemonThreads(workers) if executor is None else executor
-            try:
-                _run(fn, seq, pool, workers, ledger, store, keys, report, on_result, log)
-            except BaseException:
-                if own:
-                    pool.shutdown(wait=False, cancel_futures=True)
-                raise
-            if own:
-                pool.shutdown(wait=False)
+            _execute(run, executor, workers)
         finally:
-            if report is not None:
-                report.close()
+            if run.report is not None:
+                run.report.close()
     finally:
-        if store is not None:
-            store.close()
-    result = ledger.result(seq)
+        if run.store is not None:
+            run.store.close()
+    result = run.ledger.result(seq)
     if result.failures:
         item, exc = result.failures[0]
-        log.warning(f"fan_out: {result.failed} of {ledger.count} items failed (the first: "
-                    f"{_short(item)}: {type(exc).__name__}: {_short(exc, 200)})")
+        run.log.warning(f"fan_out: {result.failed} of {run.ledger.count} items failed (the "
+                        f"first: {_short(item)}: {type(exc).__name__}: {_short(exc, 200)})")
     return result
+
+
+@dataclasses.dataclass
+class _Run:
+    """One fan_out in progress: what it calls, on what, and where it records."""
+
+    fn: Callable[[Any], Any]
+    items: Sequence[Any]
+    ledger: Ledger
+    log: Log
+    store: Optional[Checkpoint] = None
+    keys: List[str] = dataclasses.field(default_factory=list)
+    report: Optional[Progress] = None
+    on_result: Optional[Callable[[Any, Any], Any]] = None
+
+
+def _execute(run: _Run, executor: Optional[Executor], workers: int) -> None:
+    """Run the rounds on ``executor``, or on ``workers`` daemon threads of its own."""
+    own = executor is None
+    pool: Executor = DaemonThreads(workers) if executor is None else executor
+    try:
+        _run(run, pool, workers)
+    except BaseException:
+        if own:
+            pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    if own:
+        pool.shutdown(wait=False)
 
 
 def _check(workers: int, retries: int, executor: Any, on_result: Any) -> None:
@@ -285,26 +302,24 @@ def _resume(store: Checkpoint, keys: List[str], items: Sequence[Any], ledger: Le
              f"{store.path} (not called again)")
 
 
-def _run(fn: Callable[[Any], Any], items: Sequence[Any], pool: Executor, workers: int,
-         ledger: Ledger, store: Optional[Checkpoint], keys: List[str],
-         report: Optional[Progress], on_result: Optional[Callable[[Any, Any], Any]],
-         log: Log) -> None:
+def _run(run: _Run, pool: Executor, workers: int) -> None:
     """The rounds: keep up to ``workers`` items submitted, record what finishes."""
     submit = _submitter(pool)
     finished: "queue.SimpleQueue[Future[Any]]" = queue.SimpleQueue()
     in_flight: Dict["Future[Any]", int] = {}
+    ledger, report = run.ledger, run.report
     pending = ledger.pending
     try:
         while ledger.start():
             if ledger.round > 1:
-                log.warning(f"fan_out: trying {len(pending)} failed items again (round "
-                            f"{ledger.round} of {ledger.retries + 1})")
+                run.log.warning(f"fan_out: trying {len(pending)} failed items again (round "
+                                f"{ledger.round} of {ledger.retries + 1})")
                 if report is not None:
                     report.note(f"retry {ledger.round - 1} of {ledger.retries}")
             while pending or in_flight:
                 while pending and len(in_flight) < workers:
                     index = pending.popleft()
-                    future = submit(fn, items[index])
+                    future = submit(run.fn, run.items[index])
                     in_flight[future] = index
                     future.add_done_callback(finished.put)
                 batch = [finished.get()]
@@ -313,16 +328,18 @@ def _run(fn: Callable[[Any], Any], items: Sequence[Any], pool: Executor, workers
                         batch.append(finished.get_nowait())
                     except queue.Empty:
                         break
-                _collect(batch, in_flight, items, ledger, store, keys, on_result)
+                _collect(batch, in_flight, run.items, ledger, run.store, run.keys,
+                         run.on_result)
                 if report is not None:
                     report.update(ledger.done, ledger.failed)
     except KeyboardInterrupt:
         for future in in_flight:
             future.cancel()  # (those not started yet; the others are abandoned)
-        result = ledger.result(items)
-        log.warning(f"fan_out interrupted: {result.succeeded} succeeded, {result.failed} "
-                    f"failed, {result.unfinished} not done"
-                    + (f" (successes are in checkpoint {store.path})" if store else ""))
+        result = ledger.result(run.items)
+        store = run.store
+        run.log.warning(f"fan_out interrupted: {result.succeeded} succeeded, {result.failed} "
+                        f"failed, {result.unfinished} not done"
+                        + (f" (successes are in checkpoint {store.path})" if store else ""))
         raise FanOutInterrupted(result) from None
     except BaseException:
         for future in in_flight:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple, TypeVar
 from urllib.parse import urlsplit
 
 from . import _fork
+from ._bounded import BoundedCache
 from ._log import Log
 from ._options import Options
 from ._origin import describe
@@ -35,8 +36,7 @@ __all__ = ["ManagerOptions", "MAX_RESTORED", "checked_proxies", "not_a_logger"]
 
 #: managers kept per process for unpickled copies (the least recently used go first)
 MAX_RESTORED = 64
-_restored: "collections.OrderedDict[bytes, ManagerOptions]" = collections.OrderedDict()
-_restored_lock = threading.Lock()
+_restored: "BoundedCache[bytes, ManagerOptions]" = BoundedCache(MAX_RESTORED)
 _M = TypeVar("_M", bound="ManagerOptions")
 
 
@@ -152,17 +152,10 @@ def _restore(cls: Callable[..., ManagerOptions], args: Tuple[Any, ...],
     key = hashlib.sha256(pickle.dumps((cls.__module__, cls.__qualname__, args, options,
                                        getattr(logger, "name", repr(type(logger)))))
                          ).digest()
-    with _restored_lock:
-        found = _restored.get(key)
-        if found is not None:
-            _restored.move_to_end(key)
+    found = _restored.get(key)
     if found is None:
         manager = cls(*args, logger=logger, **options)
-        with _restored_lock:
-            found = _restored.setdefault(key, manager)
-            _restored.move_to_end(key)
-            while len(_restored) > MAX_RESTORED:
-                _restored.popitem(last=False)
+        found = _restored.setdefault(key, manager)
         if found is not manager:  # another thread restored the same one meanwhile
             manager.close()
     _expect(found, sessions)
@@ -178,9 +171,3 @@ def _expect(manager: ManagerOptions, sessions: Tuple[str, ...]) -> None:
                 del state[name]  # created (logged in) on first use
 
 
-def _forget_restored() -> None:
-    global _restored_lock
-    _restored_lock = threading.Lock()  # it may have been held at fork time
-
-
-_fork.register_function(_forget_restored)

@@ -17,7 +17,7 @@ exactly the items not yielded yet: nothing twice, nothing skipped.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Tuple
+from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Tuple, TypeVar
 
 import requests
 
@@ -41,6 +41,7 @@ from ._paging import (
     shape_for,
     split_call,
 )
+from ._redact import scrub
 from .errors import IncompleteResultError
 
 __all__ = ["Pager", "paginate"]
@@ -57,6 +58,18 @@ class Fetched(NamedTuple):
 
 def _count(n: int, noun: str) -> str:
     return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Legacy:
+    """How ``config_search_request*`` (1.0.1's RQL calls) run on a pager: their
+    words in errors, the 1.0.1 arguments each page is sent with, and no resume
+    point (their return shapes cannot be resumed)."""
+
+    label: str = ""
+    noun: str = "item"
+    send: Optional[Dict[str, Any]] = None
+    resumable: bool = True
 
 
 class Pager:
@@ -79,8 +92,9 @@ class Pager:
 
     def __init__(self, session: Any, plan: Plan, *, resume: Any = None,
                  max_items: Optional[int] = None, max_pages: int = MAX_PAGES,
-                 label: str = "", noun: str = "item",
-                 send: Optional[Dict[str, Any]] = None, resumable: bool = True) -> None:
+                 legacy: Optional["Legacy"] = None) -> None:
+        legacy = legacy or Legacy()
+        label, noun, send, resumable = legacy.label, legacy.noun, legacy.send, legacy.resumable
         if max_items is not None and (isinstance(max_items, bool) or
                                       not isinstance(max_items, int) or max_items < 0):
             raise ValueError(f"max_items must be an int >= 0 or None, not {max_items!r}")
@@ -115,12 +129,12 @@ class Pager:
     def __iter__(self) -> Iterator[Any]:
         """The items, one page in memory at a time."""
         self._claim()
-        return self._items()
+        return _redacted(self._items())
 
     def pages(self) -> Iterator[List[Any]]:
         """The pages, as lists of items (empty pages are not yielded)."""
         self._claim()
-        return self._pages()
+        return _redacted(self._pages())
 
     def __repr__(self) -> str:
         return (f"<Pager {self._plan.endpoint} style={self._plan.shape.style!r} "
@@ -235,6 +249,19 @@ class Pager:
             f"{self._label} incomplete: {why}, after {_count(self.pages_read, 'page')} and "
             f"{_count(self.items_read, self._noun)} had been delivered{hint}",
             pages=self.pages_read, rows=self.items_read, response=res, resume=resume)
+
+
+_T = TypeVar("_T")
+
+
+def _redacted(items: Iterator[_T]) -> Iterator[_T]:
+    """``items``, with every exception leaving them redacted (the boundary every
+    text leaving pcpi passes: :func:`pcpi._redact.scrub`)."""
+    try:
+        yield from items
+    except BaseException as exc:
+        scrub(exc)
+        raise
 
 
 def paginate(session: Any, method: str, endpoint_url: str, json: Any = None,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 from typing import Any, Dict, Iterator, Optional, Tuple
 
-from ._pager import Pager
+from ._pager import Legacy, Pager
 from ._paging import MAX_PAGES, make_plan, shape_for
 
 __all__ = ["MAX_PAGES", "config_search_pages", "total_rows"]
@@ -39,8 +39,8 @@ def config_search_pages(session: Any, payload: Dict[str, Any], *, max_pages: int
     # What 1.0.1 always asked for: heuristic search, big pages, resource JSON.
     body.update({"heuristicSearch": True, "limit": 2000, "withResourceJson": True})
     plan = make_plan("POST", "/search/config", body, None, shape_for("rql"), None)
-    pager = Pager(session, plan, max_pages=max_pages, label="RQL config search", noun="row",
-                  send=send, resumable=False)
+    pager = Pager(session, plan, max_pages=max_pages,
+                  legacy=Legacy("RQL config search", "row", send, resumable=False))
     details: Dict[str, Any] = {}
     keys: Tuple[str, ...] = ()
     size = total = 0

@@ -37,7 +37,7 @@ import re
 import threading
 import time
 import warnings
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Set, Tuple, Union
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple, Union
 from urllib.parse import unquote, urljoin, urlsplit
 
 import requests
@@ -49,6 +49,7 @@ from requests.utils import get_environ_proxies
 
 from . import _fork
 from ._body import EMPTY, Payload
+from ._bounded import BoundedCache
 from ._deadline import tracked_pool_class, watchdog
 from ._decode import Corrupt, Decoder, Truncated
 from ._origin import Origin, describe, origin_of, same_origin
@@ -78,6 +79,10 @@ DEFAULT_MAX_RESPONSE_BYTES = 512 << 20
 #: connections pooled (per host, and hosts): as many as the largest fan-out pcpi is
 #: built for, so that none is discarded and opened again
 DEFAULT_POOL = 200
+
+#: origins (with tenants) a transport remembers: the proxies resolved for them, and
+#: those warned about as unverified (least recently used forgotten first)
+MAX_ORIGINS = 256
 
 #: same-origin redirects followed for one call
 MAX_REDIRECTS = 5
@@ -193,9 +198,11 @@ class Transport:
         # Resolved once: what requests would read from the environment per call.
         self._env_ca = (os.environ.get("REQUESTS_CA_BUNDLE")
                         or os.environ.get("CURL_CA_BUNDLE")) if trust_env else None
-        self._env_proxies: Dict[str, Dict[str, str]] = {}  # per origin and no_proxy
+        self._env_proxies: BoundedCache[str, Dict[str, str]] = \
+            BoundedCache(MAX_ORIGINS)  # per origin and no_proxy
         # origins already warned about (verify=False)
-        self._unverified: Set[Tuple[Optional[Origin], str]] = set()  # (origin, tenant)
+        self._unverified: BoundedCache[Tuple[Optional[Origin], str], bool] = \
+            BoundedCache(MAX_ORIGINS)  # (origin, tenant)
         self._base_headers = CaseInsensitiveDict({
             "User-Agent": f"pcpi/{__version__} python-requests/{_requests_version}",
             "Accept-Encoding": "gzip, deflate",
@@ -223,7 +230,7 @@ class Transport:
         return verify
 
     def unverified(self, url: str, tenant: str) -> None:
-        """Say once per tenant and origin (at most 256 remembered) that
+        """Say once per tenant and origin (at most :data:`MAX_ORIGINS` remembered) that
         ``tenant``'s calls to ``url`` go without certificate verification;
         urllib3's warning on every such request is not issued for this
         transport's pools."""
@@ -237,20 +244,18 @@ class Transport:
             f"signed the tenant's certificate instead."), InsecureTenantWarning,
             stacklevel=outside_pcpi())
         # remembered once said: where warnings are errors, each such call raises
-        if len(self._unverified) < 256:
-            self._unverified.add(key)
+        self._unverified.put(key, True)
 
     def proxies_for(self, url: str, proxies: Optional[Proxies]) -> Dict[str, str]:
         """The caller's proxies, completed from the environment as requests does."""
         parts = urlsplit(url)
         no_proxy = (proxies or {}).get("no_proxy")  # as requests: it narrows the environment's
         key = f"{parts.scheme}://{parts.netloc} {no_proxy}"
-        env = self._env_proxies.get(key)
+        env = self._env_proxies.peek(key)  # (every call: no lock, a dict lookup)
         if env is None:
             env = get_environ_proxies(url, no_proxy=no_proxy) if self.trust_env else {}
             remember_proxy_passwords(env.values())
-            if len(self._env_proxies) < 256:  # a few origins per tenant; bounded anyway
-                self._env_proxies[key] = env
+            self._env_proxies.put(key, env)  # a few origins per tenant; bounded anyway
         if not proxies:
             return env
         remember_proxy_passwords(proxies.values())
@@ -279,15 +284,14 @@ class Transport:
                     f"CR/LF or another control character); the value is not shown")
         merged = CaseInsensitiveDict(self._base_headers)
         merged.update(headers)
-        timeout = timeout or self.timeout
-        call = _Call(method, url, total_seconds(timeout))
+        call = _Call(method, url, timeout or self.timeout, verify, proxies)
         history: List[requests.Response] = []
         target, payload = url, body
         while True:
             try:
-                res = self._attempt(call, method, target, merged, payload,
-                                    params if not history else None, verify, proxies, timeout,
-                                    history)
+                prep = _prepare(method, target, merged, payload,
+                                params if not history else None, history)
+                res = self._attempt(call, prep, target)
             except requests.RequestException as exc:
                 if history:  # the call reached the server: never "never sent"
                     exc._pcpi_after_redirect = True  # type: ignore[attr-defined]
@@ -310,23 +314,9 @@ class Transport:
         _redact_answer(res)
         return res
 
-    def _attempt(self, call: "_Call", method: str, url: str,
-                 headers: CaseInsensitiveDict[Any], payload: Payload, params: Any,
-                 verify: Any, proxies: Optional[Proxies],
-                 timeout: Timeout, history: List[requests.Response]) -> requests.Response:
-        prep = requests.PreparedRequest()
-        prep.prepare_method(method)
-        prep.prepare_url(url, params)
-        prep.prepare_headers(headers)
-        if history:  # cookies set along this call's (same-origin) redirects, as requests does
-            jar = requests.cookies.RequestsCookieJar()
-            for hop in history:
-                jar.update(hop.cookies)
-            prep.prepare_cookies(jar)
-        payload.rewind()
-        prep.prepare_body(payload.data, None)
-        if payload.content_type and "content-type" not in prep.headers:
-            prep.headers["Content-Type"] = payload.content_type
+    def _attempt(self, call: "_Call", prep: requests.PreparedRequest,
+                 url: str) -> requests.Response:
+        """One hop of a call: sent and read within what is left of its deadline."""
         seconds = call.remaining()
         if seconds is not None and seconds <= 0:
             raise call.deadline_exceeded(prep)
@@ -337,9 +327,9 @@ class Transport:
         failure: Optional[BaseException] = None
         try:
             start = time.perf_counter()
-            res = adapter.send(prep, stream=True, timeout=timeout,
-                               verify=self.verify_for(verify), cert=None,
-                               proxies=self.proxies_for(url, proxies))
+            res = adapter.send(prep, stream=True, timeout=call.timeout,
+                               verify=self.verify_for(call.verify), cert=None,
+                               proxies=self.proxies_for(url, call.proxies))
             res.elapsed = datetime.timedelta(seconds=time.perf_counter() - start)
             self._read(call, res)
         except ResponseTooLargeError:
@@ -399,23 +389,47 @@ class Transport:
         # The parent's sockets stay the parent's: start a new pool, and do not
         # close the inherited one (that could disturb the parent's TLS state).
         self._lock = threading.Lock()  # it may have been held at fork time
-        self._env_proxies = {}
+        self._env_proxies = BoundedCache(MAX_ORIGINS)
         self._open()
 
     def __repr__(self) -> str:
         return (f"<pcpi Transport pool={self.pool_maxsize} timeout={self.timeout!r}>")
 
 
+def _prepare(method: str, url: str, headers: CaseInsensitiveDict[Any], payload: Payload,
+             params: Any, history: List[requests.Response]) -> requests.PreparedRequest:
+    """One hop's request, prepared as requests would (its body rewound first)."""
+    prep = requests.PreparedRequest()
+    prep.prepare_method(method)
+    prep.prepare_url(url, params)
+    prep.prepare_headers(headers)
+    if history:  # cookies set along this call's (same-origin) redirects, as requests does
+        jar = requests.cookies.RequestsCookieJar()
+        for hop in history:
+            jar.update(hop.cookies)
+        prep.prepare_cookies(jar)
+    payload.rewind()
+    prep.prepare_body(payload.data, None)
+    if payload.content_type and "content-type" not in prep.headers:
+        prep.headers["Content-Type"] = payload.content_type
+    return prep
+
+
 class _Call:
     """One call as the caller asked for it: what error messages name (never a
-    path a server chose), and the deadline all of its redirects share."""
+    path a server chose), how it is sent, and the deadline all of its redirects
+    share."""
 
-    __slots__ = ("method", "url", "seconds", "ends")
+    __slots__ = ("method", "url", "seconds", "ends", "timeout", "verify", "proxies")
 
-    def __init__(self, method: str, url: str, seconds: Optional[float]):
+    def __init__(self, method: str, url: str, timeout: Timeout = DEFAULT_TIMEOUT,
+                 verify: Optional[Verify] = None, proxies: Optional[Proxies] = None):
         self.method = method
         self.url = url
-        self.seconds = seconds
+        self.timeout = timeout
+        self.verify = verify
+        self.proxies = proxies
+        self.seconds = seconds = total_seconds(timeout)
         self.ends = None if seconds is None else time.monotonic() + seconds
 
     def __str__(self) -> str:

@@ -60,7 +60,9 @@ def test_copies_unpickled_in_one_process_are_one_manager(tenant):
 
 
 def test_the_copies_kept_per_process_are_bounded(tenant, monkeypatch):
-    monkeypatch.setattr(_manager_options, "MAX_RESTORED", 2)
+    from pcpi._bounded import BoundedCache
+
+    monkeypatch.setattr(_manager_options, "_restored", BoundedCache(2))
     managers = [_saas(tenant, retries=n) for n in range(4)]
     copies = [pickle.loads(pickle.dumps(m)) for m in managers]
     assert len(_manager_options._restored) <= 2

@@ -194,7 +194,7 @@ def test_a_call_is_named_by_method_origin_and_path_never_its_query():
 
 def test_an_exceeded_deadline_says_the_seconds_and_carries_the_request():
     prep = requests.Request("GET", URL).prepare()
-    exc = _Call("GET", URL, 2.5).deadline_exceeded(prep)
+    exc = _Call("GET", URL, (1.0, 1.5)).deadline_exceeded(prep)
     assert isinstance(exc, E.ReadTimeout)
     assert exc.request is prep
     assert str(exc) == (
@@ -335,17 +335,19 @@ def test_trust_env_false_ignores_the_environments_proxies(no_proxy_env):
     transport.close()
 
 
-def test_the_proxy_cache_holds_256_origins_then_reads_the_environment_each_time(no_proxy_env):
+def test_the_proxy_cache_holds_256_origins_the_oldest_forgotten_first(no_proxy_env):
     no_proxy_env.setenv("HTTPS_PROXY", "http://proxy-a.example:3128")
     transport = Transport(pacing=False)
     for i in range(256):
         transport.proxies_for(f"https://host{i}.example/", None)
     transport.proxies_for("https://one-more.example/", None)
     no_proxy_env.setenv("HTTPS_PROXY", "http://proxy-b.example:3128")
-    assert transport.proxies_for("https://host0.example/", None) == \
-        {"https": "http://proxy-a.example:3128"}  # cached
     assert transport.proxies_for("https://one-more.example/", None) == \
-        {"https": "http://proxy-b.example:3128"}  # past the bound: not cached
+        {"https": "http://proxy-a.example:3128"}  # cached
+    assert transport.proxies_for("https://host1.example/", None) == \
+        {"https": "http://proxy-a.example:3128"}  # cached
+    assert transport.proxies_for("https://host0.example/", None) == \
+        {"https": "http://proxy-b.example:3128"}  # the oldest: forgotten, read again
     transport.close()
 
 
@@ -454,8 +456,8 @@ def test_tenants_warned_about_are_remembered_up_to_256(no_proxy_env):
         warnings.simplefilter("always")
         for i in range(300):
             transport.unverified(f"https://t{i}.example", f"tenant-{i}")
-        transport.unverified("https://t0.example", "tenant-0")  # remembered: quiet
-        transport.unverified("https://t299.example", "tenant-299")  # past the bound: again
+        transport.unverified("https://t299.example", "tenant-299")  # remembered: quiet
+        transport.unverified("https://t0.example", "tenant-0")  # forgotten first: again
         transport.unverified("https://t0.example:8443", "tenant-0")  # another origin
     transport.close()
     assert len(transport._unverified) == 256
