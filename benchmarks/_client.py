@@ -44,29 +44,29 @@ def build(cfg: dict):
     """Returns a function doing one GET /cloud and returning the status code."""
     kind, url, ca = cfg["client"], cfg["url"], cfg["ca_path"]
     ak, sk = cfg["access_key"], cfg["secret_key"]
-    if kind in ("pcpi", "pcpi-nopace", "pcpi-1.0.1", "pcpi-fanout", "pcpi-fanout-ckpt"):
-        if kind == "pcpi-1.0.1":
-            sys.path.insert(0, cfg["pcpi101_dir"])
-        else:
-            sys.path.insert(0, ROOT)
+    if kind in ("pcpi", "pcpi-nopace", "pcpi-1.0.1", "pcpi-base", "pcpi-fanout",
+                "pcpi-fanout-ckpt"):
+        tree = {"pcpi-1.0.1": cfg["pcpi101_dir"], "pcpi-base": cfg.get("base_dir")}.get(kind,
+                                                                                       ROOT)
+        sys.path.insert(0, tree)
         import pcpi.saas_session_manager as m
         from pcpi.saas_session_manager import SaaSSessionManager
 
-        ours = os.path.dirname(m.__file__) == os.path.join(ROOT, "pcpi")
-        assert ours == (kind != "pcpi-1.0.1"), m.__file__
+        assert os.path.dirname(m.__file__) == os.path.join(tree, "pcpi"), m.__file__
+        ours = kind != "pcpi-1.0.1"
         options = dict(cfg.get("pcpi_options") or {}) if ours else {}
         if ours:
             from pcpi._pacing import Pacer
 
-            delay = Pacer.delay
+            take = Pacer.take
 
             def counted(self, key):
-                wait = delay(self, key)
+                wait, taken = take(self, key)
                 if wait > 0:
                     with _slept_lock:
                         _paced[0] += wait
-                return wait
-            Pacer.delay = counted
+                return wait, taken
+            Pacer.take = counted
         if kind == "pcpi-nopace":
             options["pacing"] = False
         if "retry_policy" in options:  # {"backoff": {"initial": 1}, ...} from --pcpi-options

@@ -38,6 +38,7 @@ from pcpi.testing import FakeTenant  # noqa: E402
 CACHE = os.path.join(HERE, ".cache")
 PCPI101_DIR = os.path.join(CACHE, "pcpi-1.0.1")
 CLIENTS = ("pcpi", "pcpi-1.0.1", "requests", "http.client")
+BASE_DIR: List[Optional[str]] = [None]  # --baseline: an earlier pcpi, client "pcpi-base"
 LABEL = {"pcpi": "pcpi (this)", "pcpi-nopace": "pcpi, pacing off", "pcpi-1.0.1": "pcpi 1.0.1",
          "pcpi-fanout": "pcpi.fan_out", "pcpi-fanout-ckpt": "pcpi.fan_out, checkpoint",
          "requests": "requests floor", "http.client": "http.client floor"}
@@ -106,7 +107,8 @@ def run_client(tenant, settings: dict, client: str, n: int, w: int, client_cpu,
     cfg = {"client": client, "url": tenant.url, "ca_path": tenant.ca_path,
            "access_key": tenant.access_key, "secret_key": tenant.secret_key,
            "calls": n, "workers": w, "cpu": client_cpu, "max_seconds": max_seconds,
-           "pcpi101_dir": PCPI101_DIR, "pcpi_options": pcpi_options or {}}
+           "pcpi101_dir": PCPI101_DIR, "pcpi_options": pcpi_options or {},
+           "base_dir": BASE_DIR[0]}
     with tempfile.TemporaryFile("w+") as err:
         proc = subprocess.Popen([sys.executable, os.path.join(HERE, "_client.py"),
                                  json.dumps(cfg)], stdin=subprocess.PIPE,
@@ -371,6 +373,17 @@ def write_section(key: str, body: str) -> None:
     print(f"rewrote the {key} section of BENCHMARKS.md")
 
 
+def _tree_of(ref: str) -> str:
+    """``pcpi/`` as it was at git ``ref``, in the cache (never committed)."""
+    where = os.path.join(CACHE, f"pcpi-{re.sub(r'[^A-Za-z0-9._-]', '_', ref)}")
+    if not os.path.isdir(os.path.join(where, "pcpi")):
+        os.makedirs(where, exist_ok=True)
+        archive = subprocess.run(["git", "-C", ROOT, "archive", ref, "pcpi"], check=True,
+                                 capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", where], input=archive, check=True)
+    return where
+
+
 def machine() -> str:
     return (f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
             f"{datetime.date.today().isoformat()}")
@@ -390,7 +403,13 @@ def main() -> int:
                          '\'{"retry_policy": {"server_error_backoff": {"initial": 1}}}\'')
     ap.add_argument("--write", action="store_true", help="rewrite the tables in BENCHMARKS.md")
     ap.add_argument("--json", help="also write raw results to this file")
+    ap.add_argument("--baseline", metavar="REF",
+                    help="also run pcpi as it was at this git ref (client pcpi-base), side by "
+                         "side: e.g. --clients pcpi,pcpi-base --baseline c5ef350")
     args = ap.parse_args()
+    if args.baseline:
+        BASE_DIR[0] = _tree_of(args.baseline)
+        LABEL["pcpi-base"] = f"pcpi at {args.baseline}"
     clients = [c for c in (args.clients or ",".join(CLIENTS)).split(",") if c]
     unknown = set(clients) - set(LABEL)
     if unknown:
