@@ -250,11 +250,18 @@ class _Format(logging.Formatter):
         return f"pcpi: {record.levelname.lower()}: {record.getMessage()}"
 
 
+#: modules whose log lines are about single calls (successes, failures, retries,
+#: token renewals) or a loader's defaults: shown with -v only; the error line
+#: says what failed, and the bar shows progress
+_PER_CALL = frozenset({"_session_base", "_logins", "session_loader"})
+
+
 class _Shown(logging.Filter):
-    """Without -v: warnings only (pcpi's errors come back as the error line)."""
+    """Without -v: pcpi's warnings about a listing or a tenant (a listing that
+    ended short, a tenant on plain http), not those about single calls."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.levelno == logging.WARNING and commands.quiet_loader_warning(record)
+        return record.levelno == logging.WARNING and record.module not in _PER_CALL
 
 
 @contextlib.contextmanager
@@ -321,7 +328,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         return _usage(stderr, prog, "--env reads one tenant from PRISMA_PCPI_*: leave out "
                                     "--config and --tenant (or --env)")
     verbosity = -1 if args.quiet else args.verbose
-    console = Console(stderr, verbosity, progress=verbosity >= 0 and _isatty(stderr))
+    # (the bar would be torn by -v's log lines)
+    console = Console(stderr, verbosity, progress=verbosity == 0 and _isatty(stderr))
     with _logging(stderr, verbosity):
         try:
             return _run(args, console)

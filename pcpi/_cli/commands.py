@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import logging
 import traceback
 from typing import IO, Any, Callable, Dict, List, Optional, TextIO, Tuple
 
@@ -369,11 +368,15 @@ def _expected(total: Optional[int], max_items: Optional[int]) -> Optional[int]:
 
 def _incomplete(exc: IncompleteResultError, items: int, where: str, to_file: bool) -> str:
     reason = str(exc).split("; session.paginate(", 1)[0]
-    return f"incomplete: {reason}; {_holds(where, items, to_file)}"
+    return f"{reason}; {_holds(where, items, to_file)}"
+
+
+def _rows(items: int) -> str:
+    return f"{items:,} row{'' if items == 1 else 's'}"
 
 
 def _holds(where: str, items: int, to_file: bool) -> str:
-    rows = f"{items:,} row{'' if items == 1 else 's'}"
+    rows = _rows(items)
     if to_file:
         return f"{where} holds the {rows} delivered: run the same command with --resume " \
                f"to finish it"
@@ -382,7 +385,8 @@ def _holds(where: str, items: int, to_file: bool) -> str:
 
 def _say_how(out: FileOutput, console: Console) -> None:
     if out.how == "resumed":
-        console.note(f"resuming {out.path} after {out.items:,} rows ({out.pages:,} pages)")
+        console.note(f"resuming {out.path} after {_rows(out.items)} ({out.pages:,} "
+                     f"page{'' if out.pages == 1 else 's'})")
     elif out.how == "over":
         console.note(f"starting {out.path} over (it held an unfinished export, which "
                      f"--resume would have continued)")
@@ -419,10 +423,4 @@ def _api(args: Any, manager: Any, method: str, endpoint: str) -> str:
         return api_for(args.api, manager, method, endpoint)
     except TenantError as exc:
         raise Failure(str(exc)) from None
-
-
-def quiet_loader_warning(record: logging.LogRecord) -> bool:
-    """False for the loader's note that ``PRISMA_PCPI_NAME`` is unset (a tenant
-    name matters to scripts that pick one, not to a command)."""
-    return record.funcName != "load_config_env"
 

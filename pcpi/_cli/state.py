@@ -16,6 +16,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import stat
 from typing import Any, Dict, Optional
 
 __all__ = ["SUFFIX", "MAX_STATE_BYTES", "StateError", "ExportState", "state_path",
@@ -88,11 +89,15 @@ def save(path: str, state: ExportState) -> None:
 def load(path: str) -> Optional[ExportState]:
     """The state in the resume file at ``path``, or None when there is none."""
     try:
-        fd = os.open(path, os.O_RDONLY | _NOFOLLOW)
+        # (non-blocking: a FIFO put there must not hang the command)
+        fd = os.open(path, os.O_RDONLY | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise StateError(f"{path} cannot be read ({exc.strerror})") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise StateError(f"{path} is not a regular file")
     with os.fdopen(fd, "rb") as fh:
         data = fh.read(MAX_STATE_BYTES + 1)
     if len(data) > MAX_STATE_BYTES:
