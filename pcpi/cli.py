@@ -29,6 +29,7 @@ import requests
 from . import __version__
 from ._cli import commands
 from ._cli.commands import Console, Failure, Incomplete, Interrupted, UsageError
+from ._cli.export import StreamError
 from ._cli.tenant import APIS
 from ._paging import STYLES
 from ._session_base import VALID_METHODS
@@ -320,7 +321,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, a usage error: argparse has spoken
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
-    stderr = sys.stderr
+    stderr = sys.stderr if sys.stderr is not None else open(os.devnull, "w")  # (2>&-)
     prog = f"pcpi {args.command}"
     if args.quiet and args.verbose:
         return _usage(stderr, prog, "-q and -v say opposite things: give one")
@@ -344,9 +345,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         except KeyboardInterrupt:
             console.error("interrupted")
             return EXIT_INTERRUPTED
-        except BrokenPipeError:
-            # stdout's reader went away (| head): stop quietly, as other tools do
+        except StreamError as exc:
+            # (what stdout still buffers must not fail again at exit)
             _silence_stdout()
+            if not isinstance(exc.error, BrokenPipeError):
+                console.error(str(exc), exc)
+            # else its reader went away (| head): stop quietly, as other tools do
             return EXIT_ERROR
         except Failure as exc:
             console.error(str(exc), exc.__cause__ or exc)
@@ -370,9 +374,14 @@ def _usage(stderr: IO[str], prog: str, message: str) -> int:
 
 
 def _silence_stdout() -> None:
+    """Point stdout at the null device, so that what it still buffers goes nowhere
+    (instead of failing again, with a traceback, when Python exits)."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):  # pragma: no cover - no stdout to silence
+        try:
+            os.dup2(devnull, sys.stdout.fileno())
+        finally:
+            os.close(devnull)
+        sys.stdout.flush()
+    except (OSError, ValueError):  # pragma: no cover - no stdout to point anywhere
         pass
-

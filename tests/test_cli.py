@@ -188,7 +188,44 @@ def test_request_writes_the_answer_in_each_format(tenant, creds, tmp_path):
     assert refused.returncode == 1 and refused.stdout == b""
     assert "GET /cloud/not-an-id answered HTTP 400: " in one_line(refused.stderr)
     assert not os.path.exists(tmp_path / "x.json")
+    nowhere = cli(creds, "request", "GET", "/cloud", "-o", str(tmp_path / "no" / "x.json"))
+    assert nowhere.returncode == 1 and "No such file or directory" in one_line(nowhere.stderr)
+    cna = cli(creds, "request", "GET", "/namespaces", "--api", "cna")
+    assert cna.returncode == 0 and len(cna.stdout.splitlines()) == 5
     no_secret(tenant, *files_of(tmp_path).values())
+
+
+def test_stdout_that_cannot_be_written_ends_the_command_cleanly(tenant, creds):
+    with open(os.devnull, "wb") as devnull:
+        full = subprocess.run([sys.executable, CHILD, "--config", creds, "request", "GET",
+                               "/cloud"], stdin=subprocess.DEVNULL,
+                              stdout=open("/dev/full", "wb"), stderr=subprocess.PIPE,
+                              timeout=60)
+        assert full.returncode == 1
+        assert one_line(full.stderr) == "pcpi: error: writing to stdout: No space left on " \
+                                        "device\n"
+        # a reader that went away (| head): stop, quietly
+        proc = subprocess.Popen([sys.executable, CHILD, "--config", creds, "paginate", "POST",
+                                 "/v2/alert", "--json", "{}", "--page-size", "10"],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        proc.stdout.close()
+        try:
+            err = proc.stderr.read()
+            assert proc.wait(60) == 1 and err == b""
+        finally:
+            proc.kill()
+            proc.stderr.close()
+        assert devnull
+
+
+def test_a_self_hosted_console_has_no_cspm_api(tenant, tmp_path):
+    path = tmp_path / "creds.json"
+    path.write_text(json.dumps([tenant.credentials("selfhosted")]))
+    out = cli(str(path), "request", "GET", "/cloud", "--api", "cspm")
+    assert out.returncode == 1 and "has no CSPM API" in one_line(out.stderr)
+    out = cli(str(path), "paginate", "GET", "/api/v1/hosts", "--max-items", "60")
+    assert out.returncode == 0 and len(out.stdout.splitlines()) == 60
 
 
 # ---------------------------------------------------------------------- paginate and rql
@@ -284,6 +321,73 @@ def test_an_export_stopped_by_a_failing_page_exits_3_and_resume_finishes_it(tmp_
         assert hits(tenant, "POST /search/config") == 2
         finished = cli(creds, "rql", query, "-o", str(target), "--resume")
         assert finished.returncode == 1 and "nothing to resume" in one_line(finished.stderr)
+
+
+def test_keys_first_seen_after_the_first_page_are_left_out_and_named(tmp_path):
+    with FakeTenant(alerts=200, latency=0.03) as tenant:
+        creds = tenant.write_credentials(str(tmp_path / "creds.json"))
+        target = tmp_path / "alerts.csv"
+        proc = start(creds, "paginate", "POST", "/v2/alert", "--json", "{}", "--page-size",
+                     "20", "-o", str(target))
+        try:
+            _wait_for_growth(target, 0, proc)  # (the first page fixed the columns)
+            tenant.configure(item_bytes=400)  # the later items gain a "pad" key
+            out, err = proc.communicate(timeout=60)
+        finally:
+            proc.kill()
+        assert proc.returncode == 0 and out == b""
+        assert one_line(err) == (f"pcpi: warning: 1 key first seen after the first page is "
+                                 f"not in the columns of {target}: pad (name the columns with "
+                                 f"--columns to include them)\n")
+        rows = csv_rows(target.read_bytes())
+        assert "pad" not in rows[0] and {len(r) for r in rows} == {8}
+        assert [r[0] for r in rows[1:]] == alert_ids(200)
+
+
+def test_a_refusal_mid_export_is_an_error_that_leaves_a_file_to_resume(tmp_path):
+    query = "config from cloud.resource"
+    with FakeTenant(search_items=250, search_page_size=100) as tenant:
+        creds = tenant.write_credentials(str(tmp_path / "creds.json"))
+        target = tmp_path / "resources.jsonl"
+        # page 2 refused twice with a token the tenant says is alive
+        tenant.fail_next(401, 2, path="/search/config/page")
+        out = cli(creds, "rql", query, "-o", str(target))
+        assert out.returncode == 1
+        line = one_line(out.stderr)
+        assert "/search/config/page" in line and "refused" in line
+        assert line.endswith(f"{target} holds the 100 rows delivered: --resume finishes it "
+                             f"once that is fixed\n")
+        assert len(jsonl_ids(target.read_bytes())) == 100
+        tenant.fail_next(401, 2, path="/search/config/page")
+        piped = cli(creds, "rql", query)
+        assert piped.returncode == 1 and len(jsonl_ids(piped.stdout)) == 100
+        assert "refused" in one_line(piped.stderr) and "--resume" not in piped.stderr.decode()
+        # without --resume: started over, and said so
+        out = cli(creds, "rql", query, "-o", str(target))
+        assert out.returncode == 0
+        assert one_line(out.stderr) == (f"pcpi: starting {target} over (it held an unfinished "
+                                        f"export, which --resume would have continued)\n")
+        assert jsonl_ids(target.read_bytes()) == [f"res-{i:07d}" for i in range(250)]
+        no_secret(tenant, *files_of(tmp_path).values())
+
+
+def test_a_full_disk_is_an_error_and_resume_finishes_once_there_is_room(tmp_path):
+    with FakeTenant(alerts=200) as tenant:
+        creds = tenant.write_credentials(str(tmp_path / "creds.json"))
+        target = tmp_path / "alerts.csv"
+        args = ["paginate", "POST", "/v2/alert", "--json", "{}", "--page-size", "20", "-o",
+                str(target)]
+        full = cli(creds, *args, env=dict(os.environ, PCPI_TEST_FILE_LIMIT="5000"))
+        assert full.returncode == 1
+        line = one_line(full.stderr)
+        assert f"writing {target}: File too large; {target} holds the " in line
+        assert "--resume finishes it once that is fixed" in line
+        state = json.loads((tmp_path / "alerts.csv.pcpi-resume").read_bytes())
+        assert 0 < state["items"] < 200 and state["length"] <= 5000
+        out = cli(creds, *args, "--resume")
+        assert out.returncode == 0
+        rows = csv_rows(target.read_bytes())
+        assert rows[0][0] == "id" and [r[0] for r in rows[1:]] == alert_ids(200)
 
 
 def _wait_for_growth(path, size, proc, seconds=20.0):

@@ -16,7 +16,14 @@ from .._paging import MAX_PAGES, STYLES, split_call
 from .._redact import redact
 from ..errors import IncompleteResultError, PcpiError
 from . import formats
-from .export import ExportError, FileOutput, Output, StreamOutput, unknown_columns_note
+from .export import (
+    ExportError,
+    FileOutput,
+    Output,
+    StreamOutput,
+    emit,
+    unknown_columns_note,
+)
 from .formats import FormatError, Writer, make_writer
 from .progress import Bar
 from .state import StateError, fingerprint
@@ -175,8 +182,7 @@ def run_request(args: Any, console: Console, stdin: Optional[TextIO],
                           f"{res.status_code}: {session._preview(res, 300)}")
         data = _answer_bytes(res.content, writer)
     if _to_stdout(args):
-        stdout.write(data)
-        stdout.flush()
+        emit(stdout, data)
         return 0
     try:
         with open(args.output, "wb") as fh:

@@ -28,12 +28,30 @@ try:
 except ImportError:  # pragma: no cover - Windows: no lock
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["ExportError", "Output", "StreamOutput", "FileOutput", "unknown_columns_note"]
+__all__ = ["ExportError", "StreamError", "emit", "Output", "StreamOutput", "FileOutput",
+           "unknown_columns_note"]
 
 
 class ExportError(Exception):
     """An output that cannot be written or resumed as asked; the message says what
     to do."""
+
+
+class StreamError(Exception):
+    """Writing to stdout failed (``error``: its reader went away, a full disk)."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(f"writing to stdout: {error.strerror or error}")
+        self.error = error
+
+
+def emit(stream: IO[bytes], data: bytes) -> None:
+    """Write ``data`` to ``stream`` and flush it (:class:`StreamError` if that fails)."""
+    try:
+        stream.write(data)
+        stream.flush()
+    except OSError as exc:
+        raise StreamError(exc) from exc
 
 
 class Output:
@@ -71,18 +89,15 @@ class StreamOutput(Output):
 
     def commit(self, rows: List[Any], resume: Optional[Dict[str, Any]], items: int,
                pages: int) -> None:
-        self._stream.write(self.writer.page(rows))
-        self._stream.flush()
+        emit(self._stream, self.writer.page(rows))
         self.items, self.pages = items, pages
 
     def finish(self) -> None:
-        self._stream.write(self.writer.finish() + self.writer.tail())
-        self._stream.flush()
+        emit(self._stream, self.writer.finish() + self.writer.tail())
 
     def abandon(self) -> None:
         # (a JSON array on stdout still closes: what was delivered, as valid JSON)
-        self._stream.write(self.writer.tail())
-        self._stream.flush()
+        emit(self._stream, self.writer.tail())
 
 
 class FileOutput(Output):
@@ -236,8 +251,13 @@ class FileOutput(Output):
 
     def close(self) -> None:
         if self._fh is not None:
-            self._fh.close()  # (and the lock with it)
-            self._fh = None
+            fh, self._fh = self._fh, None
+            try:
+                fh.close()  # (and the lock with it)
+            except OSError:
+                # Bytes a failed write left in the buffer, failing again: they are
+                # past the length recorded, which is all that counts.
+                pass
 
 
 def unknown_columns_note(writer: Writer, where: str) -> str:

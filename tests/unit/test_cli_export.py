@@ -107,6 +107,15 @@ def test_an_unreadable_resume_file_says_so(tmp_path):
         _state.load(str(folder))
 
 
+def test_a_resume_file_that_is_a_symbolic_link_is_not_followed(tmp_path):
+    real = tmp_path / "elsewhere.json"
+    _state.save(str(real), ExportState("c", "f"))
+    link = tmp_path / "out.jsonl.pcpi-resume"
+    link.symlink_to(real)
+    with pytest.raises(StateError, match="cannot be read"):
+        _state.load(str(link))
+
+
 def test_the_fingerprint_is_of_json_values_in_any_key_order():
     one = _state.fingerprint({"a": 1, "b": [1, {"c": None}]})
     assert one == _state.fingerprint({"b": [1, {"c": None}], "a": 1})
@@ -243,6 +252,12 @@ def test_without_resume_an_unfinished_export_starts_over(tmp_path):
 def test_only_a_regular_file_is_written(tmp_path):
     with pytest.raises(ExportError, match="not a regular file"):
         output(tmp_path).check()
+
+
+def test_an_output_under_a_file_is_an_export_error(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ExportError, match="Not a directory"):
+        output(tmp_path / "file" / "out.jsonl").check()
 
 
 def test_two_exports_into_one_file_do_not_interleave(tmp_path):

@@ -131,6 +131,42 @@ def test_help_and_version_exit_0(capsys):
 
 
 # ---------------------------------------------------------------------- arguments
+def test_too_many_columns_are_a_usage_error():
+    from pcpi._cli import formats
+
+    many = ",".join(f"c{i}" for i in range(formats.MAX_COLUMNS + 1))
+    with pytest.raises(ValueError, match="at most"):
+        commands.parse_columns(many)
+    assert len(commands.parse_columns(many.rsplit(",", 1)[0])) == formats.MAX_COLUMNS
+
+
+def test_a_closed_or_missing_stream_is_not_a_terminal():
+    closed = io.StringIO()
+    closed.close()
+    assert not cli._isatty(closed) and not cli._isatty(None) and not cli._isatty(io.StringIO())
+
+
+@pytest.mark.parametrize("raised,code,said", [
+    (KeyboardInterrupt(), 130, "pcpi: error: interrupted\n"),
+    (RuntimeError(f"a bug near {SECRET}"), 1,
+     "pcpi: error: internal error, please report it (with the traceback -v shows): "
+     "RuntimeError: a bug near <redacted>\n"),
+    (OSError(28, "No space left on device", "out.csv"), 1,
+     "pcpi: error: out.csv: No space left on device\n"),
+])
+def test_anything_else_is_still_one_line(capsys, monkeypatch, raised, code, said):
+    remember(SECRET, lasting=True)
+
+    def run(args, console):
+        raise raised
+
+    monkeypatch.setattr(cli, "_run", run)
+    assert run_main(capsys, "request", "GET", "/cloud") == (code, "", said)
+    code_v, _, err = run_main(capsys, "request", "GET", "/cloud", "-v")
+    assert code_v == code and err.endswith(said)
+    assert ("Traceback" in err) == (code == 1) and SECRET not in err
+
+
 def test_json_comes_inline_from_a_file_or_from_stdin(tmp_path, monkeypatch):
     path = tmp_path / "body.json"
     path.write_bytes(b'\xef\xbb\xbf{"a": [1]}')  # (a byte-order mark is fine)
@@ -346,6 +382,11 @@ def test_no_bar_without_a_terminal_and_a_note_without_tqdm(monkeypatch):
     monkeypatch.setattr(progress, "_tqdm", lambda: None)
     progress.Bar(io.StringIO(), show=True, desc="x", note=notes.append).update(1, 1)
     assert notes == [progress.MISSING_TQDM] and 'pip install "pcpi[cli]"' in notes[0]
+
+
+def test_tqdm_missing_is_no_bar(monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "tqdm", None)  # (import fails)
+    assert progress._tqdm() is None
 
 
 def test_tqdm_is_found_when_installed():
