@@ -348,6 +348,7 @@ def _pump(call: Call, session: Any, out: Output, console: Console, to_file: bool
             out.commit(page, pager.resume, pager.items_read, pager.pages_read)
             bar.total(_expected(pager.total, call.max_items))
             bar.update(len(page), pager.pages_read)
+            del page  # (written: not held while the next page is read)
         out.finish()
     except IncompleteResultError as exc:
         out.abandon()

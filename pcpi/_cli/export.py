@@ -221,7 +221,8 @@ class FileOutput(Output):
         assert fh is not None and state is not None, "open() first"
         data = self.writer.page(rows)
         fh.seek(state.length)
-        fh.write(data + self.writer.tail())
+        fh.write(data)
+        fh.write(self.writer.tail())
         fh.truncate()
         self._sync()
         self.items, self.pages = items, pages
