@@ -180,7 +180,10 @@ def run_request(args: Any, console: Console, stdin: Optional[TextIO],
         if res.status_code not in session.success_status:
             raise Failure(f"{args.method} {_path(args.endpoint)} answered HTTP "
                           f"{res.status_code}: {session._preview(res, 300)}")
-        data = _answer_bytes(res.content, writer)
+        try:
+            data = _answer_bytes(res.content, writer)
+        except FormatError as exc:
+            raise Failure(str(exc)) from None
     if _to_stdout(args):
         emit(stdout, data)
         return 0
@@ -356,11 +359,14 @@ def _pump(call: Call, session: Any, out: Output, console: Console, to_file: bool
     except KeyboardInterrupt:
         out.abandon()
         raise Interrupted(f"interrupted: {_holds(where, out.items, to_file)}") from None
-    except (PcpiError, OSError) as exc:
-        if not to_file:
+    except (PcpiError, OSError, FormatError, StateError) as exc:
+        # (a refused token, a full disk, rows a CSV cannot take, a resume state too large)
+        if isinstance(exc, PcpiError) and not to_file:
             raise
         why = f"writing {where}: {exc.strerror or exc}" if isinstance(exc, OSError) else \
             str(exc)
+        if not to_file:
+            raise Failure(why) from exc
         raise Failure(f"{why}; {where} holds the {out.items:,} rows delivered: --resume "
                       f"finishes it once that is fixed") from exc
     finally:
