@@ -120,10 +120,14 @@ def test_csv_flattens_with_a_header_once_and_lists_as_json():
 
 
 def test_csv_cells_with_commas_quotes_and_newlines_read_back_exactly():
-    item = {"id": "x", "text": 'a, "b"\nc\r\nd', "nul": "a\x00b", "formula": "=1+1"}
+    item = {"id": "x", "text": 'a, "b"\nc\r\nd', "formula": "=1+1"}
     data = whole(CsvWriter(), [[item]])
     rows = list(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
-    assert rows[1] == ["x", 'a, "b"\nc\r\nd', "a\x00b", "=1+1"]
+    assert rows[1] == ["x", 'a, "b"\nc\r\nd', "=1+1"]
+    # (a NUL is written as it is, quoted or not by Python's version; Python's own reader
+    # takes it back from 3.11 on)
+    assert whole(CsvWriter(), [[{"nul": "a\x00b"}]]) in (b"nul\r\na\x00b\r\n",
+                                                        b'nul\r\n"a\x00b"\r\n')
 
 
 def test_csv_columns_come_from_the_first_page_and_later_keys_are_counted_not_written():
