@@ -148,6 +148,8 @@ def test_a_closed_or_missing_stream_is_not_a_terminal():
 
 @pytest.mark.parametrize("raised,code,said", [
     (KeyboardInterrupt(), 130, "pcpi: error: interrupted\n"),
+    (commands.Interrupted("interrupted: f.csv holds the 2 rows delivered"), 130,
+     "pcpi: error: interrupted: f.csv holds the 2 rows delivered\n"),
     (RuntimeError(f"a bug near {SECRET}"), 1,
      "pcpi: error: internal error, please report it (with the traceback -v shows): "
      "RuntimeError: a bug near <redacted>\n"),
