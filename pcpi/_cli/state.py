@@ -125,12 +125,17 @@ def load(path: str) -> Optional[ExportState]:
 
 
 def remove(path: str) -> None:
-    """Remove the resume file (the export is complete), durably."""
-    try:
-        os.remove(path)
-    except FileNotFoundError:
-        return
-    sync_folder(path)
+    """Remove the resume file (the export is complete), durably, and the temporary
+    file a kill in :func:`save` may have left beside it."""
+    gone = False
+    for name in (path, path + ".tmp"):
+        try:
+            os.remove(name)
+            gone = True
+        except FileNotFoundError:
+            pass
+    if gone:
+        sync_folder(path)
 
 
 def sync_folder(path: str) -> None:

@@ -70,6 +70,13 @@ def test_the_resume_file_round_trips_is_private_and_leaves_no_temp_file(tmp_path
     _state.remove(path)
     _state.remove(path)  # (gone already: fine)
     assert _state.load(path) is None
+    # a kill inside save() leaves its temporary file; the end of the export removes it
+    _state.save(path, state)
+    with open(path + ".tmp", "wb") as fh:
+        fh.write(b'{"pcpi_export": 1, "comm')
+    assert _state.load(path) == state
+    _state.remove(path)
+    assert os.listdir(tmp_path) == []
 
 
 @pytest.mark.parametrize("content,why", [
