@@ -78,7 +78,7 @@ _EXIT_CODES = """\
 exit codes:
   0    complete
   1    error (one line on stderr says what to fix; -v adds the traceback)
-  2    usage (the command line is wrong; nothing was read or sent)
+  2    usage (the command line is wrong; nothing was sent or written)
   3    incomplete: the file holds the rows delivered; --resume finishes it
   130  interrupted (Ctrl-C): as 3"""
 

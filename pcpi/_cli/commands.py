@@ -41,7 +41,8 @@ EVENT_WINDOW = {"type": "relative", "value": {"amount": 24, "unit": "hour"}}
 
 
 class UsageError(Exception):
-    """The command line is wrong (exit 2); nothing was read or sent."""
+    """The command line is wrong (exit 2); no credentials were read, nothing was sent
+    or written."""
 
 
 class Failure(Exception):

@@ -235,6 +235,27 @@ def test_a_missing_credentials_file_is_not_asked_for_without_a_terminal(tmp_path
     assert stderr.getvalue() == "" and stdin.read().startswith("https://")  # (nothing asked)
 
 
+class Terminal(io.StringIO):
+    """Standard input that says it is a terminal (and has no answers)."""
+
+    def isatty(self):
+        return True
+
+
+def test_on_a_terminal_the_questions_go_to_stderr_never_to_stdout(tmp_path, monkeypatch,
+                                                                  capsys):
+    from pcpi.errors import ConfigurationError
+
+    terminal = Terminal("")
+    monkeypatch.setattr("sys.stdin", terminal)
+    stderr = io.StringIO()
+    with pytest.raises(ConfigurationError, match="no answer on standard input"):
+        tenant.load_manager(str(tmp_path / "creds.json"), False, None, stdin=terminal,
+                            stderr=stderr)
+    assert stderr.getvalue().startswith("Enter Prisma Cloud Credentials\nEnter Prisma URL.")
+    assert capsys.readouterr().out == ""
+
+
 def test_the_first_tenant_or_the_one_named(tmp_path):
     path = creds_file(tmp_path, "prod", "dev")
     first = tenant.load_manager(path, False, None, stdin=None, stderr=io.StringIO())
