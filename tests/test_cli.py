@@ -294,6 +294,7 @@ def test_an_export_stopped_by_a_failing_page_exits_3_and_resume_finishes_it(tmp_
         line = one_line(out.stderr)
         assert "page 2 answered HTTP 400" in line
         assert f"{target} holds the 100 rows delivered" in line and "--resume" in line
+        assert "page token expires" not in line
         held = target.read_bytes()
         assert [r["id"] for r in json.loads(held)] == [f"res-{i:07d}" for i in range(100)]
         assert state.exists()
@@ -301,8 +302,11 @@ def test_an_export_stopped_by_a_failing_page_exits_3_and_resume_finishes_it(tmp_
         # still failing: the same again, nothing written twice
         out = cli(creds, "rql", query, "-o", str(target), "--resume")
         assert out.returncode == 3 and target.read_bytes() == held
-        assert out.stderr.decode().startswith(f"pcpi: resuming {target} after 100 rows (1 "
-                                              f"page)\n")
+        resumed = out.stderr.decode().splitlines()
+        assert resumed[0] == f"pcpi: resuming {target} after 100 rows (1 page)"
+        assert len(resumed) == 2 and resumed[1].endswith(
+            "(a page token expires after a while: if the same page fails again, leave out "
+            "--resume to start over)")
         # another command cannot take it over
         other = cli(creds, "rql", "config from cloud.resource", "-o", str(target), "--resume")
         assert other.returncode == 1 and "another command" in one_line(other.stderr)

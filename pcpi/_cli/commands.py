@@ -347,6 +347,7 @@ def _pump(call: Call, session: Any, out: Output, console: Console, to_file: bool
                              resume=out.resume, **options)
     bar = Bar(console.stream, show=console.progress, desc=call.command, items=out.items,
               pages=out.pages, note=console.note)
+    start = out.pages
     try:
         for page in pager.pages():
             out.commit(page, pager.resume, pager.items_read, pager.pages_read)
@@ -356,7 +357,8 @@ def _pump(call: Call, session: Any, out: Output, console: Console, to_file: bool
         out.finish()
     except IncompleteResultError as exc:
         out.abandon()
-        raise Incomplete(_incomplete(exc, out.items, where, to_file)) from exc
+        stuck = out.resume is not None and out.pages == start  # (a resume that got nowhere)
+        raise Incomplete(_incomplete(exc, out.items, where, to_file, stuck)) from exc
     except KeyboardInterrupt:
         out.abandon()
         raise Interrupted(f"interrupted: {_holds(where, out.items, to_file)}") from None
@@ -380,9 +382,12 @@ def _expected(total: Optional[int], max_items: Optional[int]) -> Optional[int]:
     return total if max_items is None else min(total, max_items)
 
 
-def _incomplete(exc: IncompleteResultError, items: int, where: str, to_file: bool) -> str:
+def _incomplete(exc: IncompleteResultError, items: int, where: str, to_file: bool,
+                stuck: bool = False) -> str:
     reason = str(exc).split("; session.paginate(", 1)[0]
-    return f"{reason}; {_holds(where, items, to_file)}"
+    hint = " (a page token expires after a while: if the same page fails again, leave " \
+        "out --resume to start over)" if stuck else ""
+    return f"{reason}; {_holds(where, items, to_file)}{hint}"
 
 
 def _rows(items: int) -> str:
