@@ -356,7 +356,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             console.error(str(exc), exc.__cause__ or exc)
             return EXIT_ERROR
         except (PcpiError, requests.RequestException) as exc:
-            console.error(str(exc), exc)
+            console.error(_explained(exc), exc)
             return EXIT_ERROR
         except OSError as exc:
             console.error(f"{exc.filename or ''}{': ' if exc.filename else ''}"
@@ -366,6 +366,17 @@ def main(argv: Optional[List[str]] = None) -> int:
             console.error(f"internal error, please report it (with the traceback -v shows): "
                           f"{type(exc).__name__}: {exc}", exc)
             return EXIT_ERROR
+
+
+def _explained(exc: BaseException) -> str:
+    """An error's message, with what to check when the network is what failed."""
+    if isinstance(exc, requests.exceptions.SSLError):
+        return f"{exc} (check 'verify' of the tenant: true, false, or a CA bundle's path)"
+    if isinstance(exc, requests.exceptions.ConnectTimeout) or \
+            not isinstance(exc, requests.exceptions.Timeout) and \
+            isinstance(exc, requests.ConnectionError):
+        return f"{exc} (check the tenant's URL, the network and any proxy)"
+    return str(exc)
 
 
 def _usage(stderr: IO[str], prog: str, message: str) -> int:

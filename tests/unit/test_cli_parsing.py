@@ -9,6 +9,7 @@ import logging
 import shlex
 
 import pytest
+import requests
 
 from pcpi import cli
 from pcpi._cli import commands, progress, tenant
@@ -167,6 +168,25 @@ def test_anything_else_is_still_one_line(capsys, monkeypatch, raised, code, said
     code_v, _, err = run_main(capsys, "request", "GET", "/cloud", "-v")
     assert code_v == code and err.endswith(said)
     assert ("Traceback" in err) == (code == 1) and SECRET not in err
+
+
+@pytest.mark.parametrize("raised,hint", [
+    (requests.exceptions.SSLError("certificate verify failed"), "check 'verify' of the "
+                                                                 "tenant"),
+    (requests.ConnectionError("Connection refused"), "check the tenant's URL, the network"),
+    (requests.exceptions.ConnectTimeout("connect timed out"), "check the tenant's URL"),
+    (requests.exceptions.ReadTimeout("read timed out"), None),
+    (requests.HTTPError("418"), None),
+])
+def test_network_errors_say_what_to_check(capsys, monkeypatch, raised, hint):
+    def run(args, console):
+        raise raised
+
+    monkeypatch.setattr(cli, "_run", run)
+    code, out, err = run_main(capsys, "request", "GET", "/cloud")
+    assert (code, out) == (1, "") and err.startswith(f"pcpi: error: {raised}")
+    assert err.count("\n") == 1 and (hint is None) == ("(check" not in err)
+    assert hint is None or hint in err
 
 
 def test_json_comes_inline_from_a_file_or_from_stdin(tmp_path, monkeypatch):
