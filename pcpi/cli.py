@@ -32,6 +32,7 @@ from ._cli.commands import Console, Failure, Incomplete, Interrupted, UsageError
 from ._cli.export import StreamError
 from ._cli.tenant import APIS
 from ._paging import STYLES
+from ._redact import redact
 from ._session_base import VALID_METHODS
 from .errors import PcpiError
 
@@ -248,7 +249,8 @@ def build_parser() -> argparse.ArgumentParser:
 # ---------------------------------------------------------------------- logging
 class _Format(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        return f"pcpi: {record.levelname.lower()}: {record.getMessage()}"
+        # (pcpi's records are redacted already; a library's warning may not be)
+        return redact(f"pcpi: {record.levelname.lower()}: {record.getMessage()}")
 
 
 #: modules whose log lines are about single calls (successes, failures, retries,
@@ -305,7 +307,8 @@ def _isatty(stream: Optional[IO[Any]]) -> bool:
 
 def _run(args: argparse.Namespace, console: Console) -> int:
     stdin = sys.stdin
-    stdout = sys.stdout.buffer
+    # (1>&-: Python has no stdout; what would go there goes nowhere)
+    stdout = sys.stdout.buffer if sys.stdout is not None else open(os.devnull, "wb")
     if args.command == "request":
         return commands.run_request(args, console, stdin, stdout)
     call = commands.paginate_call(args, stdin) if args.command == "paginate" else \

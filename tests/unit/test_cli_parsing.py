@@ -365,12 +365,15 @@ def test_pcpi_log_lines_on_stderr_by_verbosity(verbosity, shown):
 def test_python_warnings_become_one_line(recwarn):
     import warnings
 
+    remember(SECRET, lasting=True)
     stream = io.StringIO()
     with cli._logging(stream, 0):
         warnings.warn("tenant 't' is not verified", UserWarning, stacklevel=1)
+        warnings.warn(f"a library said {SECRET}", UserWarning, stacklevel=1)
     with cli._logging(stream, -1):
         warnings.warn("not shown", UserWarning, stacklevel=1)
-    assert stream.getvalue() == "pcpi: warning: tenant 't' is not verified\n"
+    assert stream.getvalue() == ("pcpi: warning: tenant 't' is not verified\n"
+                                 "pcpi: warning: a library said <redacted>\n")
 
 
 class FakeBar:
