@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Tuple, Union
+from typing import Any, Dict, Optional, Tuple, Type, Union
 
 from ._cspm_backed import CSPMBackedSession
 from ._cspm_session import CSPMSession
-from ._logins import CNALogin
+from ._logins import CNALogin, Login
 from ._origin import check_learned_url
 from ._types import Proxies, Verify
 
@@ -17,7 +17,7 @@ __all__ = ["CNASession"]
 class CNASession(CSPMBackedSession):
     """A Prisma Cloud CNA session; logs in when created."""
 
-    login_class = CNALogin
+    login_class: Type[Login] = CNALogin
 
     api_url: str
     prisma_id: str

@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Type
 
-from ._logins import CSPMLogin
+from ._logins import CSPMLogin, Login
 from ._session_base import Session
 from ._types import Proxies, Verify
 
@@ -15,7 +15,7 @@ __all__ = ["CSPMSession"]
 class CSPMSession(Session):
     """A Prisma Cloud CSPM API session; logs in when created."""
 
-    login_class = CSPMLogin
+    login_class: Type[Login] = CSPMLogin
     _source: CSPMLogin
     auth_key = "x-redlock-auth"
     auth_style = ""

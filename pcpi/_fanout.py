@@ -65,11 +65,11 @@ class FanOutResult(Generic[_I, _R]):
 
     def __init__(self, results: List[Optional[_R]], failures: List[Tuple[_I, BaseException]],
                  resumed: int = 0, unfinished: int = 0, rounds: int = 0) -> None:
-        self.results = results
-        self.failures = failures
-        self.resumed = resumed
-        self.unfinished = unfinished
-        self.rounds = rounds
+        self.results: List[Optional[_R]] = results
+        self.failures: List[Tuple[_I, BaseException]] = failures
+        self.resumed: int = resumed
+        self.unfinished: int = unfinished
+        self.rounds: int = rounds
 
     @property
     def failed(self) -> int:
@@ -96,7 +96,7 @@ class FanOutInterrupted(KeyboardInterrupt):
     def __init__(self, result: FanOutResult[Any, Any]) -> None:
         super().__init__(f"fan_out interrupted: {result.succeeded} succeeded, {result.failed} "
                          f"failed, {result.unfinished} not done")
-        self.result = result
+        self.result: FanOutResult[Any, Any] = result
 
     def __reduce__(self) -> Tuple[Any, ...]:
         return type(self), (self.result,)

@@ -91,7 +91,7 @@ class ManagerOptions:
                 f"tenant '{self.tenant}' is reached over plain http ({describe(self.api_url)}): "
                 f"its token and credentials cross the network unencrypted; use https unless "
                 f"this network is trusted")
-        self.retries = options.retries
+        self.retries: int = options.retries
         self.retry_policy: RetryPolicy = options.retry_policy or RetryPolicy()
 
     def _adopt(self, name: str, session: Any) -> None:

@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Type
 
 from ._credentials import parse_flag
-from ._logins import SelfHostedLogin
+from ._logins import Login, SelfHostedLogin
 from ._redact import remember, secret
 from ._session_base import Session
 from ._types import Proxies, Verify
@@ -17,7 +17,7 @@ __all__ = ["CWPSession"]
 class CWPSession(Session):
     """A self-hosted Prisma Cloud Compute console session; logs in when created."""
 
-    login_class = SelfHostedLogin
+    login_class: Type[Login] = SelfHostedLogin
 
     def __init__(self, tenant_name: str, api_url: str, uname: str, passwd: str, verify: Verify,
                  proxies: Optional[Proxies], project_flag: bool, logger: object,

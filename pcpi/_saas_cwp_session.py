@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Union
+from typing import Any, Dict, Optional, Type, Union
 
 from ._cspm_backed import CSPMBackedSession
 from ._cspm_session import CSPMSession
-from ._logins import ComputeLogin
+from ._logins import ComputeLogin, Login
 from ._origin import check_learned_url
 from ._types import Proxies, Verify
 
@@ -17,7 +17,7 @@ __all__ = ["SaaSCWPSession"]
 class SaaSCWPSession(CSPMBackedSession):
     """A Prisma Cloud Compute session on SaaS; logs in when created."""
 
-    login_class = ComputeLogin
+    login_class: Type[Login] = ComputeLogin
 
     def __init__(self, tenant_name: str, a_key: str, s_key: str, api_url: str, verify: Verify,
                  proxies: Optional[Proxies], logger: Any,
