@@ -123,13 +123,16 @@ _build = threading.Lock()  # one thread builds the matchers; the others wait for
 def forms(secret: str) -> _Forms:
     """The forms in which ``secret`` can appear in a text: as it is or
     percent-encoded (any safe set, any hex case, ``+`` for a space), escaped by
-    ``repr`` or JSON, or as an IDNA host label; all matched in any letter case.
+    ``repr`` or JSON, its UTF-8 read as Latin-1 (a header line), or as an IDNA
+    host label; all matched in any letter case.
     JWTs need none: the JWT pattern finds them in every form, their alphabet
     being URL- and escape-safe."""
     if _JWT.fullmatch(secret):
         return _Forms((), ())
     inner = json.dumps(secret)[1:-1]
     escaped: Set[str] = {repr(secret)[1:-1], inner, json.dumps(secret, ensure_ascii=False)[1:-1],
+                         # its UTF-8 bytes read as Latin-1, as http.client reads a header
+                         secret.encode("utf-8", "surrogatepass").decode("latin-1"),
                          inner.replace("/", "\\/"),
                          "".join(_HTML_SAFE.get(c, c) for c in inner)}  # (Gson's escapes)
     if not secret.isascii():  # (an ASCII host is only lower-cased)
