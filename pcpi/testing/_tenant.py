@@ -46,6 +46,10 @@ class TenantSettings:
     latency: float = 0.0
     #: modelled network round trip: +1 RTT per request, +2 RTT per new connection
     rtt: float = 0.0
+    #: service time of a 429 from a rate limit (None: ``latency``, as any answer);
+    #: 0 answers it after the round trip alone, as a gateway that turns a call away
+    #: before the service sees it (a refusal then comes back faster than an answer)
+    throttled_latency: Optional[float] = None
     #: seconds a CSPM, Compute or CNA token stays valid
     token_lifetime: float = 600.0
     #: token bucket ``(replenish_per_second, burst)`` for API calls (``/login``
@@ -438,6 +442,8 @@ class TenantApp:
             reply = auth  # the routing error reply
         else:
             reply = self._authorised(req, endpoint, handler, auth)
+        if reply.status == 429 and fault is None and s.throttled_latency is not None:
+            delay = s.throttled_latency + s.rtt  # refused before the service saw it
         reply.delay += delay
         return self._count(endpoint, self._encode(req, reply))
 
