@@ -58,15 +58,15 @@ def build(cfg: dict):
         if ours:
             from pcpi._pacing import Pacer
 
-            delay = Pacer.delay
+            take = Pacer.take
 
             def counted(self, key):
-                wait = delay(self, key)
+                wait, taken = take(self, key)
                 if wait > 0:
                     with _slept_lock:
                         _paced[0] += wait
-                return wait
-            Pacer.delay = counted
+                return wait, taken
+            Pacer.take = counted
         if kind == "pcpi-nopace":
             options["pacing"] = False
         if "retry_policy" in options:  # {"backoff": {"initial": 1}, ...} from --pcpi-options

@@ -82,6 +82,20 @@ def ensure_pcpi101() -> str:
     return PCPI101_DIR
 
 
+def tree_at(rev: str) -> str:
+    """The root of a copy of pcpi as it was at git revision ``rev`` (its ``pcpi/``
+    folder, extracted once into the cache), to run side by side with this tree."""
+    sha = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", rev], check=True,
+                         capture_output=True, text=True).stdout.strip()
+    root = os.path.join(CACHE, f"tree-{sha}")
+    if not os.path.exists(os.path.join(root, "pcpi", "__init__.py")):
+        os.makedirs(root, exist_ok=True)
+        archive = subprocess.run(["git", "-C", ROOT, "archive", sha, "pcpi"], check=True,
+                                 capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", root], input=archive, check=True)
+    return root
+
+
 def cpu_plan():
     """(server cpu, client cpu, description): different cores where possible."""
     if not hasattr(os, "sched_getaffinity"):

@@ -299,6 +299,15 @@ def test_latency_and_rtt_are_added():
         assert first - second >= 0.08  # the handshake delay is paid once
 
 
+def test_rate_limits_can_answer_bare_429s_everywhere():
+    with FakeTenant(rate_limit=(0.01, 1), rate_limit_headers=False) as tenant:
+        http = probe(tenant)
+        token = cspm_token(http, tenant)  # (the login's own bucket)
+        first, second = (http.get(f"{tenant.url}/cloud", headers=auth(token)) for _ in range(2))
+        assert (first.status_code, second.status_code) == (200, 429)
+        assert not [h for r in (first, second) for h in r.headers if h.startswith("X-RateLimit")]
+
+
 def test_a_throttled_call_can_be_refused_without_the_service_time():
     from pcpi.testing._server import Request
 

@@ -60,6 +60,9 @@ class TenantSettings:
     rate_limit_scope: str = "endpoint"
     #: per-endpoint buckets, e.g. ``{"GET /cloud": (10, 5)}``; override ``rate_limit``
     endpoint_rate_limits: Dict[str, Tuple[float, float]] = dataclasses.field(default_factory=dict)
+    #: announce the limits in ``X-RateLimit-*`` headers; False answers bare 429s and
+    #: announces nothing, as Prisma's Compute does, on every endpoint
+    rate_limit_headers: bool = True
     #: add ``Retry-After`` to 429s: False, True (seconds until a token) or a number
     retry_after: Any = False
     #: probability that an API call is answered with one of ``error_statuses``
@@ -509,6 +512,7 @@ class TenantApp:
         spec = s.endpoint_rate_limits.get(endpoint) or s.rate_limit
         if not spec:
             return None, None
+        announce = announce and s.rate_limit_headers
         shared = s.rate_limit_scope == "user" and endpoint not in s.endpoint_rate_limits
         key = (user, None if shared else endpoint)
         with self.lock:
