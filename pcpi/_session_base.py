@@ -335,7 +335,9 @@ class Session(LoginSupport):
             if pacer is not None:
                 pacer.observe(pace_key, status, res.headers, sent_at=sent_at)
             decision = decide(rules, progress, status=status, headers=res.headers,
-                              processed=bool(res.history) and res.request.method != method)
+                              processed=bool(res.history) and res.request.method != method,
+                              paced=status == 429 and pacer is not None and
+                              pacer.governs(pace_key))
             if decision.action == RETRY:
                 progress.throttled += 1
                 self.retry_timer = decision.delay

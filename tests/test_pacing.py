@@ -98,7 +98,7 @@ def test_pacing_waits_do_not_hold_a_lock(tenant):
     tenant.configure(endpoint_rate_limits={"GET /cloud": (5, 1)})
     m = saas_manager(tenant, retry_policy=quiet_policy(sleep=time.sleep,
                                                        backoff=Backoff(0.05, 0.4)),
-                     pacing=Pacer(initial_share=1.0))  # the limit at once: no slow start
+                     pacing=Pacer())
     cspm = m.create_cspm_session()
     cspm.request("GET", "/cloud")
     tenant.reset_stats()
