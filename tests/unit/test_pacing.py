@@ -403,6 +403,30 @@ def test_a_seeded_endpoint_needs_no_first_call_alone():
         assert [t for _w, t in pool.map(lambda _: pacer.take(KEY), range(4))] == [True] * 4
 
 
+class _AnswerLandsFirst:
+    """Stands for the pacer's lock: the first time it is taken, the first call's
+    answer is recorded just before (the race a second look under the lock is for)."""
+
+    def __init__(self, answer) -> None:
+        self._lock, self._answer = threading.Lock(), answer
+
+    def __enter__(self):
+        answer, self._answer = self._answer, None
+        if answer is not None:
+            answer()
+        return self._lock.__enter__()
+
+    def __exit__(self, *exc):
+        return self._lock.__exit__(*exc)
+
+
+def test_a_call_that_arrives_as_the_first_answer_lands_is_paced_by_it():
+    pacer = Pacer(clock=Clock())
+    assert pacer.take(KEY) == (0.0, True)  # the first call
+    pacer._lock = _AnswerLandsFirst(lambda: pacer.observe(KEY, 200, limits(40, 8, 0)))
+    assert pacer.take(KEY) == (0.05, False)  # not a second first call, unpaced
+
+
 def test_a_first_call_in_flight_at_fork_time_does_not_hold_up_the_child():
     pacer = Pacer(clock=Clock(), probe_wait=30)
     assert pacer.take(KEY) == (0.0, True)  # the parent's first call, still unanswered
