@@ -9,6 +9,7 @@ medians with min-max, and as ratios taken within the same pass.
     python benchmarks/fanout.py --all --write          # S1-S4 + plot, rewrites BENCHMARKS.md
     python benchmarks/fanout.py --scenario SEED        # 35,000 calls at W=150 (slow)
     python benchmarks/fanout.py --scenario FO --repeat 5   # pcpi.fan_out vs the bare loop
+    python benchmarks/fanout.py --scenario S1 --clients pcpi,pcpi@main   # vs a git revision
 
 pcpi 1.0.1 is installed at run time into benchmarks/.cache (never committed).
 """
@@ -120,7 +121,8 @@ def run_client(tenant, settings: dict, client: str, n: int, w: int, client_cpu,
     cfg = {"client": client, "url": tenant.url, "ca_path": tenant.ca_path,
            "access_key": tenant.access_key, "secret_key": tenant.secret_key,
            "calls": n, "workers": w, "cpu": client_cpu, "max_seconds": max_seconds,
-           "pcpi101_dir": PCPI101_DIR, "pcpi_options": pcpi_options or {}}
+           "pcpi101_dir": PCPI101_DIR, "pcpi_options": pcpi_options or {},
+           "tree": tree_at(client[5:]) if client.startswith("pcpi@") else None}
     with tempfile.TemporaryFile("w+") as err:
         proc = subprocess.Popen([sys.executable, os.path.join(HERE, "_client.py"),
                                  json.dumps(cfg)], stdin=subprocess.PIPE,
@@ -276,6 +278,11 @@ def targets(name: str, results) -> List[str]:
             sp, lo, hi = pass_ratio(results, 200, 1, "pcpi-1.0.1", "pcpi")
             line(sp >= 1.5, f"W=1 speed-up over 1.0.1 {sp:.2f}× (passes {lo:.2f}–{hi:.2f}); "
                             f"target ≥ 1.5×")
+        for other in sorted(c for c in clients if c.startswith("pcpi@")):
+            for key, what in (("wall", "wall"), ("cpu", "client CPU")):
+                r, lo, hi = pass_ratio(results, 3000, 150, "pcpi", other, key)
+                out.append(f"- INFO: W=150 {what}, this pcpi vs {LABEL[other]}: {r:.3f}× "
+                           f"(passes {lo:.3f}–{hi:.3f}); goal: no worse than noise")
         if "pcpi-nopace" in clients:
             for key, what in (("wall", "wall"), ("cpu", "client CPU")):
                 r, lo, hi = pass_ratio(results, 3000, 150, "pcpi", "pcpi-nopace", key)
@@ -395,7 +402,8 @@ def main() -> int:
     ap.add_argument("--scenario", choices=sorted(SCENARIOS), action="append")
     ap.add_argument("--all", action="store_true", help="S1-S4 (S3F too) and the plot")
     ap.add_argument("--clients", help="comma-separated, from: " + ", ".join(LABEL)
-                    + " (default: the first four plus each scenario's extras)")
+                    + ", pcpi@REV (pcpi at a git revision; default: the first four plus "
+                      "each scenario's extras)")
     ap.add_argument("--repeat", type=int, default=3, help="interleaved passes per run")
     ap.add_argument("--max-seconds", type=float, default=150,
                     help="stop a client run after this long and count what is left as failed")
@@ -406,6 +414,9 @@ def main() -> int:
     ap.add_argument("--json", help="also write raw results to this file")
     args = ap.parse_args()
     clients = [c for c in (args.clients or ",".join(CLIENTS)).split(",") if c]
+    for client in clients:  # pcpi at a git revision, side by side with this tree
+        if client.startswith("pcpi@"):
+            LABEL[client] = f"pcpi at {client[5:]}"
     unknown = set(clients) - set(LABEL)
     if unknown:
         ap.error(f"unknown client(s): {', '.join(sorted(unknown))}")
