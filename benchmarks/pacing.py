@@ -28,6 +28,7 @@ runs in its own process (pinned to its own core where the OS allows).
     python benchmarks/pacing.py --client 'before=e73e6bc:True'      # pcpi at a revision
     python benchmarks/pacing.py --client 'no inference=:Pacer(policy=PacingPolicy(...))'
     python benchmarks/pacing.py --write                 # also rewrites the PACING table
+    python benchmarks/pacing.py --only BARE --write --section PACING-BARE
 """
 
 from __future__ import annotations
@@ -166,6 +167,9 @@ def main() -> int:
                          "with pacing=PACING (True, False, Pacer(...))")
     ap.add_argument("--no-default-clients", action="store_true")
     ap.add_argument("--write", action="store_true")
+    ap.add_argument("--section", default="PACING",
+                    help="the BENCHMARKS.md section --write rewrites (PACING, PACING-PROCS, "
+                         "PACING-BARE)")
     ap.add_argument("--trace", action="store_true", help="list when each 429 came back")
     args = ap.parse_args()
     global TRACE
@@ -251,7 +255,7 @@ def main() -> int:
     body = "\n".join(lines).rstrip()
     print("\n" + body)
     if args.write:
-        write_section("PACING", body)
+        write_section(args.section, body)
     return 0
 
 
