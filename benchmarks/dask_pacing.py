@@ -59,7 +59,8 @@ def main() -> int:
     body = (f"{args.calls} calls, pcpi.fan_out on a Dask LocalCluster of {args.processes} "
             f"worker processes x {args.threads} threads against one user's 50/s burst 10; "
             f"{machine()}; {args.repeat} passes of each "
-            f"(`python benchmarks/dask_pacing.py --repeat {args.repeat} --write`). The "
+            f"(`python benchmarks/dask_pacing.py --repeat {args.repeat}"
+            f"{' --before ' + args.before if args.before else ''} --write`), interleaved. The "
             f"workers log in during the run (first use), as a real job's do.\n\n"
             + "\n\n".join(sections))
     print("\n" + body)

@@ -8,8 +8,10 @@ bouncing off 429s.
 
 * **Cold start.** The first call to an endpoint goes alone: calls that arrive
   meanwhile wait for its answer (at most ``probe_wait``) and then pace from
-  what it said.  An endpoint that turns out not to be limited costs that wait
-  once, and then two dictionary lookups a call.
+  what it said, as if at most half the burst were left until more answers come
+  (other clients may be starting at the same moment).  An endpoint that turns
+  out not to be limited costs that wait once, and then two dictionary lookups a
+  call.
 * **The tenant's count decides.**  Every answer's ``Remaining`` is what the
   tenant had left; the bucket never holds more.  Prisma Cloud limits each user,
   and other processes, scripts or endpoints of the same user draw on the same
@@ -70,8 +72,6 @@ SPARE = 2.0
 #: below one call left (smoothed) every client slows by e a second; above two it
 #: recovers as fast; never below MIN_SHARE of the tenant's rate in all
 SQUEEZE_BELOW, RELAX_ABOVE, MIN_SHARE = 1.0, 2.0, 1 / 64
-#: the share a newly learned limit starts at, for the moment until its next answer
-FIRST_SHARE = 0.25
 #: send times kept per endpoint to count the calls an answer's Remaining has not
 #: seen yet (those of the last 2 s, at most this many)
 SENT_KEPT = 2048
@@ -143,12 +143,12 @@ class _Pace:
 
     @classmethod
     def learned(cls, limits: Limits, now: float) -> "_Pace":
-        """A limit first heard of: taken at most at ``FIRST_SHARE`` until the
-        next answer says more."""
-        share = min(FIRST_SHARE, _share(limits.remaining, limits.burst))
-        pace = cls(limits.rate, limits.burst, 0.0, now, True, share)
+        """A limit first heard of: taken as if at most half its burst were left
+        (others may be starting too) until the answers say more."""
+        level = min(limits.remaining, limits.burst / 2)
+        pace = cls(limits.rate, limits.burst, 0.0, now, True, _share(level, limits.burst))
         pace.bucket.tokens = min(limits.remaining, pace.bucket.capacity)
-        pace.level = limits.remaining
+        pace.level = level
         return pace
 
     def horizon(self, most: float) -> float:

@@ -52,19 +52,24 @@ def test_an_endpoint_never_limited_has_no_bucket_and_no_wait():
     assert pacer.limit(KEY) is None and not pacer.governs(KEY)
 
 
-def test_a_new_limit_is_taken_at_a_quarter_until_its_next_answer():
+def test_a_new_limit_is_taken_as_if_half_its_burst_were_left_until_more_answers_come():
     pacer = Pacer(clock=Clock())
     pacer.observe(KEY, 200, limits(40, 8, 7))
-    assert pacer.limit(KEY) == (10.0, 2.0)  # a quarter of rate and burst
-    assert [pacer.take(KEY) for _ in range(3)] == [(0.0, True), (0.0, True), (0.05, False)]
+    share = math.exp(-3 * (8 - 2 - 4) / 8)
+    assert pacer.limit(KEY) == (pytest.approx(40 * share), pytest.approx(8 * share))
+    assert waits(pacer, 3) == [0.0] * 3  # 3.8 tokens
+    assert pacer.take(KEY)[0] == pytest.approx(0.22 / (40 * share), abs=1e-3)
     assert pacer.governs(KEY)
+    fewer = Pacer(clock=Clock())
+    fewer.observe(KEY, 200, limits(40, 8, 3))  # fewer than half left: that
+    assert fewer.limit(KEY)[0] == pytest.approx(40 * math.exp(-3 * 3 / 8))
 
 
 def test_with_burst_minus_two_left_or_more_the_whole_rate_is_taken():
     clock = Clock()
     pacer = Pacer(clock=clock)
     pacer.observe(KEY, 200, limits(40, 10, 9))
-    clock.now += 1
+    settled(pacer, clock, 9, seconds=1.0)
     pacer.observe(KEY, 200, limits(40, 10, 8))
     assert pacer.limit(KEY) == (40.0, 10.0)
 
@@ -211,7 +216,7 @@ def test_clients_sharing_one_limit_fill_it_at_equal_shares_with_few_429s(clients
     pacers = [Pacer(clock=c) for c in clocks]
     done, refused = share_one_limit(pacers, clocks, seconds=20.0)
     assert sum(done) >= 0.97 * (50 * 20 + 10)  # the limit is used
-    assert refused <= 0.01 * sum(done)
+    assert refused <= 0.02 * sum(done)  # (most of them as they all start at once)
     assert min(done) >= 0.9 * max(done)  # and shared evenly
 
 
@@ -360,10 +365,10 @@ def test_the_first_call_goes_alone_and_the_others_pace_from_its_answer():
     for t in waiting:
         t.join(0.05)
     assert got == [] and all(t.is_alive() for t in waiting)  # held for the answer
-    pacer.observe(KEY, 200, limits(40, 8, 7))  # a quarter: 10/s, 2 tokens
+    pacer.observe(KEY, 200, limits(40, 8, 7))  # 3.8 tokens at first
     for t in waiting:
         t.join(5)
-    assert sorted(got) == [(0.0, True), (0.0, True), (0.05, False)]
+    assert got == [(0.0, True)] * 3
 
 
 def test_an_endpoint_without_limits_pays_the_first_answer_once():
