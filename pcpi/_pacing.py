@@ -13,11 +13,13 @@ bouncing off 429s.
   out not to be limited costs that wait once, and then two dictionary lookups a
   call.
 * **The tenant's count decides.**  Every answer's ``Remaining`` is what the
-  tenant had left; the bucket never holds more.  Prisma Cloud limits each user,
+  tenant had left, less this client's calls sent after the answered one (not
+  counted yet); the bucket never holds more.  Prisma Cloud limits each user,
   and other processes, scripts or endpoints of the same user draw on the same
   limit unseen: what they draw shows as a low ``Remaining``.  So the share of
   the tenant's rate this client takes is a fixed function of ``Remaining``
-  (smoothed over a moment): the whole rate while ``burst - 2`` or more are
+  (smoothed over half the time the burst lasts at the rate, a second at most):
+  the whole rate while ``burst - 2`` or more are
   left, falling by a factor of e**3 (about 20) across the burst as fewer are.
   Clients that share a limit each see the same ``Remaining``, so they settle
   together on the pace that leaves a few calls spare, at equal shares, and
@@ -146,8 +148,9 @@ class _Pace:
         """A limit first heard of: taken as if at most half its burst were left
         (others may be starting too) until the answers say more."""
         level = min(limits.remaining, limits.burst / 2)
-        pace = cls(limits.rate, limits.burst, 0.0, now, True, _share(level, limits.burst))
-        pace.bucket.tokens = min(limits.remaining, pace.bucket.capacity)
+        share = _share(level, limits.burst)
+        pace = cls(limits.rate, limits.burst, min(limits.remaining, max(1.0, limits.burst * share)),
+                   now, True, share)
         pace.level = level
         return pace
 
@@ -179,9 +182,10 @@ class Pacer:
     """Per-endpoint client-side token buckets shared by one tenant's sessions.
 
     The retry loop calls :meth:`take` before each attempt (and sleeps what it
-    says), :meth:`observe` with every answer, :meth:`release` when an attempt
-    raised, and :meth:`governs` on a 429: when True the pacer alone decides
-    the wait before the resend.  ``policy`` holds the tunables; the keyword
+    says, until it says the call may go), :meth:`observe` with every answer
+    (and when the call left), :meth:`release` when an attempt raised, and
+    :meth:`governs` on a 429: when True the pacer alone decides the wait
+    before the resend.  ``policy`` holds the tunables; the keyword
     arguments README documents (``max_wait=``, ``probe_wait=``,
     ``max_endpoints=``, ``round_seconds=``) fill it too.  ``clock`` is
     injectable so the policy can be tested without waiting.
