@@ -286,8 +286,9 @@ class Pacer:
         return self._paces.peek(key) is not None
 
     def seed(self, key: Key, rate: float, burst: float) -> None:
-        """Pace ``key`` at a documented limit (``rate`` calls a second, ``burst``
-        at most) before its first answer; what the tenant's headers say wins."""
+        """Pace ``key`` (:func:`endpoint_key` of a method and URL) at a documented
+        limit (``rate`` calls a second, ``burst`` at most) before its first
+        answer; what the tenant's headers say, once they come, wins."""
         if not (rate > 0 and math.isfinite(rate) and burst >= 1 and math.isfinite(burst)):
             raise ValueError(f"a seeded limit needs a rate above 0 and a burst of at least 1, "
                              f"not rate={rate!r}, burst={burst!r}")
