@@ -9,7 +9,8 @@ bouncing off 429s.
 * **Cold start.** The first call to an endpoint goes alone: calls that arrive
   meanwhile wait for its answer (at most ``probe_wait``) and then pace from
   what it said, as if at most half the burst were left until more answers come
-  (other clients may be starting at the same moment).  An endpoint that turns
+  (other clients may be starting at the same moment), less what others drew
+  before it (a limit nobody else draws on has ``burst - 1`` left then).  An endpoint that turns
   out not to be limited costs that wait once, and then two dictionary lookups a
   call.
 * **The tenant's count decides.**  Every answer's ``Remaining`` is what the
@@ -146,8 +147,10 @@ class _Pace:
     @classmethod
     def learned(cls, limits: Limits, now: float) -> "_Pace":
         """A limit first heard of: taken as if at most half its burst were left
-        (others may be starting too) until the answers say more."""
-        level = min(limits.remaining, limits.burst / 2)
+        (others may be starting too), less what others drew before our first
+        call, until the answers say more."""
+        level = max(0.0, min(limits.remaining, limits.burst / 2) -
+                    (limits.burst - 1 - limits.remaining))  # (less what others drew)
         share = _share(level, limits.burst)
         pace = cls(limits.rate, limits.burst, min(limits.remaining, max(1.0, limits.burst * share)),
                    now, True, share)

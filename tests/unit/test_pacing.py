@@ -60,9 +60,12 @@ def test_a_new_limit_is_taken_as_if_half_its_burst_were_left_until_more_answers_
     assert waits(pacer, 3) == [0.0] * 3  # 3.8 tokens
     assert pacer.take(KEY)[0] == pytest.approx(0.22 / (40 * share), abs=1e-3)
     assert pacer.governs(KEY)
-    fewer = Pacer(clock=Clock())
-    fewer.observe(KEY, 200, limits(40, 8, 3))  # fewer than half left: that
-    assert fewer.limit(KEY)[0] == pytest.approx(40 * math.exp(-3 * 3 / 8))
+    drawn = Pacer(clock=Clock())
+    drawn.observe(KEY, 200, limits(40, 8, 6))  # one drawn by others before: one less
+    assert drawn.limit(KEY)[0] == pytest.approx(40 * math.exp(-3 * 3 / 8))
+    crowded = Pacer(clock=Clock())
+    crowded.observe(KEY, 200, limits(40, 8, 3))  # four drawn: as if none were left
+    assert crowded.limit(KEY)[0] == pytest.approx(40 * math.exp(-3 * 6 / 8))
 
 
 def test_with_burst_minus_two_left_or_more_the_whole_rate_is_taken():
@@ -216,7 +219,7 @@ def test_clients_sharing_one_limit_fill_it_at_equal_shares_with_few_429s(clients
     pacers = [Pacer(clock=c) for c in clocks]
     done, refused = share_one_limit(pacers, clocks, seconds=20.0)
     assert sum(done) >= 0.97 * (50 * 20 + 10)  # the limit is used
-    assert refused <= 0.02 * sum(done)  # (most of them as they all start at once)
+    assert refused <= 0.01 * sum(done)  # (most of them as they all start at once)
     assert min(done) >= 0.9 * max(done)  # and shared evenly
 
 
