@@ -310,10 +310,14 @@ def test_headers_win_over_a_seed_and_a_seed_never_replaces_them():
     clock = Clock()
     pacer = Pacer(clock=clock)
     pacer.seed(KEY, 1.0, 30.0)
-    pacer.observe(KEY, 200, limits(40, 8, 7))
+    pacer.observe(KEY, 200, limits(40, 8, 7))  # learned as any new limit
+    share = math.exp(-3 * (8 - 2 - 4) / 8)
+    assert pacer.limit(KEY) == (pytest.approx(40 * share), pytest.approx(8 * share))
     settled(pacer, clock, 7, rate=40, burst=8, seconds=1.0)
     pacer.seed(KEY, 1.0, 30.0)
     assert pacer.limit(KEY) == (40.0, 8.0)
+    pacer.seed(("GET", "h", "/one"), 0.5, 1)  # the smallest seed there is
+    assert pacer.limit(("GET", "h", "/one")) == (0.5, 1.0)
 
 
 @pytest.mark.parametrize("rate,burst", [(0, 5), (-1, 5), (float("nan"), 5), (1, 0.5),
