@@ -66,6 +66,8 @@ def test_a_new_limit_is_taken_as_if_half_its_burst_were_left_until_more_answers_
     crowded = Pacer(clock=Clock())
     crowded.observe(KEY, 200, limits(40, 8, 3))  # four drawn: as if none were left
     assert crowded.limit(KEY)[0] == pytest.approx(40 * math.exp(-3 * 6 / 8))
+    assert crowded.take(KEY) == (0.0, True)  # one token (its share of the burst is less)
+    assert crowded.take(KEY)[0] > 0
 
 
 def test_with_burst_minus_two_left_or_more_the_whole_rate_is_taken():
@@ -167,6 +169,14 @@ def test_a_limit_that_stays_below_one_left_slows_every_client_by_e_a_second():
     assert pacer.limit(KEY)[0] == pytest.approx(held, rel=1e-3)
     settled(pacer, clock, 9, rate=64, seconds=10.0)  # room: back to the whole rate
     assert pacer.limit(KEY)[0] == 64.0
+
+
+def test_exactly_one_call_left_is_not_yet_below_one():
+    clock = Clock()
+    pacer = Pacer(clock=clock)
+    pacer.observe(KEY, 200, limits(64, 10, 5))  # half the burst less the 4 others drew: 1
+    settled(pacer, clock, 1, rate=64, seconds=10.0)  # and 1 it stays: no slowing
+    assert pacer.limit(KEY)[0] == pytest.approx(64 * math.exp(-3 * 7 / 10))
 
 
 # ---------------------------------------------------------------------- clients sharing a limit
