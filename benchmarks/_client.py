@@ -44,16 +44,15 @@ def build(cfg: dict):
     """Returns a function doing one GET /cloud and returning the status code."""
     kind, url, ca = cfg["client"], cfg["url"], cfg["ca_path"]
     ak, sk = cfg["access_key"], cfg["secret_key"]
-    if kind in ("pcpi", "pcpi-nopace", "pcpi-1.0.1", "pcpi-base", "pcpi-fanout",
-                "pcpi-fanout-ckpt"):
-        tree = {"pcpi-1.0.1": cfg["pcpi101_dir"], "pcpi-base": cfg.get("base_dir")}.get(kind,
-                                                                                       ROOT)
-        sys.path.insert(0, tree)
+    if kind in ("pcpi", "pcpi-nopace", "pcpi-1.0.1", "pcpi-fanout", "pcpi-fanout-ckpt") or \
+            kind.startswith("pcpi@"):
+        root = cfg["pcpi101_dir"] if kind == "pcpi-1.0.1" else cfg.get("tree") or ROOT
+        sys.path.insert(0, root)
         import pcpi.saas_session_manager as m
         from pcpi.saas_session_manager import SaaSSessionManager
 
-        assert os.path.dirname(m.__file__) == os.path.join(tree, "pcpi"), m.__file__
-        ours = kind != "pcpi-1.0.1"
+        assert os.path.dirname(m.__file__) == os.path.join(root, "pcpi"), m.__file__
+        ours = kind != "pcpi-1.0.1"  # this pcpi, or pcpi 1.1 at a git revision
         options = dict(cfg.get("pcpi_options") or {}) if ours else {}
         if ours:
             from pcpi._pacing import Pacer

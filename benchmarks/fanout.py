@@ -9,6 +9,7 @@ medians with min-max, and as ratios taken within the same pass.
     python benchmarks/fanout.py --all --write          # S1-S4 + plot, rewrites BENCHMARKS.md
     python benchmarks/fanout.py --scenario SEED        # 35,000 calls at W=150 (slow)
     python benchmarks/fanout.py --scenario FO --repeat 5   # pcpi.fan_out vs the bare loop
+    python benchmarks/fanout.py --scenario S1 --clients pcpi,pcpi@main   # vs a git revision
 
 pcpi 1.0.1 is installed at run time into benchmarks/.cache (never committed).
 """
@@ -38,7 +39,6 @@ from pcpi.testing import FakeTenant  # noqa: E402
 CACHE = os.path.join(HERE, ".cache")
 PCPI101_DIR = os.path.join(CACHE, "pcpi-1.0.1")
 CLIENTS = ("pcpi", "pcpi-1.0.1", "requests", "http.client")
-BASE_DIR: List[Optional[str]] = [None]  # --baseline: an earlier pcpi, client "pcpi-base"
 LABEL = {"pcpi": "pcpi (this)", "pcpi-nopace": "pcpi, pacing off", "pcpi-1.0.1": "pcpi 1.0.1",
          "pcpi-fanout": "pcpi.fan_out", "pcpi-fanout-ckpt": "pcpi.fan_out, checkpoint",
          "requests": "requests floor", "http.client": "http.client floor"}
@@ -83,6 +83,20 @@ def ensure_pcpi101() -> str:
     return PCPI101_DIR
 
 
+def tree_at(rev: str) -> str:
+    """The root of a copy of pcpi as it was at git revision ``rev`` (its ``pcpi/``
+    folder, extracted once into the cache), to run side by side with this tree."""
+    sha = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", rev], check=True,
+                         capture_output=True, text=True).stdout.strip()
+    root = os.path.join(CACHE, f"tree-{sha}")
+    if not os.path.exists(os.path.join(root, "pcpi", "__init__.py")):
+        os.makedirs(root, exist_ok=True)
+        archive = subprocess.run(["git", "-C", ROOT, "archive", sha, "pcpi"], check=True,
+                                 capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", root], input=archive, check=True)
+    return root
+
+
 def cpu_plan():
     """(server cpu, client cpu, description): different cores where possible."""
     if not hasattr(os, "sched_getaffinity"):
@@ -108,7 +122,7 @@ def run_client(tenant, settings: dict, client: str, n: int, w: int, client_cpu,
            "access_key": tenant.access_key, "secret_key": tenant.secret_key,
            "calls": n, "workers": w, "cpu": client_cpu, "max_seconds": max_seconds,
            "pcpi101_dir": PCPI101_DIR, "pcpi_options": pcpi_options or {},
-           "base_dir": BASE_DIR[0]}
+           "tree": tree_at(client[5:]) if client.startswith("pcpi@") else None}
     with tempfile.TemporaryFile("w+") as err:
         proc = subprocess.Popen([sys.executable, os.path.join(HERE, "_client.py"),
                                  json.dumps(cfg)], stdin=subprocess.PIPE,
@@ -264,6 +278,11 @@ def targets(name: str, results) -> List[str]:
             sp, lo, hi = pass_ratio(results, 200, 1, "pcpi-1.0.1", "pcpi")
             line(sp >= 1.5, f"W=1 speed-up over 1.0.1 {sp:.2f}× (passes {lo:.2f}–{hi:.2f}); "
                             f"target ≥ 1.5×")
+        for other in sorted(c for c in clients if c.startswith("pcpi@")):
+            for key, what in (("wall", "wall"), ("cpu", "client CPU")):
+                r, lo, hi = pass_ratio(results, 3000, 150, "pcpi", other, key)
+                out.append(f"- INFO: W=150 {what}, this pcpi vs {LABEL[other]}: {r:.3f}× "
+                           f"(passes {lo:.3f}–{hi:.3f}); goal: no worse than noise")
         if "pcpi-nopace" in clients:
             for key, what in (("wall", "wall"), ("cpu", "client CPU")):
                 r, lo, hi = pass_ratio(results, 3000, 150, "pcpi", "pcpi-nopace", key)
@@ -373,17 +392,6 @@ def write_section(key: str, body: str) -> None:
     print(f"rewrote the {key} section of BENCHMARKS.md")
 
 
-def _tree_of(ref: str) -> str:
-    """``pcpi/`` as it was at git ``ref``, in the cache (never committed)."""
-    where = os.path.join(CACHE, f"pcpi-{re.sub(r'[^A-Za-z0-9._-]', '_', ref)}")
-    if not os.path.isdir(os.path.join(where, "pcpi")):
-        os.makedirs(where, exist_ok=True)
-        archive = subprocess.run(["git", "-C", ROOT, "archive", ref, "pcpi"], check=True,
-                                 capture_output=True).stdout
-        subprocess.run(["tar", "-x", "-C", where], input=archive, check=True)
-    return where
-
-
 def machine() -> str:
     return (f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
             f"{datetime.date.today().isoformat()}")
@@ -394,7 +402,8 @@ def main() -> int:
     ap.add_argument("--scenario", choices=sorted(SCENARIOS), action="append")
     ap.add_argument("--all", action="store_true", help="S1-S4 (S3F too) and the plot")
     ap.add_argument("--clients", help="comma-separated, from: " + ", ".join(LABEL)
-                    + " (default: the first four plus each scenario's extras)")
+                    + ", pcpi@REV (pcpi at a git revision; default: the first four plus "
+                      "each scenario's extras)")
     ap.add_argument("--repeat", type=int, default=3, help="interleaved passes per run")
     ap.add_argument("--max-seconds", type=float, default=150,
                     help="stop a client run after this long and count what is left as failed")
@@ -403,14 +412,11 @@ def main() -> int:
                          '\'{"retry_policy": {"server_error_backoff": {"initial": 1}}}\'')
     ap.add_argument("--write", action="store_true", help="rewrite the tables in BENCHMARKS.md")
     ap.add_argument("--json", help="also write raw results to this file")
-    ap.add_argument("--baseline", metavar="REF",
-                    help="also run pcpi as it was at this git ref (client pcpi-base), side by "
-                         "side: e.g. --clients pcpi,pcpi-base --baseline c5ef350")
     args = ap.parse_args()
-    if args.baseline:
-        BASE_DIR[0] = _tree_of(args.baseline)
-        LABEL["pcpi-base"] = f"pcpi at {args.baseline}"
     clients = [c for c in (args.clients or ",".join(CLIENTS)).split(",") if c]
+    for client in clients:  # pcpi at a git revision, side by side with this tree
+        if client.startswith("pcpi@"):
+            LABEL[client] = f"pcpi at {client[5:]}"
     unknown = set(clients) - set(LABEL)
     if unknown:
         ap.error(f"unknown client(s): {', '.join(sorted(unknown))}")

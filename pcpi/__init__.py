@@ -21,7 +21,7 @@ from . import (  # noqa: E402
            session_loader,
 )
 from ._fanout import FanOutInterrupted, FanOutResult, fan_out  # noqa: E402
-from ._pacing import Pacer  # noqa: E402
+from ._pacing import Pacer, PacingPolicy  # noqa: E402
 from ._pager import Pager  # noqa: E402
 from ._policy import Backoff, RetryPolicy  # noqa: E402
 from ._session_base import Session  # noqa: E402
@@ -33,7 +33,7 @@ from .onprem_session_manager import CWPSessionManager  # noqa: E402
 from .saas_session_manager import SaaSSessionManager  # noqa: E402
 
 __all__ = ["__version__", "errors", "session_loader", "saas_session_manager",
-           "onprem_session_manager", "Backoff", "RetryPolicy", "Pacer", "Pager", "Transport",
-           "DEFAULT_TIMEOUT", "Session", "CSPMSession", "SaaSCWPSession", "CWPSession",
-           "CNASession", "SessionManager", "SaaSSessionManager", "CWPSessionManager",
-           "fan_out", "FanOutResult", "FanOutInterrupted"]
+           "onprem_session_manager", "Backoff", "RetryPolicy", "Pacer", "PacingPolicy",
+           "Pager", "Transport", "DEFAULT_TIMEOUT", "Session", "CSPMSession", "SaaSCWPSession",
+           "CWPSession", "CNASession", "SessionManager", "SaaSSessionManager",
+           "CWPSessionManager", "fan_out", "FanOutResult", "FanOutInterrupted"]

@@ -1,85 +1,84 @@
-"""Client-side pacing to the tenant's rate limit.  No I/O here.
+"""Client-side pacing to the tenant's rate limit: the strategy.  No I/O here.
 
-Prisma Cloud limits each user per endpoint with a token bucket and describes it
-on its answers (``X-RateLimit-Replenish-Rate``, ``-Burst-Capacity``,
-``-Remaining``).  A :class:`Pacer` keeps a matching bucket on the client side,
-one per endpoint, and tells a caller how long to wait for its token *before*
-sending, so a fan-out runs at the allowed rate instead of bouncing off 429s.
+A :class:`Pacer` keeps one client-side token bucket (:mod:`pcpi._bucket`) per
+endpoint that the tenant limits, paced from what the tenant's answers say
+(:mod:`pcpi._limit_headers`), and tells a caller how long to wait for its
+turn *before* sending, so that a fan-out runs at the allowed rate instead of
+bouncing off 429s.
 
 * **Cold start.** The first call to an endpoint goes alone: calls that arrive
-  meanwhile wait for its answer (at most ``probe_wait``, 10 s) and then pace
-  from the headers it brought, instead of a first wave of 429s.  An endpoint
-  that turns out not to be limited costs that wait once.
-* With the headers the bucket copies the tenant's rate and burst, and every
-  answer's ``Remaining`` re-synchronises it downward: the tenant's count is the
-  truth when something else (another process, another script of the same user,
-  another endpoint sharing a per-user limit) draws from the same limit.
-* **Shared limits.**  Prisma Cloud limits each user, and one user may run
-  several processes or scripts, or be under one limit for several endpoints.
-  So a limit newly learned is taken slowly: this client starts at
-  ``initial_share`` (a quarter) of its rate and burst and doubles its share
-  every quarter round (``round_seconds``, 0.5 s) in which the tenant had half its
-  burst to spare, until the first refusal.  A call that was paced and still got
-  a 429 proves that others draw on the same limit: the first such refusal after
-  a quiet spell halves the share at once; after that, the answers to paced
-  calls are counted in rounds, and after a round in which a part ``f`` of them
-  was refused the share becomes ``0.95 * (1 - f)`` of itself (between half and
-  0.9 of it, at least ``min_share``): the tenant took ``1 - f`` of what was
-  sent.  Calls queued before a cut do not count.  After a round without 429s
-  in which half the burst was spare the share grows by ``share_growth`` (0.05)
-  per second.  Clients sharing a limit thus converge on splitting it without
-  talking to each other.  Endpoints of one host that announce the same limit
-  are taken as one per-user limit, with one bucket, when the first answer of
-  one of them shows the limit drawn on already (a fresh one has ``burst - 1``
-  left) or when a paced call to one is refused.
-* Reservations reach at most ``round_seconds`` ahead (:meth:`Pacer.take`): a
-  caller further back in the queue waits that long and asks again, so that a
-  cut takes effect within a round however many threads are queued; when the
-  rate changes, the calls already queued keep their times.
-* A 429 without the headers starts the fallback of botocore's adaptive retry
-  mode: the rate drops to ``beta`` times the rate measured before the throttle
-  and climbs back on a CUBIC curve.
-* An endpoint that was never limited has no bucket: after its first answer
-  :meth:`Pacer.delay` is two dictionary lookups, with no lock and no sleep.
+  meanwhile wait for its answer (at most ``probe_wait``) and then pace from
+  what it said, as if at most half the burst were left until more answers come
+  (other clients may be starting at the same moment), less what others drew
+  before it (a limit nobody else draws on has ``burst - 1`` left then).  An endpoint that turns
+  out not to be limited costs that wait once, and then two dictionary lookups a
+  call.
+* **The tenant's count decides.**  Every answer's ``Remaining`` is what the
+  tenant had left, less this client's calls sent after the answered one (not
+  counted yet); the bucket never holds more.  Prisma Cloud limits each user,
+  and other processes, scripts or endpoints of the same user draw on the same
+  limit unseen: what they draw shows as a low ``Remaining``.  So the share of
+  the tenant's rate this client takes is a fixed function of ``Remaining``
+  (smoothed over half the time the burst lasts at the rate, a second at most):
+  the whole rate while ``burst - 2`` or more are
+  left, falling by a factor of e**3 (about 20) across the burst as fewer are.
+  Clients that share a limit each see the same ``Remaining``, so they settle
+  together on the pace that leaves a few calls spare, at equal shares, and
+  speed up together when one of them stops; no client has to know the
+  others.  Should that leave less than one call spare (more clients than the
+  curve spans), every client also slows by ``e`` each second until it does
+  (to a 64th of the tenant's rate at most), and recovers as fast once two are
+  left.  A burst of 3 or less never leaves a client alone at the tenant's rate
+  a call spare, so it is not squeezed (a 429 paces it, below).
+* A 429 empties the bucket, and its ``Retry-After`` holds it: no call goes to
+  that endpoint before then.  The pacer then *governs* the endpoint
+  (:meth:`Pacer.governs`): the retry loop resends without a backoff of its own
+  and the wait happens here, so one controller decides a 429's wait.
+* An endpoint's documented limit can be given before its first answer
+  (:meth:`Pacer.seed`, from the endpoint catalogue); headers, once they come,
+  win.  A 429 without headers elsewhere leaves the endpoint to the retry
+  loop's backoff.
+* A call waits for a turn at most ``round_seconds`` ahead (less for a limit
+  whose burst lasts under two seconds at its rate: a quarter of ``burst /
+  rate``); further back, it waits that long and asks again, so that a change
+  of pace applies to every queued call within that time.
 
-Waiting is a reservation: each caller takes its token (the count may go below
-zero) and is told how long until that token exists, so waiting threads leave in
-order and at the rate, never all at once.
-
-Bounds: no wait is longer than ``max_wait`` (120 s by default), whatever the
-headers say, and no wait for a first call's answer longer than ``probe_wait``;
-header values that are not finite numbers are ignored and the others are
-clamped to sane ranges (:data:`RATE_RANGE`, :data:`BURST_RANGE`, ``Remaining``
-between 0 and the burst), and a rate below half a call per second is not
-believed at all; at most ``max_endpoints`` endpoints (1,024) are
-tracked, the oldest forgotten first.
+Bounds: no wait longer than ``max_wait``, none for a first answer longer than
+``probe_wait``, at most ``max_endpoints`` endpoints remembered (the least
+recently used forgotten first); header values are made sane by
+:func:`pcpi._limit_headers.read_limits`.
 """
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import math
 import threading
 import time
-from typing import Any, Callable, Dict, Mapping, Optional, Tuple, cast
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 from urllib.parse import urlsplit
 
 from . import _fork
+from ._bounded import BoundedCache
+from ._bucket import TokenBucket
+from ._limit_headers import Limits, read_limits
+from ._policy import parse_retry_after
 
-__all__ = ["Pacer", "endpoint_key"]
+__all__ = ["Pacer", "PacingPolicy", "endpoint_key"]
 
 Key = Tuple[str, str, str]
 
-RATE = "X-RateLimit-Replenish-Rate"
-BURST = "X-RateLimit-Burst-Capacity"
-REMAINING = "X-RateLimit-Remaining"
-
-#: calls per second a tenant's headers may set: a rate below the floor is not
-#: believed (Prisma Cloud's lowest documented limit is one call a second; Compute's
-#: 30 in 30 s), and the endpoint is paced by its 429s instead; above, clamped
-RATE_RANGE = (0.5, 100_000.0)
-#: burst sizes a tenant's headers may set (outside: clamped)
-BURST_RANGE = (1.0, 100_000.0)
+#: the share of the tenant's rate falls by e**SPREAD across the burst ...
+SPREAD = 3.0
+#: ... from whole while at least ``burst - SPARE`` calls are left
+SPARE = 2.0
+#: below one call left (smoothed) every client slows by e a second; above two it
+#: recovers as fast; never below MIN_SHARE of the tenant's rate in all
+SQUEEZE_BELOW, RELAX_ABOVE, MIN_SHARE = 1.0, 2.0, 1 / 64
+#: send times kept per endpoint to count the calls an answer's Remaining has not
+#: seen yet (those of the last 2 s, at most this many)
+SENT_KEPT = 2048
 
 
 def endpoint_key(method: str, url: str) -> Key:
@@ -96,398 +95,250 @@ def endpoint_key(method: str, url: str) -> Key:
     return method.upper(), parts.netloc.lower(), "/".join(segments) or "/"
 
 
-@dataclasses.dataclass
-class _Bucket:
-    rate: float                 # tokens per second (the tenant's, times ``share``)
-    capacity: float             # most tokens held (the burst)
-    tokens: float               # may be negative: reservations not yet due
-    stamp: float                # when ``tokens`` was last brought up to date
-    from_headers: bool          # rate and burst were given by the tenant
-    w_max: float = 0.0          # CUBIC: the rate at the last throttle
-    throttled_at: float = 0.0
-    limit: float = 0.0          # the tenant's rate (from_headers)
-    share: float = 1.0          # of ``limit`` this client takes (cut when shared)
-    slow_start: bool = False    # doubling ``share`` each round until a refusal
-    round_start: float = 0.0    # the current round of answers to paced calls
-    round_ok: int = 0
-    round_refused: int = 0
-    counts_from: float = -math.inf  # calls sent before this (queued before a cut) don't count
-    used: float = -math.inf     # when it last gave a call its turn (or had calls waiting)
+@dataclasses.dataclass(frozen=True)
+class PacingPolicy:
+    """The pacer's tunables (README, "Pacing", and its Limits table).
 
-    def reserve_within(self, now: float, horizon: float) -> Tuple[float, bool]:
-        """A token due within ``horizon`` seconds, or how long to wait to ask again."""
-        self.refill(now)
-        if self.tokens - 1.0 < -horizon * self.rate:
-            return horizon, False
-        return self.reserve(now), True
+    ``max_wait``: the longest a call waits for its turn, in all (seconds).
+    ``probe_wait``: the longest the calls that come while an endpoint's first
+    call is out wait for its answer.  ``max_endpoints``: endpoints remembered
+    per pacer, the least recently used forgotten first.  ``round_seconds``: how
+    far ahead a call may hold its turn; a call further back waits that long and
+    asks again, so a change of pace reaches every queued call within it.
+    """
 
-    def refill(self, now: float) -> None:
-        if now > self.stamp:
-            # one token of a tenant's burst is left to it: calls that arrive a
-            # little closer together than they were sent still find one
-            self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
-            self.stamp = now
+    max_wait: float = 120.0
+    probe_wait: float = 10.0
+    max_endpoints: int = 1024
+    round_seconds: float = 0.5
 
-    def set_rate(self, rate: float) -> None:
-        """A new rate; the calls already queued keep their times (the queue is
-        as long in seconds as before), and new ones line up behind them."""
-        if self.tokens < 0 and self.rate > 0:
-            self.tokens *= rate / self.rate
-        self.rate = rate
-
-    def reserve(self, now: float) -> float:
-        self.refill(now)
-        self.used = now
-        self.tokens -= 1.0
-        return 0.0 if self.tokens >= 0 else -self.tokens / self.rate
+    def __post_init__(self) -> None:
+        if not (self.max_wait > 0 and self.probe_wait >= 0 and self.round_seconds > 0):
+            raise ValueError("PacingPolicy: max_wait and round_seconds must be positive "
+                             "and probe_wait not negative (seconds)")
+        if self.max_endpoints < 1:
+            raise ValueError("PacingPolicy: max_endpoints must be at least 1")
 
 
 class _Probe:
     """The first call to an endpoint is out: the calls that came meanwhile wait."""
 
-    __slots__ = ("event", "waited")
+    __slots__ = ("event",)
 
     def __init__(self) -> None:
         self.event = threading.Event()
-        self.waited = False  # other calls came meanwhile
 
 
-@dataclasses.dataclass
-class _Meter:
-    """Smoothed send rate of one endpoint, in tumbling windows (as botocore)."""
+class _Pace:
+    """One paced endpoint: its bucket, and what the tenant said of its limit."""
 
-    start: float
-    count: int = 0
-    rate: float = 0.0
+    __slots__ = ("bucket", "rate", "burst", "announced", "level", "squeeze", "heard", "sent")
 
-    def add(self, now: float, window: float = 0.5, smooth: float = 0.8) -> None:
-        self.count += 1
-        elapsed = now - self.start
-        if elapsed >= window:
-            current = self.count / elapsed
-            self.rate = current if not self.rate else smooth * current + (1 - smooth) * self.rate
-            self.count, self.start = 0, now
+    def __init__(self, rate: float, burst: float, tokens: float, now: float,
+                 announced: bool, share: float = 1.0) -> None:
+        self.bucket = TokenBucket(rate * share, max(1.0, burst * share), tokens, now)
+        self.rate = rate            # the tenant's (or the seed's) rate and burst
+        self.burst = burst
+        self.announced = announced  # by the tenant's headers, not a seed
+        self.level = burst          # Remaining, smoothed
+        self.squeeze = 1.0
+        self.heard = now            # the last answer
+        self.sent: List[float] = []  # when our recent calls were due to leave (in order)
+
+    @classmethod
+    def learned(cls, limits: Limits, now: float) -> "_Pace":
+        """A limit first heard of: taken as if at most half its burst were left
+        (others may be starting too), less what others drew before our first
+        call, until the answers say more."""
+        level = max(0.0, min(limits.remaining, limits.burst / 2) -
+                    (limits.burst - 1 - limits.remaining))  # (less what others drew)
+        share = _share(level, limits.burst)
+        pace = cls(limits.rate, limits.burst, min(limits.remaining, max(1.0, limits.burst * share)),
+                   now, True, share)
+        pace.level = level
+        return pace
+
+    def horizon(self, most: float) -> float:
+        """How far ahead a call may hold its turn."""
+        return min(most, self.burst / self.rate / 4)
+
+    def follow(self, limits: Limits, now: float, most: float) -> None:
+        """Pace from one answer's ``Remaining`` (see the module docstring)."""
+        self.rate, self.burst = limits.rate, limits.burst
+        elapsed, self.heard = max(0.0, now - self.heard), now
+        self.level += (limits.remaining - self.level) * \
+            (1.0 - math.exp(-elapsed / (2 * self.horizon(most))))
+        # (a client alone at the tenant's rate is told burst - 2 left; with a burst of 3
+        # or less that is below one, so a small burst is never squeezed: its 429s pace it)
+        if self.level < min(SQUEEZE_BELOW, self.burst - SPARE - 1):
+            self.squeeze = max(MIN_SHARE, self.squeeze * math.exp(-elapsed))
+        elif self.level > RELAX_ABOVE:
+            self.squeeze = min(1.0, self.squeeze * math.exp(elapsed))
+        share = max(MIN_SHARE, _share(self.level, self.burst) * self.squeeze)
+        self.bucket.set_rate(self.rate * share, max(1.0, self.burst * share))
+
+
+def _share(remaining: float, burst: float) -> float:
+    """The part of the tenant's rate taken with ``remaining`` calls left."""
+    short = burst - SPARE - remaining
+    return 1.0 if short <= 0 else math.exp(-SPREAD * short / burst)
 
 
 class Pacer:
     """Per-endpoint client-side token buckets shared by one tenant's sessions.
 
-    ``delay(key)`` answers how long the caller must wait before sending (it has
-    then taken its token); ``observe(key, status, headers)`` feeds every answer
-    back.  ``clock`` is injectable so the policy can be tested without waiting.
+    The retry loop calls :meth:`take` before each attempt (and sleeps what it
+    says, until it says the call may go), :meth:`observe` with every answer
+    (and when the call left), :meth:`release` when an attempt raised, and
+    :meth:`governs` on a 429: when True the pacer alone decides the wait
+    before the resend.  ``policy`` holds the tunables; the keyword
+    arguments README documents (``max_wait=``, ``probe_wait=``,
+    ``max_endpoints=``, ``round_seconds=``) fill it too.  ``clock`` is
+    injectable so the policy can be tested without waiting.
     """
 
-    def __init__(self, *, clock: Callable[[], float] = time.monotonic, beta: float = 0.7,
-                 scale: float = 0.4, min_rate: float = 0.5, max_wait: float = 120.0,
-                 max_endpoints: int = 1024, probe_wait: float = 10.0,
-                 shared_limits: bool = True, round_seconds: float = 0.5,
-                 initial_share: float = 0.25, min_share: float = 1 / 64,
-                 share_growth: float = 0.05) -> None:
-        if not max_wait > 0 or max_endpoints < 1 or not probe_wait >= 0:
-            raise ValueError("max_wait must be positive, probe_wait not negative and "
-                             "max_endpoints at least 1")
-        if not (round_seconds > 0 and 0 < min_share <= initial_share <= 1 and
-                share_growth >= 0):
-            raise ValueError("round_seconds must be positive, 0 < min_share <= initial_share "
-                             "<= 1 and share_growth not negative")
+    def __init__(self, policy: Optional[PacingPolicy] = None, *,
+                 clock: Callable[[], float] = time.monotonic,
+                 max_wait: Optional[float] = None, probe_wait: Optional[float] = None,
+                 max_endpoints: Optional[int] = None,
+                 round_seconds: Optional[float] = None) -> None:
+        given: Dict[str, Any] = {
+            k: v for k, v in (("max_wait", max_wait), ("probe_wait", probe_wait),
+                              ("max_endpoints", max_endpoints),
+                              ("round_seconds", round_seconds)) if v is not None}
+        self.policy: PacingPolicy = dataclasses.replace(policy or PacingPolicy(), **given)
         self.clock = clock
-        self.beta = beta            # share of the rate kept after a throttle
-        self.scale = scale          # CUBIC scaling constant (botocore's C)
-        self.min_rate = min_rate    # never slower than this many calls per second
-        self.max_wait = max_wait    # longest single wait, whatever the headers say
-        self.max_endpoints = max_endpoints
-        self.probe_wait = probe_wait      # longest wait for a first call's answer
-        self.shared_limits = shared_limits  # False: follow the headers as if alone
-        self.round_seconds = round_seconds  # a round of answers; the reservation horizon
-        self.initial_share = initial_share  # where a new limit starts (doubling from there)
-        self.min_share = min_share
-        self.share_growth = share_growth  # share regained per second with tokens to spare
-        self._buckets: Dict[Key, _Bucket] = {}
-        self._meters: Dict[Key, _Meter] = {}
-        self._probes: Dict[Key, _Probe] = {}
-        self._reported: Dict[Key, float] = {}  # when a long wait was last reported
+        most = self.policy.max_endpoints
+        self._paces: BoundedCache[Key, _Pace] = BoundedCache(most)
+        self._free: BoundedCache[Key, bool] = BoundedCache(most)  # answered unlimited
+        self._probes: BoundedCache[Key, _Probe] = BoundedCache(most)
+        self._reported: BoundedCache[Key, float] = BoundedCache(most)
         self._lock = threading.Lock()
         _fork.register(self)
 
+    @property
+    def max_wait(self) -> float:
+        """The longest a call waits for its turn, in all."""
+        return self.policy.max_wait
+
+    # ------------------------------------------------------------------ the loop's calls
     def take(self, key: Key) -> Tuple[float, bool]:
         """``(seconds to wait, taken)`` before sending on ``key``: when ``taken``
-        the caller has its token once the wait is over; else it waits and asks
-        again (the queue reaches at most ``round_seconds`` ahead, so that a cut
-        of the rate applies to the next round, not after the whole queue).  As
-        :meth:`delay` otherwise."""
-        bucket = self._bucket_for(key)
-        if bucket is None:
+        the call goes once the wait is over; else it waits and asks again.  The
+        first call to an endpoint goes at once, and the calls that come while it
+        is out block here (at most ``probe_wait``) until its answer is observed."""
+        pace = self._pace_for(key)
+        if pace is None:
             return 0.0, True
         with self._lock:
-            wait, taken = bucket.reserve_within(self.clock(), self.round_seconds)
-        return min(wait, self.max_wait), taken
-
-    def delay(self, key: Key) -> float:
-        """Seconds to wait before sending on ``key`` (0 when not limited; at most
-        ``max_wait``), however long the queue.  The first call to an endpoint
-        returns at once and the calls that come meanwhile block (at most
-        ``probe_wait``) until its answer was observed."""
-        bucket = self._bucket_for(key)
-        if bucket is None:
-            return 0.0
-        with self._lock:
-            return min(bucket.reserve(self.clock()), self.max_wait)
-
-    def _bucket_for(self, key: Key) -> Optional[_Bucket]:
-        """The bucket of ``key`` (None when not limited); a first call goes alone."""
-        bucket = self._buckets.get(key)
-        if bucket is None:
-            if key in self._meters:  # answered before, not limited
-                return None
-            with self._lock:
-                bucket = self._buckets.get(key)
-                if bucket is None and key not in self._meters:
-                    probe = self._probes.get(key)
-                    if probe is None:  # this call goes first, alone
-                        _make_room(self._probes, self.max_endpoints)
-                        self._probes[key] = _Probe()
-                        return None
-                    probe.waited = True
-            if bucket is None:
-                if key in self._meters:
-                    return None
-                # the first answer, or give up waiting
-                cast(_Probe, probe).event.wait(self.probe_wait)
-                bucket = self._buckets.get(key)
-        return bucket
+            now = self.clock()
+            wait, taken = pace.bucket.reserve(now, pace.horizon(self.policy.round_seconds))
+            if taken:
+                sent = pace.sent
+                sent.append(now + wait)
+                if sent[0] < now - 10.0 or len(sent) > SENT_KEPT:  # (now and then: cheap)
+                    del sent[:max(bisect.bisect_left(sent, now - 2.0), len(sent) - SENT_KEPT)]
+        return min(wait, self.policy.max_wait), taken
 
     def observe(self, key: Key, status: int, headers: Mapping[str, str],
                 sent_at: Optional[float] = None) -> None:
-        """Learn from one answer: its rate-limit headers, or a bare 429.
-        ``sent_at`` (this pacer's clock) is when the call left: a 429 for a call
-        that left before the last cut of the endpoint's share cuts no further."""
-        limits = _limits(headers)
-        if limits is None and status != 429 and key not in self._buckets:
-            # Not limited: only measure the send rate, without the lock (a lost
-            # count under a race blurs the estimate a little, nothing more).
-            now = self.clock()
-            meter = self._meters.get(key)
-            if meter is None:
-                with self._lock:
-                    meter = self._meter(key, now)
-            meter.add(now)
-            if key in self._probes:
-                self.release(key)
+        """Learn from one answer to ``key``: its rate-limit headers, or a 429.
+        ``sent_at`` (this pacer's clock): when the call left; the calls sent after
+        it had not reached the tenant's count yet."""
+        limits = read_limits(headers)
+        if limits is None and (status != 429 or self._paces.peek(key) is None):
+            if self._paces.peek(key) is None and key not in self._free:
+                self._free.put(key, True)  # not limited (or only a bare 429: the backoff's)
+            self.release(key)
             return
         with self._lock:
             now = self.clock()
-            if limits is not None:
-                self._follow_headers(key, status, limits, now, sent_at)
-            else:
-                self._adapt(key, status, now)
-            probe = self._probes.pop(key, None)
-        if probe is not None:
-            probe.event.set()
+            pace = self._paces.get(key)
+            if limits is not None and (pace is None or not pace.announced):
+                pace = _Pace.learned(limits, now)  # the first word on it
+                self._paces.put(key, pace)
+                limits = None  # (learned from already)
+            if pace is not None:  # (None: forgotten meanwhile)
+                self._answered(pace, status, limits, headers, now, sent_at)
+        self.release(key)
+
+    def _answered(self, pace: _Pace, status: int, limits: Optional[Limits],
+                  headers: Mapping[str, str], now: float, sent_at: Optional[float]) -> None:
+        """What one answer changes (with the lock held)."""
+        bucket = pace.bucket
+        if limits is not None:
+            after = 0 if sent_at is None else \
+                bisect.bisect_right(pace.sent, now) - bisect.bisect_right(pace.sent, sent_at)
+            # the tenant's count is the truth, less our calls that it has not seen yet
+            # (those beyond it will be refused, and take nothing)
+            bucket.at_most(max(0.0, limits.remaining - after), now)
+            pace.follow(limits, now, self.policy.round_seconds)
+        if status == 429:
+            hold = parse_retry_after(headers.get("Retry-After")) or 0.0
+            bucket.hold(now + min(hold, self.policy.max_wait), now)
 
     def release(self, key: Key) -> None:
-        """The call to ``key`` ended without an answer (it raised): calls waiting
-        for a first answer there go on without one."""
-        with self._lock:
-            probe = self._probes.pop(key, None)
+        """The call to ``key`` ended: calls waiting for a first answer there go on
+        (with one, or without it when the call raised)."""
+        if self._probes.peek(key) is None:
+            return
+        probe = self._probes.pop(key)
         if probe is not None:
             probe.event.set()
 
-    def _after_fork_in_child(self) -> None:
-        self._lock = threading.Lock()  # another thread may have held it at fork time
-        self._probes = {}  # the threads waiting for a first answer are the parent's
+    def governs(self, key: Key) -> bool:
+        """Whether the pacer paces ``key``: then it alone decides when a call
+        refused with a 429 is sent again (:meth:`take` waits for it)."""
+        return self._paces.peek(key) is not None
 
+    def seed(self, key: Key, rate: float, burst: float) -> None:
+        """Pace ``key`` (:func:`endpoint_key` of a method and URL) at a documented
+        limit (``rate`` calls a second, ``burst`` at most) before its first
+        answer; what the tenant's headers say, once they come, wins.  A key whose
+        limit is known already (seeded, or announced) keeps it."""
+        if not (rate > 0 and math.isfinite(rate) and burst >= 1 and math.isfinite(burst)):
+            raise ValueError(f"a seeded limit needs a rate above 0 and a burst of at least 1, "
+                             f"not rate={rate!r}, burst={burst!r}")
+        if self._paces.peek(key) is not None:
+            return  # (a limit known already: seeded, or announced)
+        with self._lock:
+            if self._paces.peek(key) is None:
+                self._paces.put(key, _Pace(rate, burst, burst, self.clock(), False))
+
+    # ------------------------------------------------------------------ reading
     def report_due(self, key: Key, every: float = 60.0) -> bool:
         """Whether a long wait on ``key`` should be reported now: once per
         ``every`` seconds and endpoint (at most ``max_endpoints`` remembered)."""
         now = self.clock()
         with self._lock:
-            last = self._reported.get(key)
+            last = self._reported.peek(key)
             if last is not None and now - last < every:
                 return False
-            if last is None:
-                _make_room(self._reported, self.max_endpoints)
-            self._reported[key] = now
+            self._reported.put(key, now)
         return True
 
     def limit(self, key: Key) -> Optional[Tuple[float, float]]:
-        """The ``(rate, burst)`` currently paced for ``key``, or None."""
-        bucket = self._buckets.get(key)
-        return None if bucket is None else (bucket.rate, bucket.capacity)
+        """The ``(rate, burst)`` this client paces ``key`` at now, or None."""
+        pace = self._paces.peek(key)
+        return None if pace is None else (pace.bucket.rate, pace.bucket.capacity)
 
-    # ------------------------------------------------------------------ bounded state
-    def _meter(self, key: Key, now: float) -> _Meter:
-        """The meter of ``key``, created if needed (call with the lock held)."""
-        meter = self._meters.get(key)
-        if meter is None:
-            _make_room(self._meters, self.max_endpoints)
-            meter = self._meters[key] = _Meter(now)
-        return meter
+    # ------------------------------------------------------------------ internals
+    def _pace_for(self, key: Key) -> Optional[_Pace]:
+        """The pace of ``key`` (None when not limited); a first call goes alone."""
+        pace = self._paces.peek(key)
+        if pace is not None or key in self._free:
+            return pace
+        with self._lock:
+            pace = self._paces.peek(key)
+            if pace is not None or key in self._free:
+                return pace
+            probe = self._probes.peek(key)
+            if probe is None:  # this call goes first, alone
+                self._probes.put(key, _Probe())
+                return None
+        probe.event.wait(self.policy.probe_wait)  # the first answer, or give up waiting
+        return self._paces.peek(key)
 
-    def _new_bucket(self, key: Key, bucket: _Bucket) -> _Bucket:
-        if key not in self._buckets:
-            _make_room(self._buckets, self.max_endpoints)
-        self._buckets[key] = bucket
-        return bucket
-
-    # ------------------------------------------------------------------ policy
-    def _follow_headers(self, key: Key, status: int, limits: Tuple[float, float, float],
-                        now: float, sent_at: Optional[float]) -> None:
-        rate, burst, remaining = limits
-        bucket = self._buckets.get(key)
-        if bucket is None or not bucket.from_headers:
-            share = self.initial_share if self.shared_limits else 1.0
-            probe = self._probes.get(key)
-            bucket = self._new_bucket(key, _Bucket(
-                self._paced(rate, share), burst,
-                min(remaining, max(1.0, burst * share)),
-                now, True, limit=rate, share=share, slow_start=share < 1, round_start=now,
-                used=now if probe is not None and probe.waited else -math.inf))
-            if self.shared_limits and remaining < burst - 1:
-                # drawn on already (a fresh limit has burst - 1 left): if other
-                # endpoints of the host announce the same limit, it is theirs too
-                self._merge_alike(key, bucket, now)
-            return
-        bucket.refill(now)
-        # the tenant's count is the truth: others may draw from the same limit
-        bucket.tokens = min(bucket.tokens, remaining)
-        if status == 429:
-            bucket.tokens = min(bucket.tokens, 0.0)
-        bucket.limit, bucket.capacity = rate, burst
-        if self.shared_limits and (sent_at is None or sent_at >= bucket.counts_from):
-            if not (status == 429 and self._merge_alike(key, bucket, now)):
-                self._count_round(bucket, status == 429, remaining, now)
-        bucket.set_rate(self._paced(rate, bucket.share))
-
-    def _paced(self, rate: float, share: float) -> float:
-        """Our rate: ``share`` of the tenant's, not below ``min_rate`` unless the
-        tenant's own rate is lower."""
-        return max(min(rate, self.min_rate), rate * share)
-
-    def _merge_alike(self, key: Key, bucket: _Bucket, now: float) -> Dict[int, _Bucket]:
-        """Take the endpoints of ``key``'s host that announce the same limit as
-        one per-user limit: they share ``bucket`` from now on.  Returns whether
-        there were any.  The share kept is the sum of the shares of those in use
-        (calls sent or waiting in the last round), at most all: each drew its
-        share from this one limit, so together they drew the sum (an endpoint
-        called once, as ``/login``, draws nothing; what others draw is found
-        again by the rounds)."""
-        merged: Dict[int, _Bucket] = {}
-        for other, alike in list(self._buckets.items()):
-            if other[1] == key[1] and alike is not bucket and alike.from_headers and \
-                    alike.limit == bucket.limit and alike.capacity == bucket.capacity:
-                self._buckets[other] = bucket
-                merged[id(alike)] = alike  # (endpoints merged before share one)
-        bucket.refill(now)
-        tokens = [bucket.tokens]
-        for alike in merged.values():
-            in_use = alike.used >= now - self.round_seconds
-            alike.refill(now)
-            tokens.append(alike.tokens)
-            bucket.share = min(1.0, bucket.share + alike.share) if in_use else \
-                max(bucket.share, alike.share)
-        if merged:
-            # Tokens count calls: the tenant's spare ones are one pool (the least
-            # seen), the calls queued in each are all still coming (their sum).
-            queued = sum(-t for t in tokens if t < 0)
-            bucket.tokens = -queued if queued else min(tokens)
-            bucket.rate = self._paced(bucket.limit, bucket.share)  # (behind all of them)
-            bucket.counts_from = now + self.round_seconds  # what was queued before
-            bucket.round_start, bucket.round_ok, bucket.round_refused = now, 0, 0
-        return merged
-
-    def _count_round(self, bucket: _Bucket, refused: bool, remaining: float,
-                     now: float) -> None:
-        """Count one answer to a paced call; at the end of a round, cut the share
-        by the part refused, or grow it when the tenant had tokens to spare.  The
-        first refusal after a quiet spell (or in slow start) halves it at once."""
-        if refused:
-            if not bucket.round_refused and bucket.counts_from < now - self.round_seconds:
-                # the first refusal after a quiet spell: halve at once, then count
-                bucket.slow_start = False
-                bucket.share = max(self.min_share, bucket.share * 0.5)
-                bucket.counts_from = now + self.round_seconds
-                bucket.round_start, bucket.round_ok, bucket.round_refused = now, 0, 0
-                return
-            bucket.round_refused += 1
-        else:
-            bucket.round_ok += 1
-        elapsed = now - bucket.round_start
-        if elapsed < (self.round_seconds / 4 if bucket.slow_start else self.round_seconds):
-            return
-        answered = bucket.round_ok + bucket.round_refused
-        if bucket.round_refused:
-            # the tenant took this part of what was sent: about what is left for us
-            accepted = bucket.round_ok / answered
-            cut = min(0.9, max(0.5, 0.95 * accepted))
-            bucket.share = max(self.min_share, bucket.share * cut)
-            bucket.counts_from = now + self.round_seconds  # the queue under the old share
-        elif remaining >= bucket.capacity / 2:
-            # half the burst to spare at the end of a round: capacity nobody uses
-            # (a whole share stays whole: the share is never above 1)
-            grown = bucket.share * 2 if bucket.slow_start else \
-                bucket.share + self.share_growth * elapsed
-            bucket.share = min(1.0, grown)
-        bucket.round_start, bucket.round_ok, bucket.round_refused = now, 0, 0
-
-    def _adapt(self, key: Key, status: int, now: float) -> None:
-        meter = self._meter(key, now)
-        meter.add(now)
-        bucket = self._buckets.get(key)
-        if bucket is not None and bucket.from_headers:
-            if status == 429:
-                bucket.refill(now)
-                bucket.tokens = min(bucket.tokens, 0.0)
-            return
-        if status == 429:
-            # no full window yet: count over at least a second (errs slow, not fast)
-            measured = meter.rate or (meter.count / max(now - meter.start, 1.0))
-            current = measured if bucket is None else min(bucket.rate, measured or bucket.rate)
-            current = max(current, self.min_rate)
-            rate = max(self.min_rate, current * self.beta)
-            if bucket is None:
-                bucket = self._new_bucket(key, _Bucket(rate, 1.0, 0.0, now, False))
-            else:
-                bucket.refill(now)
-                bucket.rate, bucket.tokens = rate, min(bucket.tokens, 0.0)
-            bucket.w_max, bucket.throttled_at = current, now
-        elif bucket is not None:
-            bucket.refill(now)
-            rate = self._cubic(bucket, now)
-            if meter.rate:
-                rate = min(rate, 2.0 * meter.rate)
-            bucket.set_rate(max(self.min_rate, rate))
-
-    def _cubic(self, bucket: _Bucket, now: float) -> float:
-        k = (bucket.w_max * (1.0 - self.beta) / self.scale) ** (1.0 / 3.0)
-        cubed: float = (now - bucket.throttled_at - k) ** 3
-        return self.scale * cubed + bucket.w_max
-
-
-def _make_room(table: Dict[Any, Any], most: int) -> None:
-    """Forget the oldest entries of ``table`` until one more fits under ``most``."""
-    while len(table) >= most:
-        del table[next(iter(table))]
-
-
-def _clamp(value: float, bounds: Tuple[float, float]) -> float:
-    return min(max(value, bounds[0]), bounds[1])
-
-
-def _limits(headers: Mapping[str, str]) -> Optional[Tuple[float, float, float]]:
-    """``(rate, burst, remaining)`` from an answer's headers, made sane; None when
-    there are none, or when they are not numbers (ignored, never fatal)."""
-    value = headers.get(RATE)
-    if value is None:
-        return None
-    try:
-        rate = float(value)
-        burst = float(headers.get(BURST) or 1.0)
-        remaining = float(headers.get(REMAINING) or 0.0)
-    except ValueError:
-        return None
-    if not (math.isfinite(rate) and math.isfinite(burst) and math.isfinite(remaining)):
-        return None
-    if rate < RATE_RANGE[0]:
-        return None  # absurd (or zero): learn from the 429s instead
-    burst = _clamp(burst, BURST_RANGE)
-    return _clamp(rate, RATE_RANGE), burst, _clamp(remaining, (0.0, burst))
+    def _after_fork_in_child(self) -> None:
+        self._lock = threading.Lock()  # another thread may have held it at fork time
+        self._probes.clear()  # the threads waiting for a first answer are the parent's

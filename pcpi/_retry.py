@@ -75,11 +75,13 @@ class Progress:
 def decide(rules: CallRules, progress: Progress, *, status: Optional[int] = None,
            headers: Optional[Mapping[str, str]] = None,
            error: Optional[requests.RequestException] = None, processed: bool = False,
-           rand: Callable[[], float] = random.random) -> Decision:
+           paced: bool = False, rand: Callable[[], float] = random.random) -> Decision:
     """What to do after one attempt (see the module docstring).
 
     ``processed``: the answer came after a redirect that turned the call into a
     GET (a 303, or a 301/302 to a POST), so the call itself was processed.
+    ``paced``: the pacer governs the endpoint (:meth:`pcpi.Pacer.governs`), so a
+    429 is resent with no backoff here: the pacer's turn is the wait.
     """
     policy = rules.policy
     if error is not None:
@@ -109,6 +111,8 @@ def decide(rules: CallRules, progress: Progress, *, status: Optional[int] = None
         return Decision(RETURN, why=EXHAUSTED if progress.throttled else FAILED)
     if rules.not_replayable:
         return Decision(RETURN, why=NOT_REPLAYABLE)
+    if paced and status == 429:
+        return Decision(RETRY)  # one controller decides the wait: the pacer (Retry-After too)
     retry_after = (headers or {}).get("Retry-After")
     delay = policy.throttle_delay(progress.throttled + 1, retry_after, rules.retry_timer_max,
                                   rand=rand, status=cast(int, status))

@@ -171,7 +171,7 @@ class Session(LoginSupport):
             self.proxies if proxies is None else proxies, timeout, headers,
             self._rules(method, url, idempotent, body, status_ignore, endpoint=endpoint),
             Report(custom_log, custom_error_message, tuple(redlock_ignore or ())),
-            self._pace_key(method, url)))
+            self._pace_key(method, url, endpoint)))
 
     def paginate(self, method: str, endpoint_url: str, json: Optional[Dict[str, Any]] = None,
                  params: Any = None, *, style: Optional[str] = None,
@@ -264,8 +264,17 @@ class Session(LoginSupport):
             self._transport.unverified(url, self.tenant)
         return verify
 
-    def _pace_key(self, method: str, url: str) -> Optional[Key]:
-        return endpoint_key(method, url) if self._transport.pacer is not None else None
+    def _pace_key(self, method: str, url: str,
+                  endpoint: Optional[Endpoint] = None) -> Optional[Key]:
+        """The pacer's key for this call (None: no pacer); an endpoint whose limit
+        the specs document is paced at it until the tenant's headers say more."""
+        pacer = self._transport.pacer
+        if pacer is None:
+            return None
+        key = endpoint_key(method, url)
+        if endpoint is not None and endpoint.rate is not None:
+            pacer.seed(key, endpoint.rate, endpoint.burst or max(1.0, endpoint.rate))
+        return key
 
     def _catalogue(self, method: str, url: str) -> Optional[Endpoint]:
         """What Prisma Cloud's specs say of this endpoint (None: not in them); a
@@ -388,8 +397,13 @@ class Session(LoginSupport):
         if attempt.error is not None:
             return decide(call.rules, state.progress, error=attempt.error)
         res = cast(requests.Response, attempt.response)
+        pacer, key = self._transport.pacer, call.pace_key
+        # one controller decides a 429's wait: the pacer, where it governs the endpoint
+        paced = res.status_code == 429 and pacer is not None and key is not None and \
+            pacer.governs(key)
         return decide(call.rules, state.progress, status=res.status_code, headers=res.headers,
-                      processed=bool(res.history) and res.request.method != call.method)
+                      processed=bool(res.history) and res.request.method != call.method,
+                      paced=paced)
 
     def _back_off(self, call: Call, attempt: Attempt, delay: float, state: CallState) -> None:
         """Wait before resending: a connection failure, or a 429/5xx answer."""

@@ -280,7 +280,7 @@ def test_calls_paced_past_their_tokens_life_are_sent_with_a_valid_one():
     leaves with a token that expired while it waited."""
     problems, renewals, elapsed, statuses = _expiry_run(
         dict(token_lifetime=1.0, rate_limit=(40, 5), latency=0.01), threads=30, seconds=30,
-        most=2, retry_policy=RetryPolicy(), pacing=Pacer(initial_share=1.0))
+        most=2, retry_policy=RetryPolicy(), pacing=Pacer())
     assert problems == []
     assert elapsed > 1.0  # the waits outlasted a token (60 calls at 40 a second)
     assert renewals <= int(elapsed // 1.0) + 2, (renewals, elapsed)

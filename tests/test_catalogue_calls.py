@@ -80,3 +80,38 @@ def test_an_endpoint_that_is_not_deprecated_says_nothing(tenant, cspm):
         warnings.simplefilter("always")
         cspm.request("GET", "/cloud")
     assert not [w for w in caught if issubclass(w.category, errors.DeprecatedEndpointWarning)]
+
+
+class _Waits(list):
+    """Records the pacer's waits and moves its clock as real sleeps would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.now = 100.0
+
+    def clock(self) -> float:
+        return self.now
+
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+        self.now += seconds
+
+
+@pytest.mark.parametrize("path,paced", [("/alert/policy", True), ("/cloud", False)])
+def test_an_endpoint_with_a_documented_limit_is_paced_at_it_from_its_first_call(
+        tenant, path, paced):
+    # GET /alert/policy: 1 call a second, burst 5 (its spec); this tenant's answers
+    # carry no rate-limit headers, so only the catalogue can pace it
+    from pcpi import Pacer
+
+    from .conftest import quiet_policy
+
+    waits = _Waits()
+    tenant.add_route("GET", path, 200, [])
+    m = saas_manager(tenant, retry_policy=quiet_policy(sleep=waits),
+                     pacing=Pacer(clock=waits.clock))
+    cspm = m.create_cspm_session()
+    assert [cspm.request("GET", path).status_code for _ in range(7)] == [200] * 7
+    m.close()
+    # the burst of 5 at once, then a second a call (turns asked for half a second ahead)
+    assert sum(waits) == (pytest.approx(2.0, abs=0.01) if paced else 0), waits

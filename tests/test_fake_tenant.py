@@ -299,6 +299,35 @@ def test_latency_and_rtt_are_added():
         assert first - second >= 0.08  # the handshake delay is paid once
 
 
+def test_rate_limits_can_answer_bare_429s_everywhere():
+    with FakeTenant(rate_limit=(0.01, 1), rate_limit_headers=False) as tenant:
+        http = probe(tenant)
+        token = cspm_token(http, tenant)  # (the login's own bucket)
+        first, second = (http.get(f"{tenant.url}/cloud", headers=auth(token)) for _ in range(2))
+        assert (first.status_code, second.status_code) == (200, 429)
+        assert not [h for r in (first, second) for h in r.headers if h.startswith("X-RateLimit")]
+
+
+def test_a_throttled_call_can_be_refused_without_the_service_time():
+    from pcpi.testing._server import Request
+
+    with FakeTenant(rate_limit=(0.01, 2), latency=0.5, rtt=0.01,
+                    throttled_latency=0.0) as tenant:
+        token = cspm_token(probe(tenant), tenant)
+
+        def call():
+            return tenant.app.handle(Request("GET", "/cloud", {"x-redlock-auth": token}, b"",
+                                             True))
+
+        answers = [call() for _ in range(3)]
+        assert [a.status for a in answers] == [200, 200, 429]
+        assert answers[0].delay == pytest.approx(0.51)  # service time + round trip
+        assert answers[2].delay == pytest.approx(0.01)  # the round trip alone
+        assert answers[2].headers["X-RateLimit-Remaining"] == "0"
+        tenant.configure(throttled_latency=None)  # (default) a 429 takes the service time too
+        assert call().delay == pytest.approx(0.51)
+
+
 def test_close_after_n_requests_forces_new_connections():
     with FakeTenant(max_requests_per_connection=3) as tenant:
         http = probe(tenant)

@@ -1011,7 +1011,7 @@ def test_a_child_forked_while_a_pacer_lock_is_held_does_not_hang():
         pid = os.fork()
         if pid == 0:  # the child: pace a call, then leave at once
             try:
-                pacer.delay(("GET", "x", "/cloud"))
+                pacer.take(("GET", "x", "/cloud"))
                 pacer.observe(("GET", "x", "/cloud"), 429, {})
             finally:
                 os._exit(0)

@@ -1141,7 +1141,7 @@ def test_the_readme_limits_table_names_issue_20s_bounds():
     bytes) and removed the refusal memory."""
     from pathlib import Path
 
-    from pcpi import _interim, _logins, _pacing, _redact
+    from pcpi import _interim, _limit_headers, _logins, _redact
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     limits = readme.split("### Limits", 1)[1].split("\n## ", 1)[0]
@@ -1152,7 +1152,7 @@ def test_the_readme_limits_table_names_issue_20s_bounds():
 
     assert row("token", f"{_logins.MAX_TOKEN_BYTES >> 10} kib"), "no row for the token size"
     assert row("interim", str(_interim.MAX_INTERIM)), "no row for interim (1xx) answers"
-    assert row("rate", str(_pacing.RATE_RANGE[0])), "no row for the announced rate floor"
+    assert row("rate", str(_limit_headers.RATE_RANGE[0])), "no row for the announced rate floor"
     assert row("redact", "mib") or row("redaction", f"{_redact.MAX_SECRET_BYTES >> 20}"), \
         "the redaction memory is not bounded in bytes in the table"
     assert not row("refusing the current token"), "a row for a refusal memory that is gone"

@@ -63,15 +63,21 @@ def test_one_pacer_is_shared_by_every_session_of_a_manager(tenant):
     m.close()
 
 
+class Waits(Sleeps):
+    """Records, and moves the pacer's clock as a real sleep would."""
+
+    def __init__(self, clock: Clock) -> None:
+        super().__init__()
+        self.clock = clock
+
+    def __call__(self, seconds: float) -> None:
+        super().__call__(seconds)
+        self.clock.now += seconds
+
+
 def test_calls_that_do_get_a_429_keep_1_0_1_backoff_and_reset(tenant):
     clock = Clock()
-
-    class Waits(Sleeps):  # records, and moves the pacer's clock as a real sleep would
-        def __call__(self, seconds: float) -> None:
-            super().__call__(seconds)
-            clock.now += seconds
-
-    sleeps = Waits()
+    sleeps = Waits(clock)
     m = saas_manager(tenant, retry_policy=quiet_policy(sleep=sleeps), pacing=Pacer(clock=clock))
     cspm = m.create_cspm_session()
     tenant.fail_next(429, 3, path="/cloud")  # bare 429s: the pacer's fallback starts
@@ -81,6 +87,24 @@ def test_calls_that_do_get_a_429_keep_1_0_1_backoff_and_reset(tenant):
     assert all(any(s == want for s in backoff) for want in (1.0, 2.0, 4.0)), sleeps
     assert sum(sleeps) - 7.0 < 3.0  # what pacing added on top of the backoff
     m.close()
+
+
+def test_a_429_on_a_paced_endpoint_is_waited_out_in_the_pacer_alone(tenant):
+    """One controller decides a 429's wait: where the pacer paces, the retry loop
+    resends with no backoff of its own, and the Retry-After is waited for a turn."""
+    clock = Clock()
+    sleeps = Waits(clock)
+    tenant.configure(rate_limit=(100, 5))
+    m = saas_manager(tenant, retry_policy=quiet_policy(sleep=sleeps), pacing=Pacer(clock=clock))
+    cspm = m.create_cspm_session()
+    assert cspm.request("GET", "/cloud").status_code == 200  # the limit is learned
+    sleeps.clear()
+    tenant.fail_next(429, 1, path="/cloud", headers={"Retry-After": "3"})
+    assert cspm.request("GET", "/cloud").status_code == 200
+    m.close()
+    assert sleeps[0] == 0.0 and 1.0 not in sleeps  # the loop's own wait: none
+    assert 3.0 <= sum(sleeps) < 3.2, sleeps  # the Retry-After, in turns of the pacer's
+    assert cspm.retry_timer == 0
 
 
 def test_a_shared_pacer_can_be_passed_in(tenant):
@@ -98,7 +122,7 @@ def test_pacing_waits_do_not_hold_a_lock(tenant):
     tenant.configure(endpoint_rate_limits={"GET /cloud": (5, 1)})
     m = saas_manager(tenant, retry_policy=quiet_policy(sleep=time.sleep,
                                                        backoff=Backoff(0.05, 0.4)),
-                     pacing=Pacer(initial_share=1.0))  # the limit at once: no slow start
+                     pacing=Pacer())
     cspm = m.create_cspm_session()
     cspm.request("GET", "/cloud")
     tenant.reset_stats()

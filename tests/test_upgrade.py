@@ -206,7 +206,7 @@ def test_a_long_wait_for_the_rate_limit_is_said_once_per_endpoint(tenant, caplog
     caplog.set_level(logging.INFO, logger="pcpi")
     tenant.configure(rate_limit=(10, 1))
     m = saas_manager(tenant, retry_policy=quiet_policy(sleep=time.sleep),
-                     pacing=pcpi.Pacer(initial_share=1.0))  # (slow start has its own tests)
+                     pacing=pcpi.Pacer())
     cspm = m.create_cspm_session()
     assert cspm.request("GET", "/cloud").status_code == 200  # (the limit is learned)
     with ThreadPoolExecutor(16) as pool:  # the last waits about 1.5 s

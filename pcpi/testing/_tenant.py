@@ -46,6 +46,10 @@ class TenantSettings:
     latency: float = 0.0
     #: modelled network round trip: +1 RTT per request, +2 RTT per new connection
     rtt: float = 0.0
+    #: service time of a 429 from a rate limit (None: ``latency``, as any answer);
+    #: 0 answers it after the round trip alone, as a gateway that turns a call away
+    #: before the service sees it (a refusal then comes back faster than an answer)
+    throttled_latency: Optional[float] = None
     #: seconds a CSPM, Compute or CNA token stays valid
     token_lifetime: float = 600.0
     #: token bucket ``(replenish_per_second, burst)`` for API calls (``/login``
@@ -56,6 +60,9 @@ class TenantSettings:
     rate_limit_scope: str = "endpoint"
     #: per-endpoint buckets, e.g. ``{"GET /cloud": (10, 5)}``; override ``rate_limit``
     endpoint_rate_limits: Dict[str, Tuple[float, float]] = dataclasses.field(default_factory=dict)
+    #: announce the limits in ``X-RateLimit-*`` headers; False answers bare 429s and
+    #: announces nothing, as Prisma's Compute does, on every endpoint
+    rate_limit_headers: bool = True
     #: add ``Retry-After`` to 429s: False, True (seconds until a token) or a number
     retry_after: Any = False
     #: probability that an API call is answered with one of ``error_statuses``
@@ -438,6 +445,8 @@ class TenantApp:
             reply = auth  # the routing error reply
         else:
             reply = self._authorised(req, endpoint, handler, auth)
+        if reply.status == 429 and fault is None and s.throttled_latency is not None:
+            delay = s.throttled_latency + s.rtt  # refused before the service saw it
         reply.delay += delay
         return self._count(endpoint, self._encode(req, reply))
 
@@ -503,6 +512,7 @@ class TenantApp:
         spec = s.endpoint_rate_limits.get(endpoint) or s.rate_limit
         if not spec:
             return None, None
+        announce = announce and s.rate_limit_headers
         shared = s.rate_limit_scope == "user" and endpoint not in s.endpoint_rate_limits
         key = (user, None if shared else endpoint)
         with self.lock:

@@ -97,6 +97,19 @@ def test_backoff_schedule_retry_after_and_its_cap():
                   headers={}).delay == 2
 
 
+def test_a_429_on_an_endpoint_the_pacer_governs_is_resent_with_no_backoff_here():
+    r = rules(retry_timer_max=32.0)
+    paced = decide(r, Progress(throttled=3), status=429, headers={"Retry-After": "7"},
+                   paced=True)
+    assert (paced.action, paced.delay) == (RETRY, 0.0)  # the pacer's turn is the wait
+    assert decide(r, Progress(), status=503, headers={}, paced=True).delay == 0.25  # 5xx: ours
+    spent = decide(rules(retries=2), Progress(throttled=2), status=429, headers={}, paced=True)
+    assert (spent.action, spent.why) == (RETURN, EXHAUSTED)  # still counted against retries
+    unsafe = decide(rules(safe=False, not_replayable="a generator body"), Progress(),
+                    status=429, headers={}, paced=True)
+    assert (unsafe.action, unsafe.why) == (RETURN, NOT_REPLAYABLE)
+
+
 def test_a_backoffs_own_maximum_caps_it_too():
     policy = RetryPolicy(server_error_backoff=Backoff(initial=0.25, maximum=1.0, jitter=0.0),
                          backoff=Backoff(initial=1.0, maximum=2.0, jitter=0.0))

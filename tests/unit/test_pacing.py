@@ -1,22 +1,22 @@
-"""Client-side pacing (pcpi._pacing) with an injected clock: no sockets, no waiting."""
+"""Client-side pacing, the strategy (pcpi._pacing) with an injected clock: no
+sockets, no waiting.  The bucket's arithmetic is tested in test_bucket.py and the
+headers' reading in test_limit_headers.py."""
 
 from __future__ import annotations
 
+import heapq
+import math
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from pcpi import Pacer as _Pacer
+import pcpi
+from pcpi import Pacer, PacingPolicy
 from pcpi._pacing import endpoint_key
+from pcpi.testing._ratelimit import TokenBucket as TenantBucket
 
 KEY = ("GET", "api.example", "/cloud")
-
-
-def Pacer(**options) -> _Pacer:
-    """A pacer for one client alone: a new limit is followed at once (the slow
-    start of a limit that may be shared is tested on its own, below)."""
-    options.setdefault("initial_share", 1.0)
-    return _Pacer(**options)
 
 
 class Clock:
@@ -32,327 +32,487 @@ def limits(rate, burst, remaining):
             "X-RateLimit-Remaining": str(remaining)}
 
 
-# ---------------------------------------------------------------------- policy, no network
+def waits(pacer, n, key=KEY):
+    return [round(pacer.take(key)[0], 4) for _ in range(n)]
+
+
+def settled(pacer, clock, remaining, rate=40, burst=10, seconds=5.0, key=KEY):
+    """Answers saying ``remaining`` left, every 1/64 s for ``seconds``."""
+    for _ in range(int(seconds * 64)):
+        clock.now += 1 / 64
+        pacer.observe(key, 200, limits(rate, burst, remaining))
+
+
+# ---------------------------------------------------------------------- following headers
 def test_an_endpoint_never_limited_has_no_bucket_and_no_wait():
     pacer = Pacer(clock=Clock())
     for _ in range(100):
-        assert pacer.delay(KEY) == 0.0
+        assert pacer.take(KEY) == (0.0, True)
         pacer.observe(KEY, 200, {})
-    assert pacer.limit(KEY) is None
+    assert pacer.limit(KEY) is None and not pacer.governs(KEY)
 
 
-def test_headers_set_the_bucket_and_waiting_callers_queue_at_the_rate():
+def test_a_new_limit_is_taken_as_if_half_its_burst_were_left_until_more_answers_come():
+    pacer = Pacer(clock=Clock())
+    pacer.observe(KEY, 200, limits(40, 8, 7))
+    share = math.exp(-3 * (8 - 2 - 4) / 8)
+    assert pacer.limit(KEY) == (pytest.approx(40 * share), pytest.approx(8 * share))
+    assert waits(pacer, 3) == [0.0] * 3  # 3.8 tokens
+    assert pacer.take(KEY)[0] == pytest.approx(0.22 / (40 * share), abs=1e-3)
+    assert pacer.governs(KEY)
+    drawn = Pacer(clock=Clock())
+    drawn.observe(KEY, 200, limits(40, 8, 6))  # one drawn by others before: one less
+    assert drawn.limit(KEY)[0] == pytest.approx(40 * math.exp(-3 * 3 / 8))
+    crowded = Pacer(clock=Clock())
+    crowded.observe(KEY, 200, limits(40, 8, 3))  # four drawn: as if none were left
+    assert crowded.limit(KEY)[0] == pytest.approx(40 * math.exp(-3 * 6 / 8))
+    assert crowded.take(KEY) == (0.0, True)  # one token (its share of the burst is less)
+    assert crowded.take(KEY)[0] > 0
+
+
+def test_with_burst_minus_two_left_or_more_the_whole_rate_is_taken():
     clock = Clock()
     pacer = Pacer(clock=clock)
-    pacer.observe(KEY, 200, limits(10, 5, 2))
-    assert pacer.limit(KEY) == (10.0, 5.0)
-    # two tokens left, then each caller is told to wait one more tenth of a second
-    assert [round(pacer.delay(KEY), 3) for _ in range(5)] == [0.0, 0.0, 0.1, 0.2, 0.3]
-    clock.now += 10  # refills to the burst, not beyond
-    assert [round(pacer.delay(KEY), 3) for _ in range(6)] == [0.0] * 5 + [0.1]
+    pacer.observe(KEY, 200, limits(40, 10, 9))
+    settled(pacer, clock, 9, seconds=1.0)
+    pacer.observe(KEY, 200, limits(40, 10, 8))
+    assert pacer.limit(KEY) == (40.0, 10.0)
 
 
-def test_a_429_with_headers_empties_the_bucket():
+@pytest.mark.parametrize("left", [1, 2, 5, 7])
+def test_with_fewer_left_the_share_falls_by_e_cubed_across_the_burst(left):
     clock = Clock()
-    pacer = Pacer(clock=clock, shared_limits=False)
-    pacer.observe(KEY, 200, limits(10, 5, 5))
-    pacer.observe(KEY, 429, limits(10, 5, 0))  # someone else drew from the same limit
-    assert round(pacer.delay(KEY), 3) == 0.1  # the tenant's next token
+    pacer = Pacer(clock=clock)
+    pacer.observe(KEY, 200, limits(40, 10, 9))
+    settled(pacer, clock, max(left, 2), seconds=1.0)  # (never below 2: no squeeze)
+    settled(pacer, clock, left, seconds=0.5)
+    share = math.exp(-3 * (8 - left) / 10)
+    assert pacer.limit(KEY)[0] == pytest.approx(40 * share, rel=0.02)
+    assert pacer.limit(KEY)[1] == pytest.approx(max(1.0, 10 * share), rel=0.02)
 
 
-# ---------------------------------------------------------------------- following the count
+def test_remaining_is_smoothed_over_a_moment_not_taken_from_one_answer():
+    clock = Clock()
+    pacer = Pacer(clock=clock)  # 40/s, burst 10: smoothed over a quarter of a second
+    pacer.observe(KEY, 200, limits(40, 10, 9))
+    settled(pacer, clock, 9, seconds=1.0)
+    clock.now += 1 / 64
+    pacer.observe(KEY, 200, limits(40, 10, 0))  # one answer: a little slower only
+    assert 30 < pacer.limit(KEY)[0] < 40
+
+
 def test_every_answers_remaining_resyncs_the_bucket_downward_only():
     clock = Clock()
     pacer = Pacer(clock=clock)
-    pacer.observe(KEY, 200, limits(10, 10, 10))
-    pacer.observe(KEY, 200, limits(10, 10, 3))  # others drew 7 meanwhile
-    assert [round(pacer.delay(KEY), 3) for _ in range(5)] == [0.0, 0.0, 0.0, 0.1, 0.2]
-    pacer.observe(KEY, 200, limits(10, 10, 10))  # never upward: our reservations stand
-    assert round(pacer.delay(KEY), 3) == 0.3
+    pacer.observe(KEY, 200, limits(8, 10, 9))
+    settled(pacer, clock, 9, rate=8, seconds=1.0)  # the whole rate, a full bucket
+    pacer.observe(KEY, 200, limits(8, 10, 3))   # others drew meanwhile
+    assert [w for w in waits(pacer, 4)][:3] == [0.0, 0.0, 0.0]  # three left, then queued
+    assert waits(pacer, 1)[0] > 0
+    pacer.observe(KEY, 200, limits(8, 10, 10))  # never upward: our reservations stand
+    assert waits(pacer, 1)[0] > 0
 
 
-# ---------------------------------------------------------------------- shared limits
-def _answer(pacer, clock, status=200, rate=40, burst=10, remaining=0, n=1):
-    for _ in range(n):
-        pacer.observe(KEY, status, limits(rate, burst, 0 if status == 429 else remaining),
-                      sent_at=clock.now)
-
-
-def test_a_round_cuts_the_share_to_what_the_tenant_accepted():
+def test_the_calls_sent_after_an_answered_one_come_off_the_tenants_count():
     clock = Clock()
     pacer = Pacer(clock=clock)
-    pacer.observe(KEY, 200, limits(40, 10, 10))
-    _answer(pacer, clock, status=429)  # the first refusal after a quiet spell: halved
-    assert pacer.limit(KEY)[0] == 20.0
-    clock.now += pacer.round_seconds  # past the calls queued before the cut
-    _answer(pacer, clock)  # (closes the round of the cut)
-    _answer(pacer, clock, n=2)
-    _answer(pacer, clock, status=429)
-    assert pacer.limit(KEY)[0] == 20.0  # judged at the end of the round
-    clock.now += pacer.round_seconds
-    _answer(pacer, clock)  # 3 of 4 taken: x 0.95 * 3/4
-    assert pacer.limit(KEY)[0] == pytest.approx(20 * 0.95 * 0.75)
+    pacer.observe(KEY, 200, limits(8, 10, 9))
+    settled(pacer, clock, 9, rate=8, seconds=1.0)  # the whole rate, a full bucket
+    asked = clock.now
+    clock.now += 0.25
+    assert waits(pacer, 3) == [0.0] * 3  # three calls left after the one being answered
+    pacer.observe(KEY, 200, limits(8, 10, 8), sent_at=asked)  # the tenant counted 8 then
+    assert waits(pacer, 6) == [0.0] * 5 + [0.125]  # 8 less our 3 in flight
+    pacer.observe(KEY, 200, limits(8, 10, 8), sent_at=clock.now)  # sent after them all
+    assert waits(pacer, 1) == [0.25]  # (nothing more taken off)
+
+
+def test_send_times_are_kept_for_two_seconds_and_2048_calls_at_most():
+    clock = Clock()
+    pacer = Pacer(clock=clock, round_seconds=1000)
+    pacer.seed(KEY, 100_000, 100_000)
+    sent = pacer._paces.peek(KEY).sent
+    kept = []
+    for _ in range(30):
+        waits(pacer, 300)
+        clock.now += 0.5
+        kept.append(len(sent))
+    assert max(kept) <= 2048
+    clock.now += 20
+    waits(pacer, 1)
+    assert len(sent) == 1  # the ones more than 2 s old went
+
+
+def test_limits_changed_by_the_tenant_are_followed():
+    clock = Clock()
+    pacer = Pacer(clock=clock)
+    pacer.observe(KEY, 200, limits(10, 5, 4))
+    settled(pacer, clock, 3, rate=10, burst=5, seconds=1.0)
+    settled(pacer, clock, 5, rate=20, burst=6, seconds=1.0)
+    assert pacer.limit(KEY) == (20.0, 6.0)
+
+
+def test_a_limit_that_stays_below_one_left_slows_every_client_by_e_a_second():
+    clock = Clock()
+    pacer = Pacer(clock=clock)
+    pacer.observe(KEY, 200, limits(64, 10, 9))
+    settled(pacer, clock, 0, rate=64, seconds=1.0)  # smoothed below 1 within 0.1 s
+    floor = 64 * math.exp(-3 * 8 / 10)  # the curve's lowest
+    assert floor * math.exp(-1.0) < pacer.limit(KEY)[0] < floor * math.exp(-0.8)
+    settled(pacer, clock, 0, rate=64, seconds=20.0)
+    assert pacer.limit(KEY)[0] == 1.0  # a 64th of the tenant's rate at most
+    settled(pacer, clock, 9, rate=64, seconds=2.0)  # room again: recovering by e a second
+    assert pacer.limit(KEY)[0] == pytest.approx(math.exp(2), rel=0.05)
+    settled(pacer, clock, 1.5, rate=64, seconds=1.0)  # between one and two left: held
+    held = pacer.limit(KEY)[0]
+    settled(pacer, clock, 1.5, rate=64, seconds=1.0)
+    assert pacer.limit(KEY)[0] == pytest.approx(held, rel=1e-3)
+    settled(pacer, clock, 9, rate=64, seconds=10.0)  # room: back to the whole rate
+    assert pacer.limit(KEY)[0] == 64.0
+
+
+def test_exactly_one_call_left_is_not_yet_below_one():
+    clock = Clock()
+    pacer = Pacer(clock=clock)
+    pacer.observe(KEY, 200, limits(64, 10, 5))  # half the burst less the 4 others drew: 1
+    settled(pacer, clock, 1, rate=64, seconds=10.0)  # and 1 it stays: no slowing
+    assert pacer.limit(KEY)[0] == pytest.approx(64 * math.exp(-3 * 7 / 10))
+
+
+@pytest.mark.parametrize("burst,squeezed", [(1, False), (2, False), (3, False), (4, True)])
+def test_a_burst_of_three_or_less_is_never_squeezed(burst, squeezed):
+    # a client alone at the tenant's rate is told burst - 2 left: 0 with a burst of 1
+    clock = Clock()
+    pacer = Pacer(clock=clock)
+    pacer.observe(KEY, 200, limits(0.5, burst, 0))
+    settled(pacer, clock, 0, rate=0.5, burst=burst, seconds=30.0)
     rate = pacer.limit(KEY)[0]
-    _answer(pacer, clock, status=429, n=9)  # queued under the old share: not counted
-    clock.now += pacer.round_seconds
-    _answer(pacer, clock)
-    assert pacer.limit(KEY)[0] == pytest.approx(rate)
-    _answer(pacer, clock, status=429, n=8)  # most refused: at most halved in a round
-    clock.now += pacer.round_seconds
-    _answer(pacer, clock)
-    assert pacer.limit(KEY)[0] == pytest.approx(rate * 0.5)
-    rate = pacer.limit(KEY)[0]
-    clock.now += pacer.round_seconds
-    _answer(pacer, clock)  # past the queue of that cut
-    _answer(pacer, clock, n=39)
-    _answer(pacer, clock, status=429)  # one stray 429 in 41: at most 0.9
-    clock.now += pacer.round_seconds
-    _answer(pacer, clock)
-    assert pacer.limit(KEY)[0] == pytest.approx(rate * 0.9)
+    full = 0.5 * math.exp(-3 * max(0, burst - 2) / burst)  # the curve's lowest
+    assert (rate < full / 2) == squeezed, rate
 
 
-def test_the_share_grows_back_only_while_half_the_burst_is_spare():
-    clock = Clock()
-    pacer = Pacer(clock=clock, share_growth=0.1)
-    pacer.observe(KEY, 200, limits(50, 10, 10))
-    _answer(pacer, clock, status=429, rate=50)
-    clock.now += pacer.round_seconds
-    _answer(pacer, clock, rate=50)  # 1 of 2 taken: halved
-    assert pacer.limit(KEY)[0] == 25.0
-    clock.now += pacer.round_seconds
-    _answer(pacer, clock, rate=50, remaining=2)  # saturated by others: no growth
-    assert pacer.limit(KEY)[0] == 25.0
-    clock.now += pacer.round_seconds
-    _answer(pacer, clock, rate=50, remaining=6)  # half the burst spare: + 0.1/s
-    assert pacer.limit(KEY)[0] == pytest.approx(50 * (0.5 + 0.1 * pacer.round_seconds))
-    for _ in range(40):
-        clock.now += pacer.round_seconds
-        _answer(pacer, clock, rate=50, remaining=10)
-    assert pacer.limit(KEY)[0] == 50.0  # never above the tenant's rate
+# ---------------------------------------------------------------------- clients sharing a limit
+def share_one_limit(pacers, clocks, seconds, rate=50, burst=10, latency=0.03, threads=6,
+                    stop=None):
+    """Greedy clients (``threads`` callers each) against one tenant bucket on one
+    fake clock; answers come back after ``latency``.  Returns (calls answered 200
+    per client, 429s)."""
+    now = [0.0]
+    for c in clocks:
+        c.now = 0.0
+    tenant = TenantBucket(rate, burst, clock=lambda: now[0])
+    done = [0] * len(pacers)
+    refused = [0]
+    events = []  # (time, seq, client, what)
+    seq = [0]
+
+    def at(t, client, what):
+        seq[0] += 1
+        heapq.heappush(events, (t, seq[0], client, what))
+
+    for i in range(len(pacers)):
+        at(0.0, i, "first")
+    while events:
+        t, _s, i, what = heapq.heappop(events)
+        if t > seconds:
+            break
+        now[0] = clocks[i].now = t
+        if stop and i in stop and t >= stop[i]:
+            continue
+        if what in ("ask", "first"):
+            wait, taken = pacers[i].take(KEY)
+            at(t + wait, i, ("send", what) if taken else "ask")
+        elif what[0] == "send":
+            ok, left, _retry = tenant.take()
+            at(t + latency, i, ("answer", ok, left, what[1]))
+        else:
+            _answer, ok, left, first = what
+            pacers[i].observe(KEY, 200 if ok else 429, limits(rate, burst, int(left)))
+            done[i] += ok
+            refused[0] += not ok
+            for _ in range(threads if first == "first" else 1):  # (the others wait for it)
+                at(t, i, "ask")
+    return done, refused[0]
 
 
-def test_the_share_has_a_floor():
-    clock = Clock()
-    pacer = Pacer(clock=clock, min_share=0.25)
-    pacer.observe(KEY, 200, limits(40, 10, 10))
-    for _ in range(20):  # rounds of nothing but 429s
-        clock.now += 2 * pacer.round_seconds
-        _answer(pacer, clock, status=429)
-    assert pacer.limit(KEY)[0] == 10.0
+@pytest.mark.parametrize("clients", [1, 2, 4])
+def test_clients_sharing_one_limit_fill_it_at_equal_shares_with_few_429s(clients):
+    clocks = [Clock() for _ in range(clients)]
+    pacers = [Pacer(clock=c) for c in clocks]
+    done, refused = share_one_limit(pacers, clocks, seconds=20.0)
+    assert sum(done) >= 0.97 * (50 * 20 + 10)  # the limit is used
+    assert refused <= 0.01 * sum(done)  # (most of them as they all start at once)
+    assert min(done) >= 0.9 * max(done)  # and shared evenly
 
 
-def test_a_new_limit_starts_slow_and_doubles_while_there_is_room():
-    clock = Clock()
-    pacer = _Pacer(clock=clock)  # initial_share 0.25: it may be shared with others
-    pacer.observe(KEY, 200, limits(40, 8, 7))
-    assert pacer.limit(KEY) == (10.0, 8.0)
-    assert [pacer.delay(KEY) for _ in range(2)] == [0.0, 0.0]  # a quarter of the burst
-    assert pacer.delay(KEY) > 0
-    rates = []
-    for _ in range(4):
-        clock.now += pacer.round_seconds / 2  # slow start counts in half rounds
-        pacer.observe(KEY, 200, limits(40, 8, 8), sent_at=clock.now)
-        rates.append(pacer.limit(KEY)[0])
-    assert rates == [20.0, 40.0, 40.0, 40.0]
+def test_when_one_client_stops_the_others_take_up_its_share():
+    clocks = [Clock() for _ in range(3)]
+    pacers = [Pacer(clock=c) for c in clocks]
+    done, refused = share_one_limit(pacers, clocks, seconds=20.0, stop={0: 5.0})
+    assert sum(done) >= 0.97 * (50 * 20 + 10)
+    assert refused <= 0.02 * sum(done)
+    assert done[0] < 0.4 * done[1]
 
 
-def test_slow_start_ends_at_the_first_refusal():
-    clock = Clock()
-    pacer = _Pacer(clock=clock)
-    pacer.observe(KEY, 200, limits(40, 8, 7))
-    clock.now += 1
-    pacer.observe(KEY, 200, limits(40, 8, 8), sent_at=clock.now)  # doubled: 20/s
-    assert pacer.limit(KEY)[0] == 20.0
-    pacer.observe(KEY, 429, limits(40, 8, 0), sent_at=clock.now)
-    clock.now += pacer.round_seconds
-    pacer.observe(KEY, 200, limits(40, 8, 0), sent_at=clock.now)  # 1 of 2: halved
-    assert pacer.limit(KEY)[0] == 10.0
-    clock.now += 1
-    pacer.observe(KEY, 200, limits(40, 8, 8), sent_at=clock.now)
-    assert 10.0 < pacer.limit(KEY)[0] < 20.0  # grows additively now, no more doubling
-
-
-def test_endpoints_that_draw_on_one_per_user_limit_share_one_bucket():
+# ---------------------------------------------------------------------- 429s and Retry-After
+def test_a_429_empties_the_bucket_even_when_its_headers_show_tokens_left():
     clock = Clock()
     pacer = Pacer(clock=clock)
-    cloud, alerts = ("GET", "api.example", "/cloud"), ("GET", "api.example", "/v2/alert")
-    elsewhere = ("GET", "other.example", "/x")
-    pacer.observe(cloud, 200, limits(20, 10, 9))        # a fresh limit: 9 left
-    pacer.observe(elsewhere, 200, limits(20, 10, 3))    # another host: never merged
-    pacer.observe(alerts, 200, limits(20, 10, 6))       # drawn on already: the same limit
-    assert pacer._buckets[cloud] is pacer._buckets[alerts]
-    assert pacer._buckets[elsewhere] is not pacer._buckets[cloud]
-    waits = [pacer.delay(k) for k in (cloud, alerts) * 4]
-    # one queue for both: the 6 tokens the tenant had, then 20/s
-    assert [round(w, 3) for w in waits] == [0.0] * 6 + [0.05, 0.1]
+    pacer.observe(KEY, 200, limits(10, 5, 4))
+    settled(pacer, clock, 4, rate=10, burst=5, seconds=2.0)
+    pacer.observe(KEY, 429, limits(10, 5, 3))
+    assert waits(pacer, 1) == [0.1]
 
 
-def test_merged_endpoints_keep_the_rate_they_drew_together():
-    """Endpoints in slow start, each sending at a quarter of one per-user limit,
-    drew a quarter each from it: merged, they go on at the sum (never above the
-    limit).  An endpoint called once, as /login, drew nothing and adds nothing."""
+def test_a_429s_retry_after_gives_no_turn_before_it_ends():
     clock = Clock()
-    pacer = _Pacer(clock=clock, initial_share=0.25)
-    login = ("POST", "api.example", "/login")
-    keys = [("GET", "api.example", f"/e{i}") for i in range(5)]
-    pacer.observe(login, 200, limits(40, 10, 9))
-    pacer.observe(keys[0], 200, limits(40, 10, 8))  # drawn on: merged with /login...
-    assert pacer.limit(keys[0])[0] == 10.0          # ...which is not in use: a quarter
-    rates = []
-    for i, key in enumerate(keys[1:], 1):
-        pacer.delay(keys[i - 1])  # the previous endpoint is sending
-        pacer.observe(key, 200, limits(40, 10, 8 - i))
-        rates.append(pacer.limit(keys[0])[0])
-    assert all(pacer._buckets[k] is pacer._buckets[login] for k in keys)
-    assert rates == [20.0, 30.0, 40.0, 40.0]
+    pacer = Pacer(clock=clock)  # 10/s, burst 5: turns held an eighth of a second ahead
+    pacer.seed(KEY, 10, 5)
+    pacer.observe(KEY, 429, {"Retry-After": "3"})
+    assert pacer.take(KEY) == (2.875, False)  # ask again as the hold is about to end
+    clock.now += 2.875
+    assert pacer.take(KEY) == (pytest.approx(0.125 + 0.1), True)  # then the bucket's pace
 
 
-def test_merged_endpoints_queue_new_calls_behind_all_of_their_queued_ones():
+def test_a_retry_after_longer_than_max_wait_holds_for_max_wait():
     clock = Clock()
-    pacer = _Pacer(clock=clock, initial_share=0.25)
-    a, b = ("GET", "api.example", "/a"), ("GET", "api.example", "/b")
-    pacer.observe(a, 200, limits(40, 4, 3))      # 10/s for us, 1 token to start
-    queued_a = [pacer.delay(a) for _ in range(5)]  # 1 now, 4 queued (0.1 s apart)
-    assert queued_a[-1] == pytest.approx(0.4)
-    pacer.observe(b, 200, limits(40, 4, 1))      # the same limit, drawn on: merged
-    # a's 4 queued calls are still coming; at 20/s now a new call goes after them
-    assert pacer.delay(b) == pytest.approx(5 / 20)
+    pacer = Pacer(clock=clock, max_wait=60)
+    pacer.seed(KEY, 10, 5)
+    pacer.observe(KEY, 429, {"Retry-After": "1e308"})
+    assert pacer.take(KEY) == (59.875, False)
+    clock.now += 59.875
+    assert pacer.take(KEY) == (pytest.approx(0.125 + 0.1), True)
 
 
-def test_a_refusal_merges_endpoints_that_announce_the_same_limit():
+def test_a_bare_429_on_a_paced_endpoint_empties_it_and_keeps_the_tenants_rate():
     clock = Clock()
     pacer = Pacer(clock=clock)
-    a, b, c = (("GET", "api.example", p) for p in ("/a", "/b", "/c"))
-    pacer.observe(a, 200, limits(20, 10, 9))
-    pacer.observe(b, 200, limits(20, 10, 9))   # looked fresh: kept apart at first
-    pacer.observe(c, 200, limits(30, 10, 9))   # another limit
-    pacer.observe(b, 429, limits(20, 10, 0), sent_at=clock.now)
-    assert pacer._buckets[a] is pacer._buckets[b] is not pacer._buckets[c]
-    assert pacer.limit(a) == (20.0, 10.0)  # explained by ourselves: no cut
+    pacer.observe(KEY, 200, limits(10, 5, 4))
+    settled(pacer, clock, 4, rate=10, burst=5, seconds=2.0)
+    pacer.observe(KEY, 429, {"Retry-After": "1"})
+    assert pacer.limit(KEY) == (10.0, 5.0) and pacer.governs(KEY)
+    assert pacer.take(KEY) == (0.875, False)
+    clock.now += 0.875
+    assert pacer.take(KEY) == (pytest.approx(0.125 + 0.1), True)
+    pacer.observe(KEY, 200, {})  # an answer without headers changes nothing
+    assert pacer.limit(KEY) == (10.0, 5.0)
 
 
-def test_without_shared_limits_a_refusal_only_empties_the_bucket():
+def test_a_bare_429_elsewhere_is_left_to_the_retry_loops_backoff():
+    pacer = Pacer(clock=Clock())
+    assert pacer.take(KEY) == (0.0, True)
+    pacer.observe(KEY, 429, {"Retry-After": "5"})
+    assert not pacer.governs(KEY) and pacer.limit(KEY) is None
+    assert pacer.take(KEY) == (0.0, True)  # and no first call to wait for any more
+
+
+# ---------------------------------------------------------------------- seeds
+def test_a_seeded_limit_paces_its_first_burst_before_any_answer():
+    pacer = Pacer(clock=Clock())
+    compute = ("GET", "console.example", "/api/v34.04/images")
+    pacer.seed(compute, 1.0, 30.0)  # Compute's 30 calls per 30 s
+    assert pacer.governs(compute) and pacer.limit(compute) == (1.0, 30.0)
+    assert waits(pacer, 31, compute) == [0.0] * 30 + [0.5]  # (asks again: a second away)
+    assert pacer.take(compute) == (0.5, False)
+
+
+def test_a_seeded_limit_answers_bare_429s_by_waiting_for_its_next_token():
     clock = Clock()
-    pacer = Pacer(clock=clock, shared_limits=False)
-    pacer.observe(KEY, 200, limits(50, 10, 10))
-    pacer.observe(KEY, 429, limits(50, 10, 0), sent_at=clock.now)
-    assert pacer.limit(KEY) == (50.0, 10.0)
-
-
-def test_take_reaches_one_round_ahead_at_most():
-    clock = Clock()
-    pacer = Pacer(clock=clock, round_seconds=0.5)
-    pacer.observe(KEY, 200, limits(10, 1, 0))
-    got = [pacer.take(KEY) for _ in range(8)]
-    assert [taken for _w, taken in got] == [True] * 5 + [False] * 3
-    assert [round(w, 3) for w, _t in got] == [0.1, 0.2, 0.3, 0.4, 0.5, 0.5, 0.5, 0.5]
+    pacer = Pacer(clock=clock)
+    pacer.seed(KEY, 1.0, 30.0)
+    pacer.observe(KEY, 200, {})  # Compute announces nothing: the seed stays
+    pacer.observe(KEY, 429, {})
+    assert pacer.limit(KEY) == (1.0, 30.0)
+    assert pacer.take(KEY) == (0.5, False)
     clock.now += 0.5
-    assert pacer.take(KEY) == (pytest.approx(0.1), True)  # the queue moved on
+    assert pacer.take(KEY) == (0.5, True)
+
+
+def test_headers_win_over_a_seed_and_a_seed_never_replaces_them():
+    clock = Clock()
+    pacer = Pacer(clock=clock)
+    pacer.seed(KEY, 1.0, 30.0)
+    pacer.observe(KEY, 200, limits(40, 8, 7))  # learned as any new limit
+    share = math.exp(-3 * (8 - 2 - 4) / 8)
+    assert pacer.limit(KEY) == (pytest.approx(40 * share), pytest.approx(8 * share))
+    settled(pacer, clock, 7, rate=40, burst=8, seconds=1.0)
+    pacer.seed(KEY, 1.0, 30.0)
+    assert pacer.limit(KEY) == (40.0, 8.0)
+    pacer.seed(("GET", "h", "/one"), 0.5, 1)  # the smallest seed there is
+    assert pacer.limit(("GET", "h", "/one")) == (0.5, 1.0)
+
+
+@pytest.mark.parametrize("rate,burst", [(0, 5), (-1, 5), (float("nan"), 5), (1, 0.5),
+                                        (1, float("inf")), (float("inf"), 5)])
+def test_a_seed_that_is_not_a_limit_is_refused_naming_what_to_fix(rate, burst):
+    with pytest.raises(ValueError) as refused:
+        Pacer(clock=Clock()).seed(KEY, rate, burst)
+    assert "rate" in str(refused.value) and "burst" in str(refused.value)
+
+
+# ---------------------------------------------------------------------- turns
+def test_a_turn_is_held_a_quarter_of_a_short_bursts_length_ahead_at_most():
+    pacer = Pacer(clock=Clock(), round_seconds=0.5)
+    pacer.seed(KEY, 10, 8)  # the burst lasts 0.8 s at the rate: turns 0.2 s ahead
+    assert waits(pacer, 8) == [0.0] * 8
+    assert [pacer.take(KEY) for _ in range(3)] == [(0.1, True), (0.2, True), (0.2, False)]
+
+
+def test_with_a_long_burst_a_turn_is_held_round_seconds_ahead_at_most():
+    pacer = Pacer(clock=Clock(), round_seconds=0.5)
+    pacer.seed(KEY, 2, 10)  # 5 s of burst
+    assert waits(pacer, 10) == [0.0] * 10
+    assert [pacer.take(KEY) for _ in range(2)] == [(0.5, True), (0.5, False)]
+
+
+def test_reservations_from_many_threads_are_spaced_by_the_rate():
+    clock = Clock()
+    pacer = Pacer(clock=clock, round_seconds=1000)
+    pacer.seed(KEY, 50, 1000)  # turns held up to 5 s ahead
+    waits(pacer, 1000)
+    with ThreadPoolExecutor(16) as pool:
+        got = sorted(w for w, _t in pool.map(lambda _: pacer.take(KEY), range(200)))
+    steps = {round(b - a, 6) for a, b in zip(got, got[1:])}
+    assert steps == {0.02} and round(got[-1], 6) == 4.0
+
+
+def test_no_wait_is_longer_than_max_wait():
+    pacer = Pacer(clock=Clock(), max_wait=0.5, round_seconds=1000)
+    pacer.seed(KEY, 1, 100)  # turns held up to 25 s ahead
+    assert waits(pacer, 103) == [0.0] * 100 + [0.5] * 3
 
 
 # ---------------------------------------------------------------------- cold start
 def test_the_first_call_goes_alone_and_the_others_pace_from_its_answer():
-    import threading
-
     clock = Clock()
     pacer = Pacer(clock=clock)
-    assert pacer.delay(KEY) == 0.0  # the probe
-    waits = []
-    waiting = [threading.Thread(target=lambda: waits.append(pacer.delay(KEY)))
-               for _ in range(4)]
+    assert pacer.take(KEY) == (0.0, True)  # the probe
+    got = []
+    waiting = [threading.Thread(target=lambda: got.append(pacer.take(KEY))) for _ in range(3)]
     for t in waiting:
         t.start()
     for t in waiting:
         t.join(0.05)
-    assert waits == [] and all(t.is_alive() for t in waiting)  # held for the answer
-    pacer.observe(KEY, 200, limits(10, 3, 2))
+    assert got == [] and all(t.is_alive() for t in waiting)  # held for the answer
+    pacer.observe(KEY, 200, limits(40, 8, 7))  # 3.8 tokens at first
     for t in waiting:
         t.join(5)
-    assert sorted(round(w, 3) for w in waits) == [0.0, 0.0, 0.1, 0.2]
+    assert got == [(0.0, True)] * 3
 
 
 def test_an_endpoint_without_limits_pays_the_first_answer_once():
-    pacer = Pacer(clock=Clock())
-    assert pacer.delay(KEY) == 0.0
+    pacer = Pacer(clock=Clock(), probe_wait=60)
+    assert pacer.take(KEY) == (0.0, True)
     pacer.observe(KEY, 200, {})
-    assert pacer._probes == {}
-    assert [pacer.delay(KEY) for _ in range(3)] == [0.0] * 3
+    with ThreadPoolExecutor(2) as pool:  # would block for a minute if it waited again
+        assert list(pool.map(lambda _: pacer.take(KEY), range(4))) == [(0.0, True)] * 4
 
 
 def test_a_first_call_that_fails_releases_the_waiters():
-    import threading
-
-    pacer = Pacer(clock=Clock())
-    assert pacer.delay(KEY) == 0.0
-    waits = []
-    t = threading.Thread(target=lambda: waits.append(pacer.delay(KEY)))
+    pacer = Pacer(clock=Clock(), probe_wait=60)
+    assert pacer.take(KEY) == (0.0, True)
+    got = []
+    t = threading.Thread(target=lambda: got.append(pacer.take(KEY)))
     t.start()
+    t.join(0.05)
     pacer.release(KEY)  # the probe raised (connection refused, ...)
     t.join(5)
-    assert waits == [0.0] and pacer._probes == {}
+    assert got == [(0.0, True)]
 
 
 def test_waiting_for_a_first_answer_is_bounded():
     import time as _time
 
     pacer = Pacer(clock=Clock(), probe_wait=0.05)
-    assert pacer.delay(KEY) == 0.0
+    assert pacer.take(KEY) == (0.0, True)
     t0 = _time.monotonic()
-    assert pacer.delay(KEY) == 0.0  # no answer came: go anyway
+    assert pacer.take(KEY) == (0.0, True)  # no answer came: go anyway
     assert _time.monotonic() - t0 >= 0.05
 
 
-def test_limits_changed_by_the_tenant_are_followed():
+def test_a_seeded_endpoint_needs_no_first_call_alone():
+    pacer = Pacer(clock=Clock(), probe_wait=60)
+    pacer.seed(KEY, 10, 5)
+    with ThreadPoolExecutor(2) as pool:
+        assert [t for _w, t in pool.map(lambda _: pacer.take(KEY), range(4))] == [True] * 4
+
+
+class _AnswerLandsFirst:
+    """Stands for the pacer's lock: the first time it is taken, the first call's
+    answer is recorded just before (the race a second look under the lock is for)."""
+
+    def __init__(self, answer) -> None:
+        self._lock, self._answer = threading.Lock(), answer
+
+    def __enter__(self):
+        answer, self._answer = self._answer, None
+        if answer is not None:
+            answer()
+        return self._lock.__enter__()
+
+    def __exit__(self, *exc):
+        return self._lock.__exit__(*exc)
+
+
+def test_a_call_that_arrives_as_the_first_answer_lands_is_paced_by_it():
     pacer = Pacer(clock=Clock())
-    pacer.observe(KEY, 200, limits(10, 5, 5))
-    pacer.observe(KEY, 200, limits(2, 1, 1))
-    assert pacer.limit(KEY) == (2.0, 1.0)
+    assert pacer.take(KEY) == (0.0, True)  # the first call
+    pacer._lock = _AnswerLandsFirst(lambda: pacer.observe(KEY, 200, limits(40, 8, 0)))
+    assert pacer.take(KEY) == (0.05, False)  # not a second first call, unpaced
 
 
-@pytest.mark.parametrize("headers", [
-    {"X-RateLimit-Replenish-Rate": "fast"},
-    {"X-RateLimit-Replenish-Rate": "0", "X-RateLimit-Burst-Capacity": "5"},
-])
-def test_unreadable_headers_are_ignored(headers):
+def test_a_first_call_in_flight_at_fork_time_does_not_hold_up_the_child():
+    pacer = Pacer(clock=Clock(), probe_wait=30)
+    assert pacer.take(KEY) == (0.0, True)  # the parent's first call, still unanswered
+    pacer._after_fork_in_child()
+    got = []
+    child = threading.Thread(target=lambda: got.append(pacer.take(KEY)), daemon=True)
+    child.start()
+    child.join(5)
+    assert got == [(0.0, True)]  # the child's own first call, at once
+
+
+def test_the_pacers_lock_is_new_in_a_forked_child():
     pacer = Pacer(clock=Clock())
-    pacer.observe(KEY, 200, headers)
-    assert pacer.limit(KEY) is None
+    pacer.observe(KEY, 200, limits(10, 5, 4))
+    held = pacer._lock
+    held.acquire()  # as if another thread held it when the process forked
+    try:
+        pacer._after_fork_in_child()
+        assert pacer.take(KEY) == (0.0, True)  # usable at once
+        assert pacer.limit(KEY) is not None  # what was learned is kept
+    finally:
+        held.release()
 
 
-def test_a_bare_429_cuts_the_measured_rate_then_climbs_back_on_a_cubic_curve():
+# ---------------------------------------------------------------------- bounds and reading
+def test_endpoints_are_forgotten_least_recently_used_first():
+    pacer = Pacer(clock=Clock(), max_endpoints=2)
+    a, b, c = (("GET", "h", f"/{n}") for n in "abc")
+    pacer.observe(a, 200, limits(1, 1, 1))
+    pacer.observe(b, 200, limits(2, 1, 1))
+    pacer.observe(a, 200, limits(3, 1, 1))  # a used again: b is the least recent
+    pacer.observe(c, 200, limits(4, 1, 1))
+    assert pacer.limit(b) is None
+    assert pacer.limit(a) is not None and pacer.limit(c) is not None
+
+
+def test_a_long_wait_is_reported_once_a_minute_per_endpoint():
     clock = Clock()
     pacer = Pacer(clock=clock)
-    for _ in range(200):  # 100 calls per second for two seconds, never limited
-        pacer.observe(KEY, 200, {})
-        clock.now += 0.01
-    pacer.observe(KEY, 429, {})
-    rate, _burst = pacer.limit(KEY)
-    assert 65 <= rate <= 75  # beta (0.7) times the ~100/s measured
-    k = (100 * (1 - 0.7) / 0.4) ** (1 / 3)  # seconds to get back to the rate before
-    for _ in range(int(k / 0.02)):
-        clock.now += 0.02
-        pacer.observe(KEY, 200, {})
-    rate, _burst = pacer.limit(KEY)
-    assert 90 <= rate <= 110
+    assert pacer.report_due(KEY) is True
+    clock.now += 59.9
+    assert pacer.report_due(KEY) is False
+    clock.now += 0.1  # a minute exactly, the default
+    assert pacer.report_due(KEY) is True
+    assert pacer.report_due(KEY, every=0.0) is True
 
 
-def test_a_bare_429_never_paces_slower_than_min_rate():
-    clock = Clock()
-    pacer = Pacer(clock=clock, min_rate=0.5)
-    pacer.observe(KEY, 429, {})
-    pacer.observe(KEY, 429, {})
-    assert pacer.limit(KEY)[0] == 0.5
-
-
-def test_reservations_from_many_threads_are_spaced_by_the_rate():
-    clock = Clock()
-    pacer = Pacer(clock=clock)
-    pacer.observe(KEY, 200, limits(50, 1, 0))
-    with ThreadPoolExecutor(16) as pool:
-        delays = sorted(pool.map(lambda _: pacer.delay(KEY), range(200)))
-    steps = {round(b - a, 6) for a, b in zip(delays, delays[1:])}
-    assert steps == {0.02}
-    assert round(delays[-1], 6) == 4.0
+def test_unreadable_headers_leave_the_endpoint_unlimited():
+    pacer = Pacer(clock=Clock())
+    pacer.observe(KEY, 200, {"X-RateLimit-Replenish-Rate": "fast"})
+    pacer.observe(KEY, 200, limits(0, 5, 5))
+    assert pacer.limit(KEY) is None and pacer.take(KEY) == (0.0, True)
 
 
 def test_endpoint_keys_group_identifiers_but_keep_versions():
@@ -363,183 +523,56 @@ def test_endpoint_keys_group_identifiers_but_keep_versions():
     assert endpoint_key("GET", "https://a/cloud/3fa85f64-5717-4562-b3fc-2c963f66afa6?x=1") == \
         ("GET", "a", "/cloud/{}")
     assert endpoint_key("POST", "https://a/cloud") != endpoint_key("GET", "https://a/cloud")
+    assert endpoint_key("GET", "https://a/api/v1.2/ab34")[2] == "/api/v1.2/ab34"
+    assert endpoint_key("GET", "https://a/cloud/abcde")[2] == "/cloud/abcde"  # no digit
+    assert endpoint_key("get", "https://API.example") == ("GET", "api.example", "/") == \
+        endpoint_key("GET", "https://api.example/")
 
 
+# ---------------------------------------------------------------------- the policy
+def test_the_policy_is_a_documented_frozen_value_exported_from_pcpi():
+    policy = pcpi.PacingPolicy()
+    assert (policy.max_wait, policy.probe_wait, policy.max_endpoints, policy.round_seconds) == \
+        (120.0, 10.0, 1024, 0.5)
+    with pytest.raises(AttributeError):
+        policy.max_wait = 1  # type: ignore[misc]
+    assert PacingPolicy.__doc__ and "max_wait" in PacingPolicy.__doc__
+    assert Pacer().policy == policy
 
 
-# ---------------------------------------------------------------------- bounds and edges
-@pytest.mark.parametrize("options", [dict(max_wait=0), dict(max_wait=-1),
-                                     dict(max_wait=float("nan")), dict(max_endpoints=0)])
-def test_a_pacer_without_bounds_is_refused(options):
-    with pytest.raises(ValueError, match="max_wait must be positive"):
+def test_the_keyword_arguments_readme_documents_fill_the_policy():
+    base = PacingPolicy(max_wait=30, probe_wait=1)
+    pacer = Pacer(base, round_seconds=0.25, max_endpoints=8)
+    assert pacer.policy == PacingPolicy(max_wait=30, probe_wait=1, max_endpoints=8,
+                                        round_seconds=0.25)
+    assert Pacer(max_wait=60, probe_wait=2).policy == PacingPolicy(max_wait=60, probe_wait=2)
+    assert Pacer(max_wait=60).max_wait == 60
+
+
+@pytest.mark.parametrize("gone", ["beta", "scale", "min_rate", "shared_limits", "initial_share",
+                                  "min_share", "share_growth"])
+def test_the_undocumented_knobs_are_gone(gone):
+    with pytest.raises(TypeError, match=gone):
+        Pacer(**{gone: 1})
+
+
+@pytest.mark.parametrize("options,names", [
+    (dict(max_wait=0), "max_wait"), (dict(max_wait=float("nan")), "max_wait"),
+    (dict(round_seconds=0), "round_seconds"), (dict(probe_wait=-1), "probe_wait"),
+    (dict(max_endpoints=0), "max_endpoints"),
+])
+def test_options_out_of_range_are_refused_naming_them(options, names):
+    with pytest.raises(ValueError, match=names):
+        PacingPolicy(**options)
+    with pytest.raises(ValueError, match=names):
         Pacer(**options)
 
 
-def test_a_bare_429_on_a_bucket_from_headers_empties_it_and_keeps_the_tenants_rate():
-    clock = Clock()
-    pacer = Pacer(clock=clock)
-    pacer.observe(KEY, 200, limits(10, 5, 5))
-    pacer.observe(KEY, 429, {})  # the tenant's headers said 10/s: keep them, take the hint
-    assert pacer.limit(KEY) == (10.0, 5.0)
-    assert round(pacer.delay(KEY), 3) == 0.1
-    pacer.observe(KEY, 200, {})  # an answer without headers changes nothing either
-    assert pacer.limit(KEY) == (10.0, 5.0)
-
-
-def test_a_second_bare_429_cuts_from_the_current_pace_not_the_first_measure():
-    clock = Clock()
-    pacer = Pacer(clock=clock)
-    for _ in range(100):  # 100 calls a second for a second
-        pacer.observe(KEY, 200, {})
-        clock.now += 0.01
-    pacer.observe(KEY, 429, {})
-    first = pacer.limit(KEY)[0]
-    clock.now += 0.01
-    pacer.observe(KEY, 429, {})
-    second = pacer.limit(KEY)[0]
-    assert second == pytest.approx(first * 0.7, rel=0.05)
-    assert pacer.limit(KEY)[1] == 1.0  # no burst without headers
-
-
-def test_after_a_bare_429_the_pace_climbs_no_faster_than_twice_the_measured_rate():
-    clock = Clock()
-    pacer = Pacer(clock=clock)
-    for _ in range(100):
-        pacer.observe(KEY, 200, {})
-        clock.now += 0.01
-    pacer.observe(KEY, 429, {})
-    for _ in range(40):  # then only 2 calls a second, for 20 s: the curve would be far above
-        clock.now += 0.5
-        pacer.observe(KEY, 200, {})
-    assert pacer.limit(KEY)[0] <= 2 * 2.0 + 0.5
-
-
-def test_headers_after_a_bare_429_replace_the_guess():
-    clock = Clock()
-    pacer = Pacer(clock=clock)
-    pacer.observe(KEY, 429, {})
-    assert pacer.limit(KEY) == (0.7, 1.0)  # one call in (at least) a second, times beta
-    pacer.observe(KEY, 200, limits(25, 10, 10))
-    assert pacer.limit(KEY) == (25.0, 10.0)
-    assert [pacer.delay(KEY) for _ in range(10)] == [0.0] * 10
-
-
-def test_an_endpoint_updated_in_place_keeps_its_place_and_others_are_forgotten_first():
-    pacer = Pacer(clock=Clock(), max_endpoints=2)
-    a, b, c = (("GET", "h", f"/{n}") for n in "abc")
-    pacer.observe(a, 200, limits(1, 1, 1))
-    pacer.observe(b, 200, limits(2, 1, 1))
-    pacer.observe(a, 200, limits(3, 1, 1))  # an update is not a new entry
-    assert pacer.limit(a) == (3.0, 1.0) and pacer.limit(b) == (2.0, 1.0)
-    pacer.observe(c, 200, limits(4, 1, 1))
-    assert pacer.limit(a) is None  # the oldest entry went
-    assert pacer.limit(b) == (2.0, 1.0) and pacer.limit(c) == (4.0, 1.0)
-
-
-def test_no_wait_is_longer_than_max_wait_however_many_callers_queue():
-    pacer = Pacer(clock=Clock(), max_wait=2.0)
-    pacer.observe(KEY, 200, limits(1, 1, 0))
-    waits = [pacer.delay(KEY) for _ in range(10)]
-    assert waits[:2] == [1.0, 2.0] and waits[2:] == [2.0] * 8
-
-
-@pytest.mark.parametrize("given,expect", [
-    (limits(10, 5, 5), (10.0, 5.0)),
-    ({"X-RateLimit-Replenish-Rate": "10"}, (10.0, 1.0)),  # no burst: one at a time
-    (limits(1e9, 1e9, 1e9), (100_000.0, 100_000.0)),     # clamped
-    (limits(0.5, 0, 0), (0.5, 1.0)),                     # the floor, believed
-    (limits(0.49, 5, 5), None),                          # below it: not believed
-    (limits(1e-9, 0, 0), None),
-])
-def test_header_values_are_clamped_to_sane_ranges(given, expect):
-    pacer = Pacer(clock=Clock())
-    pacer.observe(KEY, 200, given)
-    assert pacer.limit(KEY) == expect
-
-
-def test_the_pacers_lock_is_new_in_a_forked_child():
-    pacer = Pacer(clock=Clock())
-    pacer.observe(KEY, 200, limits(10, 5, 5))
-    held = pacer._lock
-    held.acquire()  # as if another thread held it when the process forked
-    try:
-        pacer._after_fork_in_child()
-        assert pacer._lock is not held and pacer.delay(KEY) == 0.0  # usable at once
-        assert pacer.limit(KEY) == (10.0, 5.0)  # what was learned is kept
-    finally:
-        held.release()
-
-
-# ---------------------------------------------------------------------- merged limits, exactly
-def test_calls_that_waited_for_a_first_answer_make_its_endpoint_count_as_in_use():
-    clock = Clock()
-    pacer = _Pacer(clock=clock, initial_share=0.25, probe_wait=0.01)
-    a, b = ("GET", "api.example", "/a"), ("GET", "api.example", "/b")
-    login = ("POST", "api.example", "/login")
-    assert pacer.take(login) == (0.0, True)     # alone: nobody waited for it
-    pacer.observe(login, 200, limits(40, 10, 9))
-    assert pacer.take(a) == (0.0, True)         # the first call to /a goes...
-    with ThreadPoolExecutor(1) as pool:         # ...another came meanwhile (and gave up)
-        assert pool.submit(pacer.take, a).result(5) == (0.0, True)
-    pacer.observe(a, 200, limits(40, 10, 8))    # /a's answer: merged with /login
-    pacer.observe(b, 200, limits(40, 10, 7))    # /b: /a has calls waiting, /login none
-    assert pacer.limit(b)[0] == 20.0            # /a's quarter + /b's, not /login's
-
-
-def test_an_endpoint_used_exactly_one_round_ago_is_still_in_use():
-    clock = Clock()
-    pacer = _Pacer(clock=clock, initial_share=0.25, round_seconds=0.5)
-    a, b = ("GET", "api.example", "/a"), ("GET", "api.example", "/b")
-    pacer.observe(a, 200, limits(40, 10, 9))
-    pacer.delay(a)
-    clock.now += 0.5
-    pacer.observe(b, 200, limits(40, 10, 7))
-    assert pacer.limit(b)[0] == 20.0
-    c = ("GET", "api.example", "/c")
-    clock.now += 0.51  # nobody sent since: /c adds its quarter to the larger of theirs
-    pacer.observe(c, 200, limits(40, 10, 5))
-    assert pacer.limit(c)[0] == 20.0
-
-
-def test_endpoints_merged_at_once_add_every_share_and_every_queued_call():
-    clock = Clock()
-    pacer = _Pacer(clock=clock, initial_share=0.25)
-    a, b, c = (("GET", "api.example", p) for p in ("/a", "/b", "/c"))
-    pacer.observe(a, 200, limits(40, 4, 3))     # fresh-looking: kept apart
-    pacer.observe(b, 200, limits(40, 4, 3))
-    for _ in range(3):                          # 1 token each, then 2 queued each
-        pacer.delay(a)
-        pacer.delay(b)
-    pacer.observe(c, 200, limits(40, 4, 0))     # drawn on: all three are one limit
-    assert pacer._buckets[a] is pacer._buckets[b] is pacer._buckets[c]
-    assert pacer.limit(c)[0] == 30.0            # three quarters at once
-    assert pacer.delay(c) == pytest.approx(5 / 30)  # behind the 2 + 2 queued calls
-
-
-def test_a_long_wait_is_reported_once_a_minute_per_endpoint_within_a_bound():
-    clock = Clock()
-    pacer = _Pacer(clock=clock, max_endpoints=2)
-    keys = [("GET", "api.example", f"/e{i}") for i in range(3)]
-    assert pacer.report_due(keys[0]) is True
-    clock.now += 59.9
-    assert pacer.report_due(keys[0]) is False
-    clock.now += 0.1  # a minute exactly, the default
-    assert pacer.report_due(keys[0]) is True
-    assert pacer.report_due(keys[0], every=0.0) is True
-    for key in keys[1:]:
-        assert pacer.report_due(key) is True
-    assert len(pacer._reported) == 2  # the oldest is forgotten first
-
-
-def test_spare_tokens_below_one_are_not_counted_as_queued_calls():
-    clock = Clock()
-    pacer = _Pacer(clock=clock, initial_share=0.25)
-    a, b, c = (("GET", "api.example", p) for p in ("/a", "/b", "/c"))
-    pacer.observe(a, 200, limits(40, 4, 0.5))   # half a token to spare
-    pacer.observe(b, 200, limits(40, 4, 3))
-    for _ in range(3):                          # b: 1 token, then 2 queued
-        pacer.delay(b)
-    pacer.observe(c, 200, limits(40, 4, 0))     # all three one limit, b's 2 queued
-    assert pacer.limit(c)[0] == 20.0            # b's quarter and c's (a sent nothing)
-    # a's half token is not a queued call: new calls line up behind b's two
-    assert pacer.delay(c) == pytest.approx(3 / 20)
+def test_the_smallest_bounds_are_accepted():
+    pacer = Pacer(clock=Clock(), max_endpoints=1, probe_wait=0, round_seconds=0.001)
+    assert pacer.take(KEY) == (0.0, True)
+    assert pacer.take(KEY) == (0.0, True)  # not held for the first answer
+    pacer.observe(KEY, 200, limits(10, 5, 4))
+    other = ("GET", "api.example", "/other")
+    pacer.observe(other, 200, limits(20, 5, 4))
+    assert pacer.limit(KEY) is None and pacer.limit(other) is not None  # one endpoint kept

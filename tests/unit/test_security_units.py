@@ -208,16 +208,18 @@ def headers(rate, burst="1", remaining="0"):
             "X-RateLimit-Remaining": remaining}
 
 
-@pytest.mark.parametrize("rate,burst,remaining", [
-    ("0.000001", "1", "0"), ("1e-300", "1", "0"), ("10", "1", "-1e308"), ("10", "1e308", "0"),
+@pytest.mark.parametrize("rate,burst,remaining,retry_after", [
+    ("0.000001", "1", "0", "1e308"), ("1e-300", "1", "0", "nan"), ("10", "1", "-1e308", "-5"),
+    ("10", "1e308", "0", "inf"), ("100000", "1", "0", "Wed, 21 Oct 2999 07:28:00 GMT"),
 ])
-def test_no_pacing_wait_exceeds_max_wait(rate, burst, remaining):
-    pacer = Pacer(clock=Clock(), max_wait=120, initial_share=1)
+def test_no_pacing_wait_exceeds_max_wait(rate, burst, remaining, retry_after):
+    pacer = Pacer(clock=Clock(), max_wait=120)
     pacer.observe(KEY, 200, headers(rate, burst, remaining))
-    waits = [pacer.delay(KEY) for _ in range(200)]
+    pacer.observe(KEY, 429, {**headers(rate, burst, remaining), "Retry-After": retry_after})
+    waits = [pacer.take(KEY)[0] for _ in range(200)]
     assert all(0 <= w <= 120 and math.isfinite(w) for w in waits)
     limit = pacer.limit(KEY)  # an absurd rate is not believed at all
-    assert limit is None or (0.5 <= limit[0] <= 100_000 and 1 <= limit[1] <= 100_000)
+    assert limit is None or (0.5 / 64 <= limit[0] <= 100_000 and 1 <= limit[1] <= 100_000)
 
 
 @pytest.mark.parametrize("bad", [headers("nan"), headers("inf"), headers("10", "nan"),
@@ -225,15 +227,17 @@ def test_no_pacing_wait_exceeds_max_wait(rate, burst, remaining):
 def test_headers_that_are_not_finite_numbers_are_ignored(bad):
     pacer = Pacer(clock=Clock())
     pacer.observe(KEY, 200, bad)
-    assert pacer.limit(KEY) is None and pacer.delay(KEY) == 0.0
+    assert pacer.limit(KEY) is None and pacer.take(KEY) == (0.0, True)
 
 
 def test_pacing_state_is_bounded():
-    pacer = Pacer(clock=Clock(), max_endpoints=16, initial_share=1)
+    pacer = Pacer(clock=Clock(), max_endpoints=16)
     for i in range(1000):
         key = ("GET", "api.example", f"/path-{i}")
-        pacer.observe(key, 200, {})                    # measured only
-        pacer.observe(key, 200, headers("10", "5", "5"))  # limited
-    assert len(pacer._meters) <= 16 and len(pacer._buckets) <= 16
-    assert pacer.limit(("GET", "api.example", "/path-999")) == (10.0, 5.0)
+        pacer.take(key)                                  # a first call, alone
+        pacer.observe(key, 200, {})                      # not limited
+        pacer.observe(key, 200, headers("10", "5", "5"))  # now limited
+        pacer.report_due(key)
+    assert max(len(pacer._free), len(pacer._paces), len(pacer._reported)) <= 16
+    assert pacer.limit(("GET", "api.example", "/path-999")) is not None
     assert pacer.limit(("GET", "api.example", "/path-0")) is None  # forgotten first
