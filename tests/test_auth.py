@@ -69,18 +69,15 @@ def test_a_failing_extend_never_fails_a_call_while_the_token_is_valid(tenant, fa
 
 
 def test_a_proactive_refresh_does_not_hold_up_the_other_threads():
-    from ._hostile import HostileTenant, answer
-    from .test_hostile import saas
+    from ._hostile import answer, cspm_on
 
     def slow_extend(req):  # the refresh takes 1 s
         if req.server.stopping.wait(1.0):
             return b""
         return answer(200, json={"token": req.server.issue()})
 
-    with HostileTenant({("GET", "/auth_token/extend"): slow_extend,
-                        ("GET", "/cloud"): lambda r: answer(200, json=[])}) as tenant:
-        m = saas(tenant)
-        cspm = m.create_cspm_session()
+    with cspm_on({("GET", "/auth_token/extend"): slow_extend,
+                  ("GET", "/cloud"): lambda r: answer(200, json=[])}) as (tenant, cspm):
         cspm.token_time = 0.05
         time.sleep(0.1)  # a refresh is due
         refresher = threading.Thread(target=lambda: cspm.request("GET", "/cloud"))
@@ -93,7 +90,6 @@ def test_a_proactive_refresh_does_not_hold_up_the_other_threads():
             others += 1
         in_flight = len(tenant.hits("/auth_token/extend"))
         refresher.join(10)
-        m.close()
     assert others >= 10, f"only {others} calls went through during the refresh"
     assert in_flight == 1  # one thread refreshed; the others did not wait, nor refresh too
 
