@@ -23,12 +23,13 @@ from pcpi._auth import (
 )
 from pcpi.errors import AuthorizationError, LoginError, PcpiError
 
-from .test_decisions import Clock, Owner, jwt
+from .._fakes import Clock
+from .test_decisions import Owner, jwt
 
 
 @pytest.fixture
 def clock():
-    return Clock()
+    return Clock(1000.0)
 
 
 class Recording(Owner):
@@ -42,13 +43,13 @@ class Recording(Owner):
         self.started = []
         self.auth = None
 
-    def _obtain(self, extend, exchange=None):
+    def obtain(self, extend, exchange=None):
         # what the exchange's call is sent with, as the session reads it
         self.options.append({k: v for k, v in dataclasses.asdict(exchange).items()
                              if k != "started" and v is not None})
         self.started.append(exchange.started)
         self.clock.now += self.took
-        return super()._obtain(extend, exchange)
+        return super().obtain(extend, exchange)
 
 
 def session(clock, *, can_extend=True, login=True, **kw):
@@ -201,7 +202,7 @@ def test_a_failed_refresh_stays_quiet_for_an_eighth_of_the_remaining_life(
     clock.now = failed_at
     owner.fail = [LoginError("extend answered 500")]
     auth.before_call()
-    assert owner._log.lines == [
+    assert owner.log.lines == [
         f"Token refresh for tenant 'unit' failed (LoginError); still using the current "
         f"token, valid for {remaining:.0f} more seconds"]
     clock.now = failed_at + quiet - 0.01
@@ -243,7 +244,7 @@ def test_an_extend_at_expiry_is_one_short_attempt_and_the_login_after_it_is_not(
     auth.before_call()
     assert owner.exchanges == ["login", "extend", "login"]
     assert owner.options[1:] == [{"max_retries": 0, "timeout": (0.5, 0.5)}, {}]
-    assert owner._log.lines == ["Token refresh for tenant 'unit' failed (LoginError); "
+    assert owner.log.lines == ["Token refresh for tenant 'unit' failed (LoginError); "
                                 "logging in again"]
 
 
@@ -304,7 +305,7 @@ def test_the_401_of_an_expired_token_is_a_warning_the_user_reads(clock):
     cred = auth.credential
     clock.now = cred.expires
     auth.after_401(cred.header, cred, CallAuth(), "GET /x")
-    assert owner._log.lines == ["Session expired for tenant 'unit'. Generating new token and "
+    assert owner.log.lines == ["Session expired for tenant 'unit'. Generating new token and "
                                 "retrying."]
 
 
@@ -312,7 +313,7 @@ def test_a_refusal_of_a_live_token_is_a_warning_naming_the_call(clock):
     owner, auth = session(clock)
     cred = auth.credential
     auth.after_401(cred.header, cred, CallAuth(), "GET /policy")
-    assert owner._log.lines == ["GET /policy was refused (401) with a token the tenant "
+    assert owner.log.lines == ["GET /policy was refused (401) with a token the tenant "
                                 "accepts; sending it once more."]
 
 

@@ -40,6 +40,8 @@ from pcpi._retry import (
 )
 from pcpi.errors import AuthorizationError, CredentialsRejectedError, LoginError
 
+from .._fakes import Clock
+
 POLICY = RetryPolicy(backoff=Backoff(jitter=0.0), server_error_backoff=Backoff(initial=0.25,
                                                                                 jitter=0.0),
                      connection_backoff=Backoff(initial=0.5, maximum=4.0, jitter=0.0))
@@ -185,14 +187,6 @@ def test_credential_states_over_a_lifetime():
 
 
 # ---------------------------------------------------------------------- the authenticator
-class Clock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self):
-        return self.now
-
-
 class Log:
     def __init__(self):
         self.lines = []
@@ -217,18 +211,18 @@ class Owner:
         self.fail = []        # exceptions to raise, in order
         self.gate = None      # an Event the next exchange waits for
         self.dead = set()     # tokens an extend finds dead (revoked)
-        self._log = Log()
+        self.log = Log()
 
     def login(self, exchange):
-        return self._obtain(False, exchange)
+        return self.obtain(False, exchange)
 
     def extend(self, token, exchange):
         if token in self.dead:
             self.exchanges.append("extend")
             return None
-        return self._obtain(True, exchange)
+        return self.obtain(True, exchange)
 
-    def _obtain(self, extend, exchange=None):
+    def obtain(self, extend, exchange=None):
         self.exchanges.append("extend" if extend else "login")
         if self.gate is not None:
             assert self.gate.wait(5)
@@ -247,12 +241,12 @@ class Owner:
         return f"{where} was refused"
 
     def warn(self, msg):
-        self._log.warning(msg)
+        self.log.warning(msg)
 
 
 @pytest.fixture
 def clock():
-    return Clock()
+    return Clock(1000.0)
 
 
 def logged_in(clock, **kw):
@@ -291,7 +285,7 @@ def test_a_failed_proactive_refresh_is_a_warning_and_keeps_the_token(clock):
         auth.before_call()  # ... and no new attempt at once
         clock.now += 31
     assert owner.exchanges == ["login", "extend", "extend", "extend"]
-    assert len(owner._log.lines) == 3 and "still using the current token" in owner._log.lines[0]
+    assert len(owner.log.lines) == 3 and "still using the current token" in owner.log.lines[0]
     clock.now = cred.expires  # really expired now: log in (and that works)
     auth.before_call()
     assert owner.exchanges[-1] == "login" and auth.credential is not cred
@@ -450,7 +444,7 @@ def test_a_revoked_token_is_found_dead_by_asking_and_replaced_by_one_login(clock
     auth.after_401(cred.header, cred, call, "GET /cloud")
     assert owner.exchanges == ["login", "extend", "login"]
     assert call.expiries == 1 and not call.refused and auth.credential is not cred
-    assert any("revoked" in line for line in owner._log.lines)
+    assert any("revoked" in line for line in owner.log.lines)
 
 
 def test_threads_refused_with_one_revoked_token_ask_once_and_log_in_once(clock):
@@ -568,7 +562,7 @@ def test_an_expired_token_is_extended_once_then_a_failed_extend_logs_in(clock):
     owner.fail = [LoginError("extend refused")]
     auth.before_call()
     assert owner.exchanges == ["login", "extend", "extend", "login"]
-    assert any("failed (LoginError); logging in again" in x for x in owner._log.lines)
+    assert any("failed (LoginError); logging in again" in x for x in owner.log.lines)
     assert auth.credential.state(clock.now, None) == FRESH
 
 
