@@ -40,7 +40,7 @@ from pcpi._retry import (
 )
 from pcpi.errors import AuthorizationError, CredentialsRejectedError, LoginError
 
-from .._fakes import Clock
+from .._fakes import Clock, in_forked_child, limit_headers
 
 POLICY = RetryPolicy(backoff=Backoff(jitter=0.0), server_error_backoff=Backoff(initial=0.25,
                                                                                 jitter=0.0),
@@ -525,21 +525,24 @@ def test_one_at_fork_registry_resets_every_lock():
     auth = Authenticator(owner)
     pacer = Pacer()
     transport = Transport(pacing=pacer)
+    # held as by threads caught in the middle of a call when another thread forks
     held = [auth._lock, pacer._lock, transport._lock, watchdog._cond]
     for lock in held:
         lock.acquire()
+
+    def child():  # each used as a call uses it: none may wait for a lock of the parent
+        auth.login()
+        pacer.observe(("GET", "api.example", "/cloud"), 200, limit_headers(10, 5, 5))
+        watchdog.finish(watchdog.start(1.0))
+        transport.close()
+        return owner.exchanges
+
     try:
-        pid = os.fork()
-        if pid == 0:
-            ok = (auth._lock.acquire(timeout=1) and pacer._lock.acquire(timeout=1)
-                  and transport._lock.acquire(timeout=1) and watchdog._cond.acquire(timeout=1))
-            os._exit(0 if ok else 1)
-        _, status = os.waitpid(pid, 0)
+        assert in_forked_child(child) == ["login"]
     finally:
         for lock in held:
             lock.release()
         transport.close()
-    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
 
 
 # ---------------------------------------------------------------------- edges of the lifecycle
@@ -610,10 +613,26 @@ def test_no_credential_yet_means_nothing_to_refresh_and_valid_token_logs_in(cloc
 
 def test_a_slow_exchange_overtaken_by_a_newer_token_does_not_replace_it(clock):
     owner, auth = logged_in(clock)
-    newer = auth.credential_for(jwt(iat=1, exp=601), clock.now + 5, 0.0, 0.01)
-    auth._install(newer)
-    auth._exchange()  # started (and issued) before ``newer``: dropped
-    assert auth.credential is newer
+    entered, finish = threading.Event(), threading.Event()
+    extend = owner.extend
+
+    def slow_extend(token, exchange):
+        entered.set()
+        assert finish.wait(5)
+        return extend(token, exchange)
+
+    owner.extend = slow_extend
+    clock.now += 361  # due: a proactive refresh starts (an extend, slow to answer)
+    refresher = threading.Thread(target=auth.before_call)
+    refresher.start()
+    assert entered.wait(5)
+    clock.now += 5
+    auth.wait_limit = 0.0  # (a login that does not wait for the refresh to end)
+    newer = auth.login()  # another thread's login, started (and issued) after the extend
+    finish.set()
+    refresher.join(5)
+    assert owner.exchanges == ["login", "login", "extend"]
+    assert auth.credential is newer  # the extend's older token was dropped
 
 
 def test_installing_nothing_drops_the_token(clock):
@@ -673,14 +692,27 @@ def test_a_waiter_gets_a_usable_error_even_when_the_leaders_cannot_be_copied():
     assert type(same) is CredentialsRejectedError and same.__traceback__ is None
 
 
-def test_the_authenticator_forgets_flights_in_a_forked_child(clock):
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+def test_a_child_forked_while_another_thread_logs_in_logs_in_by_itself(clock):
     owner, auth = logged_in(clock)
-    auth._flight = object()  # another thread was logging in at fork time
-    held = auth._lock
-    held.acquire()
+    auth.wait_limit = 1.0  # (a child that waited for the parent's login would give up)
+    clock.now = auth.credential.expires + 1
+    gate = owner.gate = threading.Event()
+    leader = threading.Thread(target=auth.before_call)  # the parent's login, held up
+    leader.start()
+    for _ in range(500):
+        if len(owner.exchanges) == 2:
+            break
+        threading.Event().wait(0.01)
+
+    def child():  # that login does not exist here: the child's first call logs in itself
+        kept = auth.credential is not None  # the token itself is kept
+        owner.gate = None
+        auth.before_call()
+        return [kept, owner.exchanges, auth.credential.state(clock.now, None)]
+
     try:
-        auth._after_fork_in_child()
-        assert auth._flight is None and auth._lock is not held
-        assert auth.credential is not None  # the token itself is kept
+        assert in_forked_child(child) == [True, ["login", "login", "login"], FRESH]
     finally:
-        held.release()
+        gate.set()
+        leader.join(5)
