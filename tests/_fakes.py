@@ -1,5 +1,6 @@
 """The suite's shared fakes: one clock, one recording sleep, one builder of
-rate-limit headers, one quiet retry policy, and a forked child with a deadline.
+rate-limit headers, one quiet retry policy, a forked child with a deadline, and
+:func:`names` for what an error says.
 
 Every test that needs one of these takes it from here (CONTRIBUTING.md, "Rules
 for tests"), so that a change to how pcpi reads time, sleeps or the tenant's
@@ -15,7 +16,7 @@ import signal
 import time
 from typing import Any, Callable, Dict
 
-__all__ = ["Clock", "Sleeps", "limit_headers", "quiet_policy", "in_forked_child"]
+__all__ = ["Clock", "Sleeps", "limit_headers", "quiet_policy", "in_forked_child", "names"]
 
 
 class Sleeps(list):
@@ -104,3 +105,14 @@ def in_forked_child(fn: Callable[[], Any], seconds: float = 10.0) -> Any:
     out = json.loads(b"".join(chunks) or b"{}")
     assert "error" not in out, f"the forked child raised {out['error']}"
     return out.get("value")
+
+
+def names(said: Any, *parts: str) -> None:
+    """Assert that an error, a warning or a log line (its text: ``str(said)``)
+    names each of ``parts``: the call, the tenant, the bound, the option to
+    change.  Its sentence is not a contract (CONTRIBUTING.md, "Rules for tests"):
+    a rewording keeps these tests green, a message that stops naming what the
+    user needs fails them."""
+    text = str(said)
+    missing = [p for p in parts if p not in text]
+    assert not missing, f"{text!r} does not name {missing}"
