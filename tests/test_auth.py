@@ -259,7 +259,7 @@ def test_a_token_refused_at_login_by_the_extend_api_falls_back_to_a_login(tenant
     cspm = m.create_cspm_session()
     tenant.fail_next(401, 1, path="/auth_token/extend")
     before = tenant.stats()
-    cspm._api_refresh_wrapper()  # extend -> 401 -> login
+    cspm.authenticator.refresh()  # extend -> 401 -> login
     st = tenant.stats()
     assert st["logins"] == before["logins"] + 1
     assert cspm.request("GET", "/cloud").status_code == 200

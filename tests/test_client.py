@@ -58,7 +58,7 @@ def test_bad_cwp_cspm_token_is_recovered_on_the_next_call(tenant, manager):
     assert res.status_code == 200  # resent with the session's current (valid) token
     st = tenant.stats()
     assert st["compute_logins"] == 1 and st["logins"] == 1  # no login was needed for that
-    cwp._api_login_wrapper()  # the next Compute login meets the bad CSPM token: repaired
+    cwp.authenticator.login()  # the next Compute login meets the bad CSPM token: repaired
     assert cwp.cspm_token == manager.cspm_session.token
     st = tenant.stats()
     assert st["compute_logins"] == 2 and st["logins"] == 1  # refused once, then accepted

@@ -581,25 +581,23 @@ def roomy_token():
     most room, each of its characters 26 bytes in the redaction table (three
     different percent-encodings of six bytes, a JSON escape of six, itself
     twice); a valid header value, under the 64 KiB limit.  Afterwards the
-    tokens are taken out of the (process-wide) table again: the pattern built
+    tokens are pushed out of the (process-wide) table again: the pattern built
     from them makes every later redaction slow to rebuild."""
     import re
 
     from pcpi import _redact
 
-    made = []
-
     def make(chars: int) -> str:
         token = f"tok-{os.urandom(4).hex()}/ " + "\u00e9" * chars
         _secrets.remember(token)
-        made.append(token)
         return token
 
     yield make
-    for token in made:
-        _redact._tokens.pop(token)
-    with _redact._lock:
-        _redact._version[0] += 1
+    # The table keeps the newest tokens (TOKENS[0] of them) and a JWT changes no
+    # matcher: as many JWTs push the others out; one short opaque token then has the
+    # next redaction build its matchers again without them.
+    _redact.remember(*(jwt() for _ in range(_redact.TOKENS[0])))
+    _redact.remember("flushed-" + os.urandom(4).hex())
     re.purge()
 
 
