@@ -17,6 +17,7 @@ from pcpi import Backoff, Pacer, RetryPolicy
 from pcpi.errors import AuthorizationError, CredentialsRejectedError, LoginError
 from pcpi.testing import FakeTenant
 
+from ._fakes import names
 from .conftest import saas_manager
 
 
@@ -100,8 +101,9 @@ def test_a_permission_refusal_costs_no_login_and_is_a_named_error(tenant):
     tenant.add_route("GET", "/forbidden", 401, {"err": "no permission"}, auth=False)
     tenant.reset_stats()
     t0 = time.monotonic()
-    with pytest.raises(AuthorizationError, match="GET .*/forbidden was refused"):
+    with pytest.raises(AuthorizationError) as info:
         cspm.request("GET", "/forbidden")
+    names(info.value, f"GET {tenant.saas_url}/forbidden")
     st = tenant.stats()  # no login at all: the tenant said the token lived (extends)
     assert st["logins"] == 0 and st["extends"] <= 2, st
     with ThreadPoolExecutor(20) as pool:  # later calls there fail too, without logins
@@ -133,7 +135,7 @@ def test_a_compute_refusal_costs_at_most_one_cspm_relogin_and_does_not_blame_csp
     st = tenant.stats()
     assert st["logins"] <= 1, st  # at most one CSPM re-login (the token could have been stale)
     text = str(info.value)
-    assert "CSPM login works" in text and "Compute" in text
+    names(text, "Compute", "role")  # what to check: the key's role, not its secret
     assert "secret key" not in text and "credentials file" not in text
     assert cspm.request("GET", "/cloud").status_code == 200
 
