@@ -27,7 +27,8 @@ from pcpi import session_loader
 from pcpi.onprem_session_manager import CWPSessionManager
 from pcpi.saas_session_manager import SaaSSessionManager
 
-from .conftest import quiet_policy, saas_manager
+from ._fakes import quiet_policy
+from .conftest import saas_manager
 
 pytestmark = pytest.mark.contract  # what 1.0.1 scripts rely on: nothing here may change
 

@@ -20,7 +20,8 @@ from pcpi import Backoff
 from pcpi.testing import FakeTenant
 
 from . import _secrets
-from .conftest import Sleeps, quiet_policy, saas_manager
+from ._fakes import Sleeps, quiet_policy
+from .conftest import saas_manager
 
 
 def _fan_out(fn, calls: int, workers: int) -> list:

@@ -23,7 +23,8 @@ from pcpi.onprem_session_manager import CWPSessionManager
 from pcpi.saas_session_manager import SaaSSessionManager
 from pcpi.testing import FakeTenant
 
-from .conftest import probe, quiet_policy, saas_manager
+from ._fakes import quiet_policy
+from .conftest import probe, saas_manager
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
