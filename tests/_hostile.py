@@ -10,11 +10,21 @@ test's ``handler(request)``, which returns the raw answer as bytes (see
 A server stops by itself when its ``with`` block ends: the listening socket and
 every open connection are closed, and every loop a handler runs must watch
 ``server.stopping``.
+
+Most tests want a session logged in on such a tenant: :func:`cspm_on` starts a
+:class:`HostileTenant`, logs a CSPM session in and, when its ``with`` block ends,
+closes the session's manager and stops the tenant (:func:`manager_on` for the
+manager alone); what a call gave is asserted after the block, the server stopped.
+
+    with cspm_on({("GET", "/cloud"): lambda r: answer(503)}) as (tenant, cspm):
+        got = outcome(lambda: cspm.request("GET", "/cloud"))
+    assert isinstance(got, requests.Response) and len(tenant.hits("/cloud")) == 4
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json as jsonlib
 import os
 import socket
@@ -22,14 +32,19 @@ import ssl
 import tempfile
 import threading
 import time
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import trustme
 
-from . import _secrets
+from pcpi.onprem_session_manager import CWPSessionManager
+from pcpi.saas_session_manager import SaaSSessionManager
 
-__all__ = ["Request", "HostileServer", "HostileTenant", "answer", "jwt", "ca_path",
-           "ACCESS_KEY", "SECRET_KEY", "USERNAME", "PASSWORD"]
+from . import _secrets
+from ._fakes import quiet_policy
+
+__all__ = ["Request", "HostileServer", "HostileTenant", "ConnectProxy", "answer", "jwt",
+           "ca_path", "COMPUTE_HERE", "CLOSE", "saas", "self_hosted", "outcome", "cspm_on",
+           "manager_on", "ACCESS_KEY", "SECRET_KEY", "USERNAME", "PASSWORD"]
 
 ACCESS_KEY = "hostile-access-key"
 SECRET_KEY = "hostile-secret-" + os.urandom(8).hex()
@@ -150,10 +165,7 @@ class _Listener:
 
     def __exit__(self, *exc) -> None:
         self.stopping.set()
-        try:  # wakes the accept loop at once (Linux) instead of at its next 0.1 s poll
-            self._sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
+        self.stop_listening()
         with self._lock:
             conns = list(self._conns)
         for c in conns:
@@ -165,6 +177,15 @@ class _Listener:
         for t in list(self._threads):
             t.join(5)
         self._sock.close()
+
+    def stop_listening(self) -> None:
+        """Take no more connections (a connect is refused from now on; the open
+        ones go on).  Also wakes the accept loop at once (Linux) instead of at its
+        next 0.1 s poll."""
+        try:
+            self._sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
     def _accept(self) -> None:
         while not self.stopping.is_set():
@@ -270,7 +291,7 @@ class HostileTenant(HostileServer):
     def __init__(self, routes: Optional[Dict[Tuple[str, str], Handler]] = None, **kwargs):
         self.routes: Dict[Tuple[str, str], Handler] = dict(routes or {})
         self.tokens: List[str] = []
-        super().__init__(self._dispatch, **kwargs)
+        super().__init__(self.dispatch, **kwargs)
 
     def issue(self) -> str:
         token = jwt()
@@ -283,7 +304,8 @@ class HostileTenant(HostileServer):
         """The token issued last."""
         return self.tokens[-1]
 
-    def _dispatch(self, req: Request) -> Optional[bytes]:
+    def dispatch(self, req: Request) -> Optional[bytes]:
+        """The answer to ``req``: its route's, else a login's, else 404."""
         route = self.routes.get((req.method, req.path))
         if route is not None:
             return route(req)
@@ -293,6 +315,11 @@ class HostileTenant(HostileServer):
         if req.method == "GET" and req.path == "/auth_token/extend":
             return answer(200, json={"token": self.issue()})
         return answer(404, json={"error": "not found"})
+
+
+#: a route saying that Compute is served by the same tenant, under ``/compute``
+COMPUTE_HERE: Dict[Tuple[str, str], Handler] = {
+    ("GET", "/meta_info"): lambda r: answer(200, json={"twistlockUrl": r.server.url + "/compute"})}
 
 
 class ConnectProxy(_Listener):
@@ -335,3 +362,55 @@ class ConnectProxy(_Listener):
             for s in (client, upstream):
                 if s is not None:
                     s.close()
+
+
+# ---------------------------------------------------------------------- pcpi on a hostile tenant
+def saas(server: HostileServer, secret_key: str = SECRET_KEY,
+         **options: Any) -> SaaSSessionManager:
+    """A SaaS manager for ``server`` (hostile keys, the hostile CA, a quiet policy)."""
+    options.setdefault("retry_policy", quiet_policy())
+    return SaaSSessionManager("hostile", ACCESS_KEY, secret_key, server.url,
+                              verify=ca_path(), **options)
+
+
+def self_hosted(server: HostileServer, **options: Any) -> CWPSessionManager:
+    """A self-hosted Compute manager for ``server``."""
+    options.setdefault("retry_policy", quiet_policy())
+    return CWPSessionManager("hostile", server.url, USERNAME, PASSWORD,
+                             verify=ca_path(), **options)
+
+
+def outcome(fn: Callable[[], Any]) -> Any:
+    """What ``fn()`` returned, or the exception it raised (KeyboardInterrupt aside)."""
+    try:
+        return fn()
+    except (Exception, SystemExit) as exc:  # PcpiError is a SystemExit
+        return exc
+
+
+@contextlib.contextmanager
+def manager_on(routes: Optional[Dict[Tuple[str, str], Handler]] = None, *,
+               tenant: Optional[HostileTenant] = None,
+               **options: Any) -> Iterator[Tuple[HostileTenant, SaaSSessionManager]]:
+    """``(tenant, manager)``: a :class:`HostileTenant` started with ``routes`` (or
+    ``tenant``, one made but not started: a subclass, other options) and a SaaS
+    manager for it (``options`` are the manager's).  On leaving, the manager is
+    closed, then the tenant stopped."""
+    if tenant is None:
+        tenant = HostileTenant(routes)
+    elif routes:
+        tenant.routes.update(routes)
+    with tenant:
+        manager = saas(tenant, **options)
+        try:
+            yield tenant, manager
+        finally:
+            manager.close()
+
+
+@contextlib.contextmanager
+def cspm_on(routes: Optional[Dict[Tuple[str, str], Handler]] = None, *,
+            tenant: Optional[HostileTenant] = None, **options: Any) -> Iterator[Tuple[Any, Any]]:
+    """``(tenant, session)``: as :func:`manager_on`, with a CSPM session logged in."""
+    with manager_on(routes, tenant=tenant, **options) as (started, manager):
+        yield started, manager.create_cspm_session()

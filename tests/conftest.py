@@ -8,6 +8,10 @@ import requests
 from pcpi.testing import FakeTenant, bypass_proxies
 
 from . import _secrets
+from ._fakes import Sleeps, quiet_policy
+
+__all__ = ["probe", "cspm_token", "saas_manager", "Sleeps", "quiet_policy"]  # (Sleeps and
+# quiet_policy live in tests/_fakes.py; named here too for the modules that import them here)
 
 _secrets.install()
 
@@ -66,24 +70,6 @@ def cspm_token(http: requests.Session, tenant) -> str:
                                                   "password": tenant.secret_key}, timeout=10)
     assert res.status_code == 200, res.text
     return res.json()["token"]
-
-
-class Sleeps(list):
-    """A sleep function that records delays instead of waiting."""
-
-    def __call__(self, seconds: float) -> None:
-        self.append(round(seconds, 3))
-
-
-def quiet_policy(**kwargs):
-    """A retry policy with no jitter and a recording sleep (policy.sleep)."""
-    from pcpi import Backoff, RetryPolicy
-
-    kwargs.setdefault("backoff", Backoff(jitter=0.0))
-    kwargs.setdefault("server_error_backoff", Backoff(initial=0.25, jitter=0.0))
-    kwargs.setdefault("connection_backoff", Backoff(initial=0.5, maximum=4.0, jitter=0.0))
-    kwargs.setdefault("sleep", Sleeps())
-    return RetryPolicy(**kwargs)
 
 
 def saas_manager(tenant, **options):

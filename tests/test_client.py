@@ -16,7 +16,8 @@ from pcpi.errors import AuthorizationError, CredentialsRejectedError, PcpiError
 from pcpi.onprem_session_manager import CWPSessionManager
 from pcpi.testing import FakeTenant
 
-from .conftest import Sleeps, quiet_policy, saas_manager
+from ._fakes import Sleeps, names, quiet_policy
+from .conftest import saas_manager
 
 
 @pytest.fixture
@@ -58,7 +59,7 @@ def test_bad_cwp_cspm_token_is_recovered_on_the_next_call(tenant, manager):
     assert res.status_code == 200  # resent with the session's current (valid) token
     st = tenant.stats()
     assert st["compute_logins"] == 1 and st["logins"] == 1  # no login was needed for that
-    cwp._api_login_wrapper()  # the next Compute login meets the bad CSPM token: repaired
+    cwp.authenticator.login()  # the next Compute login meets the bad CSPM token: repaired
     assert cwp.cspm_token == manager.cspm_session.token
     st = tenant.stats()
     assert st["compute_logins"] == 2 and st["logins"] == 1  # refused once, then accepted
@@ -96,8 +97,9 @@ def test_self_hosted_wrong_project_is_a_fatal_repeat_401(tenant):
     m = CWPSessionManager("no-such-project", tenant.compute_url, tenant.username,
                           tenant.password, verify=tenant.ca_path, project_flag=True)
     cwp = m.create_cwp_session()
-    with pytest.raises(AuthorizationError, match="project name"):
+    with pytest.raises(AuthorizationError) as info:
         cwp.request("GET", "/api/v1/images")
+    names(info.value, "/api/v1/images", "'no-such-project'")  # the call, the project to check
 
 
 # ------------------------------------------------------------------ fan-out
@@ -226,6 +228,7 @@ def test_5xx_then_success(tenant, cspm):
     assert cspm.retry_timer == 0
 
 
+@pytest.mark.contract  # a 1.0.1 log line
 def test_retries_exhausted_returns_the_last_response(tenant, cspm, caplog):
     cspm.retries = 2
     tenant.fail_next(503, 5, path="/cloud")
@@ -261,6 +264,7 @@ def test_status_ignore_and_non_retryable_statuses_return_at_once(tenant, cspm):
     assert cspm.request("GET", "/cloud").status_code == 403
 
 
+@pytest.mark.contract  # a 1.0.1 log line
 def test_redlock_ignore_returns_quietly(tenant, cspm, caplog):
     tenant.fail_next(400, 1, path="/cloud", headers={"x-redlock-status": "[\"dup_entry\"]"})
     res = cspm.request("GET", "/cloud", redlock_ignore=["dup_entry"])
@@ -468,6 +472,7 @@ def test_method_and_path_handling(cspm):
         cspm.request("GET", "")
 
 
+@pytest.mark.contract  # a 1.0.1 log line
 def test_success_lines_go_to_a_stdlib_logger(tenant):
     records = []
 
@@ -488,6 +493,7 @@ def test_success_lines_go_to_a_stdlib_logger(tenant):
         f" seconds - listing accounts - GET {tenant.saas_url}/cloud") for r in records), records
 
 
+@pytest.mark.contract  # a 1.0.1 log line
 def test_loguru_success_is_used(tenant):
     loguru = pytest.importorskip("loguru")
     from pcpi.saas_session_manager import SaaSSessionManager
@@ -504,6 +510,7 @@ def test_loguru_success_is_used(tenant):
     assert ("SUCCESS", seen[-1][1]) == seen[-1] and seen[-1][1].startswith("SUCCESS - ")
 
 
+@pytest.mark.contract  # a 1.0.1 log line
 def test_default_logger_prints_like_1_0_1(tmp_path):
     import subprocess
     import sys
@@ -530,6 +537,7 @@ def test_uncaught_fatal_error_ends_a_script_with_its_message(tmp_path):
         "from pcpi.testing import FakeTenant\n"
         "from pcpi.saas_session_manager import SaaSSessionManager\n"
         "with FakeTenant() as t:\n"
+        "    print(t.access_key, flush=True)\n"
         "    m = SaaSSessionManager('t', t.access_key, 'bad', t.saas_url, verify=t.ca_path)\n"
         "    m.create_cspm_session()\n"
         "print('not reached')\n"
@@ -538,7 +546,7 @@ def test_uncaught_fatal_error_ends_a_script_with_its_message(tmp_path):
                          timeout=60)
     assert out.returncode == 1
     assert "not reached" not in out.stdout
-    assert "rejected access key" in out.stderr
+    names(out.stderr, out.stdout.split()[0], "'t'")  # its message: the key and tenant to fix
 
 
 def test_no_per_call_state_on_the_session(tenant, cspm):

@@ -27,7 +27,10 @@ from pcpi import session_loader
 from pcpi.onprem_session_manager import CWPSessionManager
 from pcpi.saas_session_manager import SaaSSessionManager
 
-from .conftest import quiet_policy, saas_manager
+from ._fakes import quiet_policy
+from .conftest import saas_manager
+
+pytestmark = pytest.mark.contract  # what 1.0.1 scripts rely on: nothing here may change
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -342,3 +345,22 @@ def test_installing_over_1_0_1_leaves_nothing_of_it_behind(tmp_path):
     assert left == [], f"files of pcpi 1.0.1 left in site-packages: {left}"
     assert not [d for d in os.listdir(site) if d.startswith("pcpi-1.0.1")]
     assert "pyyaml" not in _requirement_names(requires)
+
+
+# ------------------------------------------------------------------ 10. a login or refresh forced
+def test_a_login_or_a_refresh_forced_with_the_1_0_1_methods_renews_the_token(tenant, manager):
+    """Scripts renew a session's token themselves with 1.0.1's methods (the only
+    private names of the 1.0.1 surface that the suite calls): ``_api_login_wrapper()``
+    logs in and returns the token; ``_api_refresh_wrapper()`` renews it (an extend on
+    CSPM); the session then sends the new one."""
+    cspm = manager.create_cspm_session()
+    first = cspm.token
+    tenant.reset_stats()
+    cspm._api_refresh_wrapper()
+    refreshed = cspm.token
+    assert refreshed != first
+    assert cspm._api_login_wrapper() == cspm.token != refreshed
+    res = cspm.request("GET", "/cloud")
+    assert res.status_code == 200 and res.request.headers["x-redlock-auth"] == cspm.token
+    st = tenant.stats()
+    assert (st["extends"], st["logins"]) == (1, 1)

@@ -555,22 +555,24 @@ def test_a_tenant_leaves_no_folder_behind_started_or_not(monkeypatch):
     import sys
     import tempfile
 
+    made = []  # the folders the tenants make, as they make them
+    real_mkdtemp = tempfile.mkdtemp
+    monkeypatch.setattr(tempfile, "mkdtemp", lambda **kw: made.append(real_mkdtemp(**kw)) or
+                        made[-1])
+
     never = FakeTenant()
-    path = never._tmpdir
+    path = made[-1]
     assert os.path.isdir(path)
     del never
     gc.collect()
     assert not os.path.exists(path)  # never started, dropped: gone
 
     with FakeTenant() as tenant:
-        path = tenant._tmpdir
-        assert os.path.isfile(tenant.ca_path)
+        path = made[-1]
+        assert os.path.isfile(tenant.ca_path) and tenant.ca_path.startswith(path)
     assert not os.path.exists(path)
 
-    made = []
-    real_mkdtemp = tempfile.mkdtemp
-    monkeypatch.setattr(tempfile, "mkdtemp", lambda **kw: made.append(real_mkdtemp(**kw)) or
-                        made[-1])
+    made.clear()
     monkeypatch.setitem(sys.modules, "trustme", None)  # not installed
     with pytest.raises(ImportError, match=r"pcpi\[testing\]"):
         FakeTenant()

@@ -16,8 +16,9 @@ import requests
 from pcpi import fan_out
 from pcpi.errors import AuthorizationError, PcpiError
 
+from ._fakes import quiet_policy
 from ._fanout_items import add_items, calls_per_item, fetch
-from .conftest import quiet_policy, saas_manager
+from .conftest import saas_manager
 
 
 @pytest.fixture

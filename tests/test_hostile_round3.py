@@ -23,33 +23,21 @@ import pytest
 import requests
 
 from pcpi import errors
-from pcpi.saas_session_manager import SaaSSessionManager
 
 from . import _secrets
+from ._fakes import Clock, limit_headers, quiet_policy
 from ._hostile import (
-    ACCESS_KEY,
     CLOSE,
+    COMPUTE_HERE,
     SECRET_KEY,
     HostileTenant,
     answer,
-    ca_path,
+    cspm_on,
     jwt,
+    manager_on,
+    outcome,
+    saas,
 )
-from .conftest import Sleeps, quiet_policy
-
-
-def saas(server, secret_key=SECRET_KEY, **options) -> SaaSSessionManager:
-    options.setdefault("retry_policy", quiet_policy())
-    return SaaSSessionManager("hostile", ACCESS_KEY, secret_key, server.url,
-                              verify=ca_path(), **options)
-
-
-def outcome(fn):
-    """What ``fn()`` returned, or the exception it raised (KeyboardInterrupt aside)."""
-    try:
-        return fn()
-    except (Exception, SystemExit) as exc:  # PcpiError is a SystemExit
-        return exc
 
 
 def status(got):
@@ -112,7 +100,7 @@ class Judging(HostileTenant):
         with self.lock:
             return token in self.revoked or token not in self.tokens
 
-    def _dispatch(self, req):
+    def dispatch(self, req):
         if req.method == "POST" and req.path == "/login":
             return self.login()
         if req.method == "POST" and req.path.endswith("/api/v1/authenticate"):
@@ -130,9 +118,9 @@ class Judging(HostileTenant):
         return route(req) if route is not None else answer(200, json=[])
 
 
-def compute_of(tenant, m):
-    tenant.routes[("GET", "/meta_info")] = lambda r: answer(
-        200, json={"twistlockUrl": tenant.url + "/compute"})
+def compute_of(m):
+    """The manager's Compute session (on a tenant with :data:`COMPUTE_HERE`), its
+    CSPM session logged in first."""
     m.create_cspm_session()
     return m.create_cwp_session()
 
@@ -141,14 +129,13 @@ def test_a_permission_refusal_on_compute_costs_at_most_one_relogin():
     """Compute has no extend: asking means a renewal, which is a login.  A
     permission 401 must still cost at most one re-login (the issue keeps that),
     not two per call, for every call."""
-    with Judging(forbidden={"/compute/api/v1/forbidden"}) as tenant:
-        m = saas(tenant)
-        cwp = compute_of(tenant, m)
+    judging = Judging(forbidden={"/compute/api/v1/forbidden"})
+    with manager_on(COMPUTE_HERE, tenant=judging) as (tenant, m):
+        cwp = compute_of(m)
         before = len(tenant.hits("/compute/api/v1/authenticate"))
         got = [outcome(lambda: cwp.request("GET", "/api/v1/forbidden")) for _ in range(5)]
         ok = outcome(lambda: cwp.request("GET", "/api/v1/images"))
         relogins = len(tenant.hits("/compute/api/v1/authenticate")) - before
-        m.close()
     assert all(isinstance(g, errors.AuthorizationError) for g in got), got
     assert status(ok) == 200
     assert relogins <= 5, f"{relogins} Compute logins for 5 refused calls"
@@ -162,15 +149,13 @@ def test_a_cspm_token_revoked_during_a_compute_renewal_does_not_lock_compute():
     permissions: the CSPM token is dead and the tenant says so.  The Compute
     calls must go through after a CSPM login, not fail with "the access key's
     role lacks Compute" and stay failing while that dead token's claim runs."""
-    with Judging() as tenant:
-        m = saas(tenant)
-        cwp = compute_of(tenant, m)
+    with manager_on(COMPUTE_HERE, tenant=Judging()) as (tenant, m):
+        cwp = compute_of(m)
         cspm = cwp.cspm_session
         tenant.revoke_next = True
         cspm.token_time_stamp = time.time() - 3600  # both tokens expired
         cwp.token_time_stamp = time.time() - 3600
         got = [outcome(lambda: cwp.request("GET", "/api/v1/images")) for _ in range(3)]
-        m.close()
     assert [status(g) for g in got] == [200] * 3, got
 
 
@@ -180,9 +165,7 @@ def test_a_permission_refusal_in_a_fan_out_is_a_named_error_for_every_call():
     LoginError about expiring tokens), and the good calls all succeed.  (Each
     question is an extend, which replaces the token: calls in flight with the
     old one must not count that as their token expiring.)"""
-    with Judging(forbidden={"/forbidden"}) as tenant:
-        m = saas(tenant)
-        cspm = m.create_cspm_session()
+    with cspm_on(tenant=Judging(forbidden={"/forbidden"})) as (tenant, cspm):
 
         def one(i):
             return outcome(lambda: cspm.request("GET", "/forbidden" if i % 2 else "/cloud"))
@@ -190,7 +173,6 @@ def test_a_permission_refusal_in_a_fan_out_is_a_named_error_for_every_call():
         with ThreadPoolExecutor(60) as pool:
             got = list(pool.map(one, range(240)))
         asked = len(tenant.hits("/auth_token/extend"))
-        m.close()
     refused = got[1::2]
     assert [status(g) for g in got[0::2]] == [200] * 120
     wrong = [g for g in refused if not isinstance(g, errors.AuthorizationError)]
@@ -207,12 +189,9 @@ def test_an_extend_that_answers_with_the_same_revoked_token_does_not_lock_the_se
     def echo(req):
         return answer(200, json={"token": auth_of(req)})
 
-    with Judging(extend=echo) as tenant:
-        m = saas(tenant)
-        cspm = m.create_cspm_session()
+    with cspm_on(tenant=Judging(extend=echo)) as (tenant, cspm):
         tenant.revoke()
         got = [outcome(lambda: cspm.request("GET", "/cloud")) for _ in range(3)]
-        m.close()
     assert [status(g) for g in got] == [200] * 3, got
     assert len(tenant.hits("/login")) <= 3
 
@@ -225,13 +204,11 @@ def test_a_permission_refusal_where_the_extend_refuses_every_token_is_still_name
     refusal for a permission failed calls in the revocation storm; so the call
     ends with a named error after a bounded number of logins, whose message
     names both causes."""
-    with Judging(forbidden={"/forbidden"},
-                 extend=lambda r: answer(401, json={"err": "extend not allowed"})) as tenant:
-        m = saas(tenant)
-        cspm = m.create_cspm_session()
+    judging = Judging(forbidden={"/forbidden"},
+                      extend=lambda r: answer(401, json={"err": "extend not allowed"}))
+    with cspm_on(tenant=judging) as (tenant, cspm):
         got = outcome(lambda: cspm.request("GET", "/forbidden"))
         logins = len(tenant.hits("/login"))
-        m.close()
     from pcpi._auth import MAX_EXPIRIES
 
     assert isinstance(got, (errors.AuthorizationError, errors.LoginError)), got
@@ -241,22 +218,19 @@ def test_a_permission_refusal_where_the_extend_refuses_every_token_is_still_name
 
 def test_a_revoked_opaque_token_costs_one_login_not_an_error():
     """Opaque tokens (no claim: valid for ``token_time``), revoked early."""
-    with Judging() as tenant:
-        count = [0]
+    judging, count = Judging(), [0]
 
-        def opaque():
-            count[0] += 1
-            token = f"opaque-{count[0]}-" + os.urandom(12).hex()
-            tenant.tokens.append(token)
-            _secrets.remember(token)
-            return token
+    def opaque():
+        count[0] += 1
+        token = f"opaque-{count[0]}-" + os.urandom(12).hex()
+        judging.tokens.append(token)
+        _secrets.remember(token)
+        return token
 
-        tenant.issue = opaque
-        m = saas(tenant)
-        cspm = m.create_cspm_session()
+    judging.issue = opaque
+    with cspm_on(tenant=judging) as (tenant, cspm):
         tenant.revoke()
         got = [outcome(lambda: cspm.request("GET", "/cloud")) for _ in range(3)]
-        m.close()
     assert [status(g) for g in got] == [200] * 3, got
     assert len(tenant.hits("/login")) == 2
 
@@ -266,13 +240,10 @@ def test_tokens_revoked_between_the_question_and_the_resend_end_the_call_bounded
     resend meets a 401, each question says dead, each login yields another dead
     token.  The call must end, with a named error, after a bounded number of
     logins."""
-    with Judging(revoke_on_issue=True) as tenant:
-        m = saas(tenant)
-        cspm = m.create_cspm_session()
+    with cspm_on(tenant=Judging(revoke_on_issue=True)) as (tenant, cspm):
         tenant.revoke()
         finished, got, _ = in_thread(lambda: cspm.request("GET", "/cloud"), 30)
         logins = len(tenant.hits("/login"))
-        m.close()
     assert finished, "the call was still going after 30 s"
     assert isinstance(got, errors.PcpiError), got
     assert "/cloud" in str(got)
@@ -291,15 +262,12 @@ def test_asking_about_a_token_respects_the_calls_deadline():
         stop.wait(60)
         return CLOSE
 
-    with Judging(extend=hang) as tenant:
-        m = saas(tenant)
-        cspm = m.create_cspm_session()
+    with cspm_on(tenant=Judging(extend=hang)) as (tenant, cspm):
         tenant.revoke()
         finished, got, worker = in_thread(
             lambda: cspm.request("GET", "/cloud", timeout=(2, 2)), 15)
         asked = len(tenant.hits("/auth_token/extend"))
         stop.set()
-        m.close()
     worker.join(30)
     assert finished, f"the call was still waiting after 15 s (the extend asked {asked} times)"
     assert status(got) == 200, got
@@ -330,11 +298,8 @@ def serve(body: bytes, encoding: str, *, status_code: int = 200, chunked: bool =
 
 
 def fetch(handler, path="/cloud", method="GET", **kwargs):
-    with HostileTenant({(method, path): handler}) as tenant:
-        m = saas(tenant)
-        cspm = m.create_cspm_session()
+    with cspm_on({(method, path): handler}) as (tenant, cspm):
         got = outcome(lambda: cspm.request(method, path, **kwargs))
-        m.close()
     return got, tenant
 
 
@@ -433,11 +398,8 @@ def test_a_long_deflate_body_that_decodes_to_nothing_is_bounded_like_any_body(fr
             return CLOSE
         return None
 
-    with HostileTenant({("GET", "/cloud"): handler}) as tenant:
-        m = saas(tenant, max_response_bytes=1 << 20)
-        cspm = m.create_cspm_session()
+    with cspm_on({("GET", "/cloud"): handler}, max_response_bytes=1 << 20) as (tenant, cspm):
         got = outcome(lambda: cspm.request("GET", "/cloud"))
-        m.close()
     assert not isinstance(got, requests.Response), \
         f"{got.status_code} after reading {len(body)} bytes with a 1 MiB limit"
     assert isinstance(got, errors.ResponseTooLargeError), got
@@ -450,10 +412,8 @@ def test_a_cut_body_on_a_redirect_hop_does_not_stop_the_redirect():
             "Location": "/cloud", "Content-Encoding": "gzip"}),
         ("GET", "/cloud"): lambda r: answer(200, json=["here"]),
     }
-    with HostileTenant(routes) as tenant:
-        m = saas(tenant)
-        got = outcome(lambda: m.create_cspm_session().request("GET", "/old"))
-        m.close()
+    with cspm_on(routes) as (tenant, cspm):
+        got = outcome(lambda: cspm.request("GET", "/old"))
     assert status(got) == 200 and got.json() == ["here"]
 
 
@@ -481,22 +441,19 @@ def test_a_401_with_a_cut_body_is_still_a_401():
     """A revoked token meets a 401 whose compressed body is cut short: the
     status decides (ask, log in again, resend), not the broken body."""
     page = gzip.compress(b'{"err": "unauthorized", "pad": "' + b"x" * 20_000 + b'"}')
-    with Judging() as tenant:
-        plain = tenant._dispatch
+    judging = Judging()
 
-        def dispatch(req):
-            out = plain(req)
-            if out.startswith(b"HTTP/1.1 401") and req.path == "/alert":
-                return answer(401, page[: len(page) // 2], headers={
-                    "Content-Encoding": "gzip", "Content-Type": "application/json"})
-            return out
+    def dispatch(req):
+        out = Judging.dispatch(judging, req)
+        if out.startswith(b"HTTP/1.1 401") and req.path == "/alert":
+            return answer(401, page[: len(page) // 2], headers={
+                "Content-Encoding": "gzip", "Content-Type": "application/json"})
+        return out
 
-        tenant.handler = dispatch
-        m = saas(tenant)
-        cspm = m.create_cspm_session()
+    judging.handler = dispatch
+    with cspm_on(tenant=judging) as (tenant, cspm):
         tenant.revoke()
         got = outcome(lambda: cspm.request("POST", "/alert", json={"x": 1}))
-        m.close()
     assert status(got) == 200, got
     assert len(tenant.hits("/login")) == 2
 
@@ -545,13 +502,11 @@ def test_interim_answers_trickled_past_the_calls_deadline_end_the_call():
                 return CLOSE
         return answer(200, json=["late"])
 
-    with HostileTenant({("GET", "/cloud"): trickle}) as tenant:
-        m = saas(tenant, retries=0, retry_policy=quiet_policy(connection_retries=0))
-        cspm = m.create_cspm_session()
+    with cspm_on({("GET", "/cloud"): trickle}, retries=0,
+                 retry_policy=quiet_policy(connection_retries=0)) as (tenant, cspm):
         t0 = time.monotonic()
         got = outcome(lambda: cspm.request("GET", "/cloud", timeout=(1, 1)))
         took = time.monotonic() - t0
-        m.close()
     assert isinstance(got, errors.DeadlineExceeded), got
     assert took < 5  # a safety bound: the 2 s deadline, far from the 6 s of interim answers
 
@@ -573,17 +528,15 @@ def test_interim_answers_before_the_login_and_the_extend_are_skipped():
             return out(req)
         return handler
 
-    with HostileTenant() as tenant:
-        tenant.routes[("POST", "/login")] = interim_then(
-            lambda r: answer(200, json={"token": tenant.issue()}))
-        tenant.routes[("GET", "/auth_token/extend")] = interim_then(
-            lambda r: answer(200, json={"token": tenant.issue()}))
-        m = saas(tenant)
-        cspm = m.create_cspm_session()
+    routes = {("POST", "/login"): interim_then(
+                  lambda r: answer(200, json={"token": r.server.issue()})),
+              ("GET", "/auth_token/extend"): interim_then(
+                  lambda r: answer(200, json={"token": r.server.issue()}))}
+    with cspm_on(routes) as (tenant, cspm):
         first = cspm.token
-        refreshed = outcome(lambda: cspm._api_refresh_wrapper())
-        m.close()
+        refreshed = outcome(lambda: cspm.authenticator.refresh().token)
     assert first and refreshed == cspm.token != first
+    assert len(tenant.hits("/auth_token/extend")) == 1  # (refreshed by an extend)
 
 
 # ---------------------------------------------------------------------- 4. sizes in bytes
@@ -593,12 +546,10 @@ def test_a_huge_token_from_the_extend_is_never_kept_or_sent():
     again and the call goes through."""
     huge = jwt(pad="p" * (1 << 20))
     _secrets.remember(huge)
-    with Judging(extend=lambda r: answer(200, json={"token": huge})) as tenant:
-        m = saas(tenant)
-        cspm = m.create_cspm_session()
+    judging = Judging(extend=lambda r: answer(200, json={"token": huge}))
+    with cspm_on(tenant=judging) as (tenant, cspm):
         tenant.revoke()
         got = outcome(lambda: cspm.request("GET", "/cloud"))
-        m.close()
     assert status(got) == 200, got
     assert len(cspm.token) < 4096
     assert all(len(auth_of(r)) < 4096 for r in tenant.seen)
@@ -607,15 +558,11 @@ def test_a_huge_token_from_the_extend_is_never_kept_or_sent():
 def test_a_huge_compute_token_is_refused_with_a_named_error():
     huge = jwt(pad="q" * (1 << 20))
     _secrets.remember(huge)
-    with HostileTenant() as tenant:
-        tenant.routes[("GET", "/meta_info")] = lambda r: answer(
-            200, json={"twistlockUrl": tenant.url + "/compute"})
-        tenant.routes[("POST", "/compute/api/v1/authenticate")] = lambda r: answer(
-            200, json={"token": huge})
-        m = saas(tenant)
+    routes = {("POST", "/compute/api/v1/authenticate"): lambda r: answer(
+        200, json={"token": huge}), **COMPUTE_HERE}
+    with manager_on(routes) as (tenant, m):
         m.create_cspm_session()
-        got = outcome(lambda: m.create_cwp_session())
-        m.close()
+        got = outcome(m.create_cwp_session)
     assert isinstance(got, errors.LoginError), got
     assert "64 KiB" in str(got)
 
@@ -634,25 +581,23 @@ def roomy_token():
     most room, each of its characters 26 bytes in the redaction table (three
     different percent-encodings of six bytes, a JSON escape of six, itself
     twice); a valid header value, under the 64 KiB limit.  Afterwards the
-    tokens are taken out of the (process-wide) table again: the pattern built
+    tokens are pushed out of the (process-wide) table again: the pattern built
     from them makes every later redaction slow to rebuild."""
     import re
 
     from pcpi import _redact
 
-    made = []
-
     def make(chars: int) -> str:
         token = f"tok-{os.urandom(4).hex()}/ " + "\u00e9" * chars
         _secrets.remember(token)
-        made.append(token)
         return token
 
     yield make
-    for token in made:
-        _redact._tokens.pop(token)
-    with _redact._lock:
-        _redact._version[0] += 1
+    # The table keeps the newest tokens (TOKENS[0] of them) and a JWT changes no
+    # matcher: as many JWTs push the others out; one short opaque token then has the
+    # next redaction build its matchers again without them.
+    _redact.remember(*(jwt() for _ in range(_redact.TOKENS[0])))
+    _redact.remember("flushed-" + os.urandom(4).hex())
     re.purge()
 
 
@@ -662,14 +607,11 @@ def test_a_token_whose_forms_outgrow_the_redaction_table_is_still_redacted(caplo
     add up to more than the table's 1 MiB is not kept by it at all: the
     session's own, current token is then redacted nowhere."""
     token = roomy_token(60_000)
-    with HostileTenant() as tenant:
-        tenant.routes[("POST", "/login")] = lambda r: answer(200, json={"token": token})
-        tenant.routes[("GET", "/cloud")] = lambda r: malformed_header_echo(token)
-        m = saas(tenant)
-        cspm = m.create_cspm_session()
+    routes = {("POST", "/login"): lambda r: answer(200, json={"token": token}),
+              ("GET", "/cloud"): lambda r: malformed_header_echo(token)}
+    with cspm_on(routes) as (tenant, cspm):
         with caplog.at_level(logging.DEBUG):
             got = outcome(lambda: cspm.request("GET", "/cloud"))
-        m.close()
     assert status(got) == 200, got
     assert cspm.token == token
     assert token not in caplog.text
@@ -681,22 +623,18 @@ def test_another_tenants_large_tokens_do_not_make_pcpi_forget_a_live_token(caplo
     tokens within the limits whose forms take much of the redaction table;
     tenant B's token is opaque (not a JWT, so only the table knows it).  One of
     A's renewals later, B's token, still in use, must still be redacted."""
-    with HostileTenant() as a, HostileTenant() as b:
-        a.routes[("POST", "/login")] = lambda r: answer(200, json={"token": roomy_token(
-            21_000)})
-        a.routes[("GET", "/auth_token/extend")] = a.routes[("POST", "/login")]
-        opaque = "opaque-" + os.urandom(12).hex()
-        _secrets.remember(opaque)
-        b.routes[("POST", "/login")] = lambda r: answer(200, json={"token": opaque})
-        b.routes[("GET", "/cloud")] = lambda r: malformed_header_echo(opaque)
-        ma, mb = saas(a), saas(b)
-        cspm_b = mb.create_cspm_session()
-        cspm_a = ma.create_cspm_session()
-        cspm_a._api_refresh_wrapper()  # two of A's tokens: more than the table's bytes
+    def roomy(req):
+        return answer(200, json={"token": roomy_token(21_000)})
+
+    opaque = "opaque-" + os.urandom(12).hex()
+    _secrets.remember(opaque)
+    b_routes = {("POST", "/login"): lambda r: answer(200, json={"token": opaque}),
+                ("GET", "/cloud"): lambda r: malformed_header_echo(opaque)}
+    a_routes = {("POST", "/login"): roomy, ("GET", "/auth_token/extend"): roomy}
+    with cspm_on(b_routes) as (b, cspm_b), cspm_on(a_routes) as (a, cspm_a):  # B first
+        cspm_a.authenticator.refresh()  # two of A's tokens: more than the table's bytes
         with caplog.at_level(logging.DEBUG):
             got = outcome(lambda: cspm_b.request("GET", "/cloud"))
-        ma.close()
-        mb.close()
     assert status(got) == 200, got
     assert opaque not in caplog.text
 
@@ -735,9 +673,7 @@ def test_a_proxy_password_in_any_proxy_url_never_reaches_text(where, shape, capl
              "raw # in the password": f"http://user:{password}#x@proxy.invalid:99999",
              "raw / in the password": f"http://user:{password}/x@proxy.invalid:99999"}[shape]
     _secrets.remember(password)
-    with HostileTenant({("GET", "/cloud"): lambda r: answer(200, json=[])}) as tenant:
-        m = saas(tenant)
-        cspm = m.create_cspm_session()
+    with cspm_on({("GET", "/cloud"): lambda r: answer(200, json=[])}) as (tenant, cspm):
         if where == "proxies":
             call = lambda: cspm.request("GET", "/cloud", proxies={"https": proxy})  # noqa: E731
         else:
@@ -748,7 +684,6 @@ def test_a_proxy_password_in_any_proxy_url_never_reaches_text(where, shape, capl
             call = lambda: m2.create_cspm_session()  # noqa: E731
         with caplog.at_level(logging.DEBUG):
             got = outcome(call)
-        m.close()
     assert isinstance(got, (requests.RequestException, errors.PcpiError)), got
     text = f"{got} {got!r} {getattr(got, 'args', '')!r}"
     assert password not in text and password not in caplog.text
@@ -767,12 +702,10 @@ def test_a_token_in_a_unicode_redirect_host_never_reaches_the_error():
         location = f"https://{token}.evil.example:8443/x".encode("utf-8").decode("latin-1")
         return answer(302, headers={"Location": location})
 
-    with HostileTenant({("GET", "/cloud"): redirect}) as tenant:
-        tenant.routes[("POST", "/login")] = lambda r: answer(200, json={"token": token})
-        m = saas(tenant)
-        cspm = m.create_cspm_session()
+    routes = {("GET", "/cloud"): redirect,
+              ("POST", "/login"): lambda r: answer(200, json={"token": token})}
+    with cspm_on(routes) as (tenant, cspm):
         got = outcome(lambda: cspm.request("GET", "/cloud"))
-        m.close()
     assert isinstance(got, errors.OriginError), got
     text = f"{got} {got!r} {got.args!r}".lower()
     punycoded = idna.encode(token.lower()).decode("ascii")
@@ -794,12 +727,9 @@ def test_a_secret_key_echoed_in_an_error_body_is_redacted_in_every_json_form(sty
     body = ('{"error": "invalid request", "request": {"password": "' + form + '"}}').encode()
     routes = {("GET", "/cloud"): lambda r: answer(500, body, headers={
         "Content-Type": "application/json"})}
-    with HostileTenant(routes) as tenant:
-        m = saas(tenant, secret_key=secret_key, retries=0)
-        cspm = m.create_cspm_session()
+    with cspm_on(routes, secret_key=secret_key, retries=0) as (tenant, cspm):
         with caplog.at_level(logging.INFO):
             got = outcome(lambda: cspm.request("GET", "/cloud"))
-        m.close()
     assert status(got) == 500
     assert "RESPONSE TEXT" in caplog.text
     assert form not in caplog.text and secret_key not in caplog.text
@@ -812,13 +742,10 @@ def test_a_token_in_a_status_line_never_reaches_text(line, caplog):
         out = line % auth_of(req).encode()
         return out + b"\r\nContent-Length: 2\r\n\r\n[]"
 
-    with HostileTenant({("GET", "/cloud"): handler}) as tenant:
-        m = saas(tenant, retries=0)
-        cspm = m.create_cspm_session()
+    with cspm_on({("GET", "/cloud"): handler}, retries=0) as (tenant, cspm):
         token = cspm.token
         with caplog.at_level(logging.DEBUG):
             got = outcome(lambda: cspm.request("GET", "/cloud"))
-        m.close()
     assert isinstance(got, (requests.RequestException, requests.Response)), got
     assert token not in f"{got} {got!r} {getattr(got, 'args', '')!r}"
     assert token not in caplog.text
@@ -831,12 +758,9 @@ def test_an_opaque_token_in_a_same_origin_redirect_query_is_not_logged(caplog):
               ("POST", "/alert"): lambda r: answer(303, headers={
                   "Location": f"/done?token={opaque}&upper={opaque.upper()}"}),
               ("GET", "/done"): lambda r: answer(500, json={"echo": r.query})}
-    with HostileTenant(routes) as tenant:
-        m = saas(tenant)
-        cspm = m.create_cspm_session()
+    with cspm_on(routes) as (tenant, cspm):
         with caplog.at_level(logging.DEBUG):
             got = outcome(lambda: cspm.request("POST", "/alert", json={"x": 1}))
-        m.close()
     assert status(got) == 500
     assert "RESPONSE TEXT" in caplog.text
     assert opaque not in caplog.text and opaque.upper() not in caplog.text
@@ -847,28 +771,23 @@ def test_secrets_a_user_puts_in_log_texts_and_queries_are_redacted(caplog):
     ``custom_error_message``, the token in ``params`` (logged by urllib3 with
     the path)."""
     routes = {("GET", "/cloud"): lambda r: answer(503, json={"err": "down"})}
-    with HostileTenant(routes) as tenant:
-        m = saas(tenant, retries=1)
-        cspm = m.create_cspm_session()
+    with cspm_on(routes, retries=1) as (tenant, cspm):
         token = cspm.token
         with caplog.at_level(logging.DEBUG):
             got = outcome(lambda: cspm.request(
                 "GET", "/cloud", params={"t": token, "k": SECRET_KEY},
                 custom_log=f"key {SECRET_KEY}", custom_error_message=f"token {token}"))
-        m.close()
     assert status(got) == 503
     assert "/cloud" in caplog.text and "<redacted>" in caplog.text
     assert token not in caplog.text and SECRET_KEY not in caplog.text
 
 
 def test_sessions_hold_no_plain_token_or_key_for_tracebacks_that_print_locals():
-    with Judging() as tenant:
-        m = saas(tenant)
-        cwp = compute_of(tenant, m)
+    with manager_on(COMPUTE_HERE, tenant=Judging()) as (tenant, m):
+        cwp = compute_of(m)
         cspm = cwp.cspm_session
         shown = " ".join(repr(vars(s)) for s in (m, cspm, cwp))
         tokens = (cspm.token, cwp.token)
-        m.close()
     assert all(t not in shown for t in tokens) and SECRET_KEY not in shown
 
 
@@ -880,13 +799,11 @@ def test_an_opaque_token_in_a_malformed_header_line_or_a_status_header_is_redact
         return (b"HTTP/1.1 400 Bad\r\nx-redlock-status: [{\"token\": \"" + opaque.encode()
                 + b"\"}]\r\nContent-Length: 2\r\n" + opaque.encode() + b"\r\n\r\n[]")
 
-    with HostileTenant({("GET", "/cloud"): echo}) as tenant:
-        tenant.routes[("POST", "/login")] = lambda r: answer(200, json={"token": opaque})
-        m = saas(tenant)
-        cspm = m.create_cspm_session()
+    routes = {("GET", "/cloud"): echo,
+              ("POST", "/login"): lambda r: answer(200, json={"token": opaque})}
+    with cspm_on(routes) as (tenant, cspm):
         with caplog.at_level(logging.DEBUG):
             got = outcome(lambda: cspm.request("GET", "/cloud"))
-        m.close()
     assert status(got) == 400
     assert "x-redlock-status" in caplog.text and "Failed to parse headers" in caplog.text
     assert opaque not in caplog.text
@@ -899,12 +816,9 @@ def test_tracebacks_with_local_variables_show_no_token():
     call that fails after its token was sent (the server resets)."""
     import traceback
 
-    with HostileTenant({("GET", "/cloud"): lambda r: CLOSE}) as tenant:
-        m = saas(tenant, retries=0)
-        cspm = m.create_cspm_session()
+    with cspm_on({("GET", "/cloud"): lambda r: CLOSE}, retries=0) as (tenant, cspm):
         token = cspm.token
         got = outcome(lambda: cspm.request("GET", "/cloud"))
-        m.close()
     assert isinstance(got, requests.exceptions.ConnectionError), got
     text = "".join(traceback.TracebackException.from_exception(
         got, capture_locals=True).format())
@@ -1025,13 +939,10 @@ PAGE1 = b'{"data": {"items": [{"id": "one"}], "totalRows": 2, "nextPageToken": "
 def test_a_later_page_that_is_not_utf8_is_incomplete_not_altered(bad):
     second = b'{"data": {"items": [{"id": "' + bad + b'"}], "totalRows": 2}}'
     seen = []
-    with HostileTenant(search_routes(PAGE1, second)) as tenant:
-        m = saas(tenant)
-        cspm = m.create_cspm_session()
+    with cspm_on(search_routes(PAGE1, second)) as (tenant, cspm):
         merged = outcome(lambda: cspm.config_search_request({"query": "q"}))
         each = outcome(lambda: cspm.config_search_request_function(
             {"query": "q"}, lambda d, data, n, t: seen.append(data["items"])))
-        m.close()
     for got in (merged, each):
         assert isinstance(got, errors.IncompleteResultError), got
         assert "UTF-8" in str(got) and got.pages == 1
@@ -1042,63 +953,44 @@ def test_a_compute_url_that_is_not_utf8_is_an_error_not_altered():
     """pcpi parses ``/meta_info`` itself and sends the tenant's token to the
     Compute URL it names: bytes that are not UTF-8 there must not be replaced
     by U+FFFD on the way (a URL other than the one the tenant sent)."""
-    with HostileTenant() as tenant:
-        body = b'{"twistlockUrl": "' + tenant.url.encode() + b'/comp\xffute"}'
-        tenant.routes[("GET", "/meta_info")] = lambda r: answer(
-            200, body, headers={"Content-Type": "application/json"})
-        m = saas(tenant)
+    def meta_info(req):
+        body = b'{"twistlockUrl": "' + req.server.url.encode() + b'/comp\xffute"}'
+        return answer(200, body, headers={"Content-Type": "application/json"})
+
+    with manager_on({("GET", "/meta_info"): meta_info}) as (tenant, m):
         m.create_cspm_session()
-        got = outcome(lambda: m.create_cwp_session())
-        m.close()
+        got = outcome(m.create_cwp_session)
     assert not hasattr(got, "api_url"), f"a Compute session at {got.api_url!r}"
     assert isinstance(got, (ValueError, errors.PcpiError)), got
     assert not tenant.hits("/comp\ufffdute/api/v1/authenticate")
 
 
 # ---------------------------------------------------------------------- 8. announced rates
-class Waits(Sleeps):
-    """Records the waits and moves the pacer's clock as real sleeps would."""
-
-    def __init__(self):
-        super().__init__()
-        self.now = 100.0
-
-    def clock(self) -> float:
-        return self.now
-
-    def __call__(self, seconds: float) -> None:
-        super().__call__(seconds)
-        self.now += seconds
-
-
-def paced_manager(tenant, waits):
+def paced_options(clock):
+    """Manager options that pace on ``clock`` and whose sleeps move it, as real
+    sleeps would (``clock.slept`` records them)."""
     from pcpi import Pacer
 
-    return saas(tenant, retry_policy=quiet_policy(sleep=waits), pacing=Pacer(clock=waits.clock))
+    return {"retry_policy": quiet_policy(sleep=clock.sleep), "pacing": Pacer(clock=clock)}
 
 
 def paced(headers, calls=3):
-    waits = Waits()
-    with HostileTenant({("GET", "/cloud"): lambda r: answer(200, json=[],
-                                                          headers=headers)}) as tenant:
-        m = paced_manager(tenant, waits)
-        cspm = m.create_cspm_session()
+    clock = Clock()
+    routes = {("GET", "/cloud"): lambda r: answer(200, json=[], headers=headers)}
+    with cspm_on(routes, **paced_options(clock)) as (tenant, cspm):
         got = [status(outcome(lambda: cspm.request("GET", "/cloud"))) for _ in range(calls)]
-        m.close()
-    return got, waits
+    return got, clock.slept
 
 
 def test_a_rate_at_the_floor_is_believed_and_paced_in_seconds():
-    got, sleeps = paced({"X-RateLimit-Replenish-Rate": "0.5",
-                         "X-RateLimit-Burst-Capacity": "1", "X-RateLimit-Remaining": "0"})
+    got, sleeps = paced(limit_headers("0.5", burst=1, remaining=0))
     assert got == [200] * 3
     assert 2 <= sum(sleeps) <= 10, sleeps  # two seconds a call, not the 120 s cap
 
 
 @pytest.mark.parametrize("rate", ["0.4999", "5e-1000", "-1", "0", "1e-300 ", "  0.0001"])
 def test_rates_just_below_the_floor_or_oddly_written_are_not_believed(rate):
-    got, sleeps = paced({"X-RateLimit-Replenish-Rate": rate,
-                         "X-RateLimit-Burst-Capacity": "1", "X-RateLimit-Remaining": "0"})
+    got, sleeps = paced(limit_headers(rate, burst=1, remaining=0))
     assert got == [200] * 3
     assert sum(sleeps) < 5, sleeps
 
@@ -1107,9 +999,7 @@ def test_rates_just_below_the_floor_or_oddly_written_are_not_believed(rate):
                                              ("0", "1e308"), ("0", "-5"), ("0", "1e-300"),
                                              ("-0", "0")])
 def test_absurd_remaining_or_burst_with_a_believable_rate_finish_in_seconds(remaining, burst):
-    got, sleeps = paced({"X-RateLimit-Replenish-Rate": "1",
-                         "X-RateLimit-Burst-Capacity": burst,
-                         "X-RateLimit-Remaining": remaining}, calls=4)
+    got, sleeps = paced(limit_headers(1, burst, remaining), calls=4)
     assert got == [200] * 4
     assert sum(sleeps) < 20, sleeps
 
@@ -1120,18 +1010,13 @@ def test_an_absurd_rate_after_a_believable_one_does_not_freeze_the_endpoint():
     def handler(req):
         n[0] += 1
         rate = "2" if n[0] == 1 else "1e-9"
-        return answer(200, json=[], headers={"X-RateLimit-Replenish-Rate": rate,
-                                             "X-RateLimit-Burst-Capacity": "1",
-                                             "X-RateLimit-Remaining": "0"})
+        return answer(200, json=[], headers=limit_headers(rate, burst=1, remaining=0))
 
-    sleeps = Waits()
-    with HostileTenant({("GET", "/cloud"): handler}) as tenant:
-        m = paced_manager(tenant, sleeps)
-        cspm = m.create_cspm_session()
+    clock = Clock()
+    with cspm_on({("GET", "/cloud"): handler}, **paced_options(clock)) as (tenant, cspm):
         got = [status(cspm.request("GET", "/cloud")) for _ in range(4)]
-        m.close()
     assert got == [200] * 4
-    assert sum(sleeps) < 10, sleeps
+    assert sum(clock.slept) < 10, clock.slept
 
 
 # ---------------------------------------------------------------------- the documented bounds

@@ -17,6 +17,8 @@ from pcpi.errors import ConfigurationError, CredentialsFileError, MissingEnviron
 from pcpi.onprem_session_manager import CWPSessionManager
 from pcpi.saas_session_manager import SaaSSessionManager
 
+from ._fakes import names
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -187,19 +189,18 @@ def test_load_config_env_project_flag_other_than_true_is_false(tenant, monkeypat
     assert session_loader.load_config_env().project_flag is False
 
 
-@pytest.mark.parametrize("var,value,expect", [
-    ("PRISMA_PCPI_VERIFY", "maybe", "PRISMA_PCPI_VERIFY is 'maybe': expected true, false"),
-    ("PRISMA_PCPI_URL", "ftp://nope", "PRISMA_PCPI_URL 'ftp://nope' is not an http(s) URL"),
+@pytest.mark.parametrize("var,value,expected", [
+    ("PRISMA_PCPI_VERIFY", "maybe", ("true", "false")),
+    ("PRISMA_PCPI_URL", "ftp://nope", ("http",)),
 ])
-def test_load_config_env_says_what_was_expected(monkeypatch, var, value, expect):
+def test_load_config_env_says_what_was_expected(monkeypatch, var, value, expected):
     monkeypatch.setenv("PRISMA_PCPI_URL", "https://api.prismacloud.io")
     monkeypatch.setenv("PRISMA_PCPI_ID", "k")
     monkeypatch.setenv("PRISMA_PCPI_SECRET", "s")
     monkeypatch.setenv(var, value)
-    import re
-
-    with pytest.raises(ConfigurationError, match=re.escape(expect)):
+    with pytest.raises(ConfigurationError) as info:
         session_loader.load_config_env()
+    names(info.value, var, f"'{value}'", *expected)  # the variable, its value, what it takes
 
 
 # ------------------------------------------------------------------ answers on stdin

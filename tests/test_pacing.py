@@ -8,15 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from pcpi import Backoff, Pacer
 
-from .conftest import Sleeps, quiet_policy, saas_manager
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from ._fakes import Clock, quiet_policy
+from .conftest import saas_manager
 
 
 # ---------------------------------------------------------------------- over sockets
@@ -63,22 +56,11 @@ def test_one_pacer_is_shared_by_every_session_of_a_manager(tenant):
     m.close()
 
 
-class Waits(Sleeps):
-    """Records, and moves the pacer's clock as a real sleep would."""
-
-    def __init__(self, clock: Clock) -> None:
-        super().__init__()
-        self.clock = clock
-
-    def __call__(self, seconds: float) -> None:
-        super().__call__(seconds)
-        self.clock.now += seconds
-
-
 def test_calls_that_do_get_a_429_keep_1_0_1_backoff_and_reset(tenant):
     clock = Clock()
-    sleeps = Waits(clock)
-    m = saas_manager(tenant, retry_policy=quiet_policy(sleep=sleeps), pacing=Pacer(clock=clock))
+    sleeps = clock.slept
+    m = saas_manager(tenant, retry_policy=quiet_policy(sleep=clock.sleep),
+                     pacing=Pacer(clock=clock))
     cspm = m.create_cspm_session()
     tenant.fail_next(429, 3, path="/cloud")  # bare 429s: the pacer's fallback starts
     assert cspm.request("GET", "/cloud").status_code == 200
@@ -93,9 +75,10 @@ def test_a_429_on_a_paced_endpoint_is_waited_out_in_the_pacer_alone(tenant):
     """One controller decides a 429's wait: where the pacer paces, the retry loop
     resends with no backoff of its own, and the Retry-After is waited for a turn."""
     clock = Clock()
-    sleeps = Waits(clock)
+    sleeps = clock.slept
     tenant.configure(rate_limit=(100, 5))
-    m = saas_manager(tenant, retry_policy=quiet_policy(sleep=sleeps), pacing=Pacer(clock=clock))
+    m = saas_manager(tenant, retry_policy=quiet_policy(sleep=clock.sleep),
+                     pacing=Pacer(clock=clock))
     cspm = m.create_cspm_session()
     assert cspm.request("GET", "/cloud").status_code == 200  # the limit is learned
     sleeps.clear()

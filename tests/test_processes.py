@@ -59,15 +59,13 @@ def test_copies_unpickled_in_one_process_are_one_manager(tenant):
     other.close()
 
 
-def test_the_copies_kept_per_process_are_bounded(tenant, monkeypatch):
-    from pcpi._bounded import BoundedCache
-
-    monkeypatch.setattr(_manager_options, "_restored", BoundedCache(2))
-    managers = [_saas(tenant, retries=n) for n in range(4)]
+def test_the_copies_kept_per_process_are_bounded(tenant):
+    most = _manager_options.MAX_RESTORED
+    managers = [_saas(tenant, retries=n) for n in range(most + 1)]  # as many settings
     copies = [pickle.loads(pickle.dumps(m)) for m in managers]
-    assert len(_manager_options._restored) <= 2
-    assert pickle.loads(pickle.dumps(managers[3])) is copies[3]  # recent: kept
-    assert pickle.loads(pickle.dumps(managers[0])) is not copies[0]  # oldest: forgotten
+    assert pickle.loads(pickle.dumps(managers[most])) is copies[most]  # the newest: kept
+    assert pickle.loads(pickle.dumps(managers[1])) is copies[1]  # the oldest of those kept
+    assert pickle.loads(pickle.dumps(managers[0])) is not copies[0]  # one more: forgotten
     for m in managers + copies:
         m.close()
 

@@ -18,11 +18,8 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pcpi.saas_session_manager import SaaSSessionManager
-
 from . import _secrets
-from ._hostile import ACCESS_KEY, CLOSE, SECRET_KEY, HostileTenant, answer, ca_path
-from .conftest import quiet_policy
+from ._hostile import CLOSE, SECRET_KEY, answer, manager_on
 
 # what a secret is made of: URL-unsafe and escape-worthy characters included, and
 # a marker that ordinary text never holds (so that a hit is the secret, not chance)
@@ -107,9 +104,7 @@ def _run(place: str, secret: str):
             return CLOSE
         routes[("GET", "/cloud")] = header
     outcomes = []
-    with HostileTenant(routes) as tenant:
-        m = SaaSSessionManager("prop", ACCESS_KEY, s_key, tenant.url, verify=ca_path(),
-                               retry_policy=quiet_policy(), retries=1)
+    with manager_on(routes, secret_key=s_key, retries=1) as (tenant, m):
         try:
             cspm = m.create_cspm_session()
             if place == "token-set-by-hand-echoed":
@@ -119,8 +114,6 @@ def _run(place: str, secret: str):
                 outcomes.append(m.create_cwp_session())
         except (Exception, SystemExit) as exc:  # PcpiError is a SystemExit
             outcomes.append(exc)
-        finally:
-            m.close()
     return outcomes
 
 

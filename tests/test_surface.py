@@ -19,6 +19,8 @@ import pytest
 
 from pcpi.testing import FakeTenant
 
+pytestmark = pytest.mark.contract  # the 1.0.1 surface: nothing here may change
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 with open(os.path.join(HERE, "fixtures", "pcpi-1.0.1-surface.json")) as fh:
     SURFACE = json.load(fh)["modules"]

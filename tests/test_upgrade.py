@@ -23,7 +23,8 @@ from pcpi.onprem_session_manager import CWPSessionManager
 from pcpi.saas_session_manager import SaaSSessionManager
 from pcpi.testing import FakeTenant
 
-from .conftest import probe, quiet_policy, saas_manager
+from ._fakes import names, quiet_policy
+from .conftest import probe, saas_manager
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -101,6 +102,7 @@ def _kept(logger: logging.Logger) -> list:
     return handler.records
 
 
+@pytest.mark.contract  # a 1.0.1 log line
 def test_a_logger_with_no_handler_still_shows_pcpis_lines_as_in_1_0_1():
     out = _run("""
         import logging
@@ -121,6 +123,7 @@ def test_a_logger_with_no_handler_still_shows_pcpis_lines_as_in_1_0_1():
     assert "root handlers: 0" in out.stdout  # none added to the user's loggers
 
 
+@pytest.mark.contract  # a 1.0.1 log line
 def test_once_the_application_configures_logging_its_levels_decide():
     out = _run("""
         import logging
@@ -136,6 +139,7 @@ def test_once_the_application_configures_logging_its_levels_decide():
     assert any(line.startswith("ERROR:pcpi:FAILED 404") for line in lines), lines
 
 
+@pytest.mark.contract  # a 1.0.1 log line
 def test_the_default_logger_shows_info_lines_until_logging_is_configured():
     out = _run("""
         from pcpi.saas_session_manager import SaaSSessionManager
@@ -146,6 +150,7 @@ def test_the_default_logger_shows_info_lines_until_logging_is_configured():
     assert any(line.startswith("INFO:pcpi:SUCCESS - ") for line in out.stderr.splitlines())
 
 
+@pytest.mark.contract  # a 1.0.1 log line
 def test_records_carry_the_location_of_the_pcpi_code_that_logged(tenant):
     logger = logging.getLogger("pcpi-test-location")
     logger.setLevel(logging.DEBUG)
@@ -161,6 +166,7 @@ def test_records_carry_the_location_of_the_pcpi_code_that_logged(tenant):
     assert success.funcName == "_returned"
 
 
+@pytest.mark.contract  # a 1.0.1 log line
 def test_loguru_records_carry_the_pcpi_location(tenant):
     loguru = pytest.importorskip("loguru")
     seen = []
@@ -176,6 +182,7 @@ def test_loguru_records_carry_the_pcpi_location(tenant):
     assert any(r["level"].name == "SUCCESS" and r["function"] == "_returned" for r in seen)
 
 
+@pytest.mark.contract  # a 1.0.1 log line
 def test_a_fatal_error_is_logged_before_it_is_raised(tenant):
     logger = logging.getLogger("pcpi-test-fatal")
     records = _kept(logger)
@@ -213,9 +220,10 @@ def test_a_long_wait_for_the_rate_limit_is_said_once_per_endpoint(tenant, caplog
         codes = list(pool.map(lambda _: cspm.request("GET", "/cloud").status_code, range(16)))
     m.close()
     assert codes == [200] * 16
-    said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Waiting")]
-    assert len(said) == 1, said
-    assert "GET " in said[0] and "/cloud" in said[0] and "rate limit" in said[0]
+    said = [r.getMessage() for r in caplog.records
+            if r.levelno == logging.INFO and "rate limit" in r.getMessage()]
+    assert len(said) == 1, said  # once, naming the call it waits on
+    names(said[0], f"GET {tenant.saas_url}/cloud")
 
 
 # ---------------------------------------------------------------------- results
@@ -314,6 +322,7 @@ def test_two_tenants_on_one_transport_are_each_warned_about(tenant):
     assert all(f"({tenant.saas_url})" in str(w.message) for w in got)  # names the origin
 
 
+@pytest.mark.contract  # a 1.0.1 log line
 def test_before_logging_is_configured_disable_filters_and_parent_levels_apply():
     out = _run("""
         import logging
@@ -341,6 +350,7 @@ def test_a_project_flag_given_as_the_string_false_adds_no_project(tenant):
     m.close()
 
 
+@pytest.mark.contract  # a 1.0.1 log line
 def test_a_session_built_directly_logs_its_fatal_login_error(tenant):
     from pcpi._cspm_session import CSPMSession
 
@@ -352,6 +362,7 @@ def test_a_session_built_directly_logs_its_fatal_login_error(tenant):
     assert sum("CredentialsRejectedError" in r.getMessage() for r in kept) == 1, kept
 
 
+@pytest.mark.contract  # a 1.0.1 log line
 def test_loguru_names_where_a_fatal_error_was_raised(tenant):
     loguru = pytest.importorskip("loguru")
     seen = []
@@ -369,6 +380,7 @@ def test_loguru_names_where_a_fatal_error_was_raised(tenant):
     assert len(fatal) == 1 and fatal[0]["name"].startswith("pcpi."), fatal
 
 
+@pytest.mark.contract  # a 1.0.1 log line
 def test_a_stdlib_logger_with_its_own_success_level_gets_success_lines(tenant):
     class Verbose(logging.Logger):
         def success(self, msg, *args, **kwargs):
@@ -382,6 +394,7 @@ def test_a_stdlib_logger_with_its_own_success_level_gets_success_lines(tenant):
     assert any(r.levelno == 35 and r.getMessage().startswith("SUCCESS - ") for r in seen), seen
 
 
+@pytest.mark.contract  # a 1.0.1 log line
 def test_a_logger_like_object_that_is_not_loguru_gets_its_own_methods_called(tenant):
     said = []
 

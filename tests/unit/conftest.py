@@ -9,6 +9,8 @@ import socket
 
 import pytest
 
+from .._fakes import Clock
+
 
 @pytest.fixture(autouse=True)
 def _no_network(monkeypatch):
@@ -19,3 +21,10 @@ def _no_network(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect_ex", refuse)
     monkeypatch.setattr(socket.socket, "bind", refuse)
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    """The shared fake clock (tests/_fakes.py), at 1000.0: what the authenticator's
+    tests count their tokens' lives from."""
+    return Clock(1000.0)

@@ -23,12 +23,8 @@ from pcpi._auth import (
 )
 from pcpi.errors import AuthorizationError, LoginError, PcpiError
 
-from .test_decisions import Clock, Owner, jwt
-
-
-@pytest.fixture
-def clock():
-    return Clock()
+from .._fakes import names
+from .test_decisions import Owner, jwt
 
 
 class Recording(Owner):
@@ -42,13 +38,13 @@ class Recording(Owner):
         self.started = []
         self.auth = None
 
-    def _obtain(self, extend, exchange=None):
+    def obtain(self, extend, exchange=None):
         # what the exchange's call is sent with, as the session reads it
         self.options.append({k: v for k, v in dataclasses.asdict(exchange).items()
                              if k != "started" and v is not None})
         self.started.append(exchange.started)
         self.clock.now += self.took
-        return super()._obtain(extend, exchange)
+        return super().obtain(extend, exchange)
 
 
 def session(clock, *, can_extend=True, login=True, **kw):
@@ -201,9 +197,8 @@ def test_a_failed_refresh_stays_quiet_for_an_eighth_of_the_remaining_life(
     clock.now = failed_at
     owner.fail = [LoginError("extend answered 500")]
     auth.before_call()
-    assert owner._log.lines == [
-        f"Token refresh for tenant 'unit' failed (LoginError); still using the current "
-        f"token, valid for {remaining:.0f} more seconds"]
+    [warned] = owner.log.lines  # one warning: the tenant, why, how long the token serves
+    names(warned, "tenant 'unit'", "LoginError", f" {remaining:.0f} ")
     clock.now = failed_at + quiet - 0.01
     auth.before_call()
     assert owner.exchanges == ["login", "extend"]
@@ -243,8 +238,8 @@ def test_an_extend_at_expiry_is_one_short_attempt_and_the_login_after_it_is_not(
     auth.before_call()
     assert owner.exchanges == ["login", "extend", "login"]
     assert owner.options[1:] == [{"max_retries": 0, "timeout": (0.5, 0.5)}, {}]
-    assert owner._log.lines == ["Token refresh for tenant 'unit' failed (LoginError); "
-                                "logging in again"]
+    [warned] = owner.log.lines
+    names(warned, "tenant 'unit'", "LoginError")
 
 
 def test_a_token_at_its_expiry_is_not_extended(clock):
@@ -299,12 +294,13 @@ def test_asking_while_an_exchange_started_no_earlier_runs_is_served_by_it(clock,
 
 
 # ---------------------------------------------------------------------- after a 401
+@pytest.mark.contract  # 1.0.1's line ("Session expired. Generating new Token and retrying")
 def test_the_401_of_an_expired_token_is_a_warning_the_user_reads(clock):
     owner, auth = session(clock)
     cred = auth.credential
     clock.now = cred.expires
     auth.after_401(cred.header, cred, CallAuth(), "GET /x")
-    assert owner._log.lines == ["Session expired for tenant 'unit'. Generating new token and "
+    assert owner.log.lines == ["Session expired for tenant 'unit'. Generating new token and "
                                 "retrying."]
 
 
@@ -312,8 +308,8 @@ def test_a_refusal_of_a_live_token_is_a_warning_naming_the_call(clock):
     owner, auth = session(clock)
     cred = auth.credential
     auth.after_401(cred.header, cred, CallAuth(), "GET /policy")
-    assert owner._log.lines == ["GET /policy was refused (401) with a token the tenant "
-                                "accepts; sending it once more."]
+    [warned] = owner.log.lines
+    names(warned, "GET /policy", "401")
 
 
 def test_a_refusal_names_the_call_and_nothing_is_remembered_after_it(clock):
@@ -321,8 +317,10 @@ def test_a_refusal_names_the_call_and_nothing_is_remembered_after_it(clock):
     call = CallAuth()
     call.refused = True  # it was resent once already
     cred = auth.credential
-    with pytest.raises(AuthorizationError, match="^GET /forbidden was refused$"):
+    with pytest.raises(AuthorizationError) as info:
         auth.after_401(cred.header, cred, call, "GET /forbidden")
+    names(info.value, "GET /forbidden")
+    assert cred.token not in str(info.value) and cred.header not in str(info.value)
     cred = auth.credential
     owner.dead.add(cred.token)  # revoked now: the next 401 there finds that out
     auth.after_401(cred.header, cred, CallAuth(), "GET /forbidden")
@@ -338,16 +336,14 @@ def test_a_call_whose_tokens_keep_being_replaced_ends_naming_itself(clock):
             clock.now += 1
             auth.relogin(old)  # another thread renewed it meanwhile
             auth.after_401(old.header, old, call, "GET /x")
-    text = str(info.value)  # names the call, whose tokens, and the bound
-    assert text.startswith("GET /x: the tokens of tenant 'unit' kept expiring")
-    assert "(10 renewals)" in text
+    names(info.value, "GET /x", "tenant 'unit'", f"{MAX_EXPIRIES} renewals")  # call, whose, bound
     assert call.expiries == MAX_EXPIRIES + 1
 
 
 def test_a_call_whose_tokens_keep_expiring_ends_naming_itself(clock):
     owner, auth = session(clock)
     call = CallAuth()
-    with pytest.raises(LoginError, match="^GET /x: the tokens of tenant 'unit' kept expiring"):
+    with pytest.raises(LoginError, match="GET /x.*tenant 'unit'"):  # names the call and whose
         for _ in range(MAX_EXPIRIES + 1):
             cred = auth.credential
             clock.now = cred.expires
@@ -430,6 +426,6 @@ def test_with_a_wait_limit_of_zero_a_call_never_waits_for_another_threads_login(
 
     running.done.wait = finished
     clock.now = 1600.0
-    with pytest.raises(LoginError, match="gave up after waiting 0 seconds"):
+    with pytest.raises(LoginError, match="0 seconds"):  # names the bound
         auth.before_call()
     assert running.done.waits == [] and owner.exchanges == ["login"]

@@ -431,12 +431,23 @@ def test_bad_arguments_say_what_lookup_takes(method, path):
         lookup(method, path)
 
 
-def test_answers_are_cached_in_a_bounded_cache():
-    assert _catalogue._lookup.cache_info().maxsize == CACHE_SIZE == 4096
-    lookup("GET", "/v2/alert")
-    hits = _catalogue._lookup.cache_info().hits
+def test_answers_are_cached_in_a_bounded_cache(monkeypatch):
+    assert CACHE_SIZE == 4096
     assert lookup("GET", "/v2/alert") is lookup("GET", "/v2/alert")
-    assert _catalogue._lookup.cache_info().hits == hits + 2
+    asked = []
+    monkeypatch.setattr(Catalogue, "find", lambda self, method, path: asked.append(path))
+    first = f"/cache-test-{os.urandom(4).hex()}"  # (not looked up before in this process)
+    for _ in range(3):
+        lookup("GET", first)
+    assert asked == [first]  # the table was searched once
+    for i in range(CACHE_SIZE - 1):  # the cache is full, the first answer still in it
+        lookup("GET", f"{first}/{i}")
+    lookup("GET", first)
+    assert len(asked) == CACHE_SIZE
+    for i in range(CACHE_SIZE):  # as many newer answers: the first is the oldest, gone
+        lookup("GET", f"{first}/later/{i}")
+    lookup("GET", first)
+    assert asked[-1] == first and len(asked) == 2 * CACHE_SIZE + 1
 
 
 def test_the_table_is_read_once_whatever_the_threads(monkeypatch):

@@ -19,6 +19,12 @@ from pcpi._redact import remember
 from pcpi.onprem_session_manager import CWPSessionManager
 from pcpi.saas_session_manager import SaaSSessionManager
 
+# the parts tested here by their private names (one reach each)
+answer_bytes = commands._answer_bytes
+isatty = cli._isatty
+_logging_to = cli._logging
+tqdm_class = progress._tqdm
+
 SECRET = "unit-test-secret-Zq8w"
 
 
@@ -144,7 +150,7 @@ def test_too_many_columns_are_a_usage_error():
 def test_a_closed_or_missing_stream_is_not_a_terminal():
     closed = io.StringIO()
     closed.close()
-    assert not cli._isatty(closed) and not cli._isatty(None) and not cli._isatty(io.StringIO())
+    assert not isatty(closed) and not isatty(None) and not isatty(io.StringIO())
 
 
 @pytest.mark.parametrize("raised,code,said", [
@@ -231,14 +237,14 @@ def test_output_format_and_answers_written_out():
     assert commands.output_format("-", "csv") == "csv"
     assert commands.output_format("x.JSON", None) == "json"
     answer = b'[{"a": 1}, {"a": 2}]'
-    assert commands._answer_bytes(answer, make_writer("jsonl")) == b'{"a":1}\n{"a":2}\n'
-    assert commands._answer_bytes(answer, make_writer("json")) == b'[\n{"a":1},\n{"a":2}\n]\n'
-    assert commands._answer_bytes(b'{"a": {"b": 1}}', make_writer("json")) == \
+    assert answer_bytes(answer, make_writer("jsonl")) == b'{"a":1}\n{"a":2}\n'
+    assert answer_bytes(answer, make_writer("json")) == b'[\n{"a":1},\n{"a":2}\n]\n'
+    assert answer_bytes(b'{"a": {"b": 1}}', make_writer("json")) == \
         b'{"a":{"b":1}}\n'
-    assert commands._answer_bytes(b'{"a": {"b": 1}}', make_writer("csv")) == b"a.b\r\n1\r\n"
-    assert commands._answer_bytes(b"id,name\n1,x\n", make_writer("csv")) == b"id,name\n1,x\n"
-    assert commands._answer_bytes(b"\xff\xfe", make_writer("json")) == b"\xff\xfe"
-    assert commands._answer_bytes(b"  ", make_writer("json")) == b""
+    assert answer_bytes(b'{"a": {"b": 1}}', make_writer("csv")) == b"a.b\r\n1\r\n"
+    assert answer_bytes(b"id,name\n1,x\n", make_writer("csv")) == b"id,name\n1,x\n"
+    assert answer_bytes(b"\xff\xfe", make_writer("json")) == b"\xff\xfe"
+    assert answer_bytes(b"  ", make_writer("json")) == b""
 
 
 # ---------------------------------------------------------------------- tenant and API
@@ -351,7 +357,7 @@ def test_pcpi_log_lines_on_stderr_by_verbosity(verbosity, shown):
     stream = io.StringIO()
     logger = logging.getLogger("pcpi")
     before = (logger.level, logger.propagate, list(logger.handlers))
-    with cli._logging(stream, verbosity):
+    with _logging_to(stream, verbosity):
         for record in (_record("_pager", msg="listing"), _record("_session_base", msg="call"),
                        _record("_session_base", logging.INFO, "success"),
                        _record("_session_base", logging.ERROR, "failed"),
@@ -367,10 +373,10 @@ def test_python_warnings_become_one_line(recwarn):
 
     remember(SECRET, lasting=True)
     stream = io.StringIO()
-    with cli._logging(stream, 0):
+    with _logging_to(stream, 0):
         warnings.warn("tenant 't' is not verified", UserWarning, stacklevel=1)
         warnings.warn(f"a library said {SECRET}", UserWarning, stacklevel=1)
-    with cli._logging(stream, -1):
+    with _logging_to(stream, -1):
         warnings.warn("not shown", UserWarning, stacklevel=1)
     assert stream.getvalue() == ("pcpi: warning: tenant 't' is not verified\n"
                                  "pcpi: warning: a library said <redacted>\n")
@@ -432,10 +438,10 @@ def test_no_bar_without_a_terminal_and_a_note_without_tqdm(monkeypatch):
 
 def test_tqdm_missing_is_no_bar(monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "tqdm", None)  # (import fails)
-    assert progress._tqdm() is None
+    assert tqdm_class() is None
 
 
 def test_tqdm_is_found_when_installed():
     from tqdm import tqdm
 
-    assert progress._tqdm() is tqdm
+    assert tqdm_class() is tqdm

@@ -40,6 +40,8 @@ from pcpi._retry import (
 )
 from pcpi.errors import AuthorizationError, CredentialsRejectedError, LoginError
 
+from .._fakes import Clock, in_forked_child, limit_headers, names
+
 POLICY = RetryPolicy(backoff=Backoff(jitter=0.0), server_error_backoff=Backoff(initial=0.25,
                                                                                 jitter=0.0),
                      connection_backoff=Backoff(initial=0.5, maximum=4.0, jitter=0.0))
@@ -198,14 +200,6 @@ def test_credential_states_over_a_lifetime():
 
 
 # ---------------------------------------------------------------------- the authenticator
-class Clock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self):
-        return self.now
-
-
 class Log:
     def __init__(self):
         self.lines = []
@@ -230,18 +224,18 @@ class Owner:
         self.fail = []        # exceptions to raise, in order
         self.gate = None      # an Event the next exchange waits for
         self.dead = set()     # tokens an extend finds dead (revoked)
-        self._log = Log()
+        self.log = Log()
 
     def login(self, exchange):
-        return self._obtain(False, exchange)
+        return self.obtain(False, exchange)
 
     def extend(self, token, exchange):
         if token in self.dead:
             self.exchanges.append("extend")
             return None
-        return self._obtain(True, exchange)
+        return self.obtain(True, exchange)
 
-    def _obtain(self, extend, exchange=None):
+    def obtain(self, extend, exchange=None):
         self.exchanges.append("extend" if extend else "login")
         if self.gate is not None:
             assert self.gate.wait(5)
@@ -260,12 +254,7 @@ class Owner:
         return f"{where} was refused"
 
     def warn(self, msg):
-        self._log.warning(msg)
-
-
-@pytest.fixture
-def clock():
-    return Clock()
+        self.log.warning(msg)
 
 
 def logged_in(clock, **kw):
@@ -304,7 +293,10 @@ def test_a_failed_proactive_refresh_is_a_warning_and_keeps_the_token(clock):
         auth.before_call()  # ... and no new attempt at once
         clock.now += 31
     assert owner.exchanges == ["login", "extend", "extend", "extend"]
-    assert len(owner._log.lines) == 3 and "still using the current token" in owner._log.lines[0]
+    assert len(owner.log.lines) == 3  # one warning each, naming why
+    for line, why in zip(owner.log.lines, ("LoginError", "ConnectionError",
+                                           "CredentialsRejectedError")):
+        names(line, "tenant 'unit'", why)
     clock.now = cred.expires  # really expired now: log in (and that works)
     auth.before_call()
     assert owner.exchanges[-1] == "login" and auth.credential is not cred
@@ -391,7 +383,7 @@ def test_waiting_for_another_threads_login_is_bounded(clock):
         if len(owner.exchanges) == 2:
             break
         threading.Event().wait(0.01)
-    with pytest.raises(LoginError, match="gave up after waiting 0.2 seconds"):
+    with pytest.raises(LoginError, match="0.2 seconds"):  # names the bound
         auth.before_call()
     owner.gate.set()
     leader.join(5)
@@ -433,7 +425,7 @@ def test_a_live_token_refused_asks_the_tenant_resends_once_then_is_fatal(clock):
     call = CallAuth()
     refused(call)  # asked (an extend): alive, and renewed; resent once
     assert owner.exchanges == ["login", "extend"] and call.refused and call.expiries == 0
-    with pytest.raises(AuthorizationError, match="GET /forbidden was refused"):
+    with pytest.raises(AuthorizationError, match="GET /forbidden"):  # names the call
         refused(call)  # its token was issued after the first refusal: no new question
     assert owner.exchanges == ["login", "extend"]
     refused(CallAuth())  # the next call there asks again: nothing is remembered
@@ -463,7 +455,7 @@ def test_a_revoked_token_is_found_dead_by_asking_and_replaced_by_one_login(clock
     auth.after_401(cred.header, cred, call, "GET /cloud")
     assert owner.exchanges == ["login", "extend", "login"]
     assert call.expiries == 1 and not call.refused and auth.credential is not cred
-    assert any("revoked" in line for line in owner._log.lines)
+    assert any("revoked" in line for line in owner.log.lines)
 
 
 def test_threads_refused_with_one_revoked_token_ask_once_and_log_in_once(clock):
@@ -544,21 +536,24 @@ def test_one_at_fork_registry_resets_every_lock():
     auth = Authenticator(owner)
     pacer = Pacer()
     transport = Transport(pacing=pacer)
+    # held as by threads caught in the middle of a call when another thread forks
     held = [auth._lock, pacer._lock, transport._lock, watchdog._cond]
     for lock in held:
         lock.acquire()
+
+    def child():  # each used as a call uses it: none may wait for a lock of the parent
+        auth.login()
+        pacer.observe(("GET", "api.example", "/cloud"), 200, limit_headers(10, 5, 5))
+        watchdog.finish(watchdog.start(1.0))
+        transport.close()
+        return owner.exchanges
+
     try:
-        pid = os.fork()
-        if pid == 0:
-            ok = (auth._lock.acquire(timeout=1) and pacer._lock.acquire(timeout=1)
-                  and transport._lock.acquire(timeout=1) and watchdog._cond.acquire(timeout=1))
-            os._exit(0 if ok else 1)
-        _, status = os.waitpid(pid, 0)
+        assert in_forked_child(child) == ["login"]
     finally:
         for lock in held:
             lock.release()
         transport.close()
-    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
 
 
 # ---------------------------------------------------------------------- edges of the lifecycle
@@ -581,7 +576,7 @@ def test_an_expired_token_is_extended_once_then_a_failed_extend_logs_in(clock):
     owner.fail = [LoginError("extend refused")]
     auth.before_call()
     assert owner.exchanges == ["login", "extend", "extend", "login"]
-    assert any("failed (LoginError); logging in again" in x for x in owner._log.lines)
+    assert any("LoginError" in x for x in owner.log.lines)  # a warning says why
     assert auth.credential.state(clock.now, None) == FRESH
 
 
@@ -629,10 +624,26 @@ def test_no_credential_yet_means_nothing_to_refresh_and_valid_token_logs_in(cloc
 
 def test_a_slow_exchange_overtaken_by_a_newer_token_does_not_replace_it(clock):
     owner, auth = logged_in(clock)
-    newer = auth.credential_for(jwt(iat=1, exp=601), clock.now + 5, 0.0, 0.01)
-    auth._install(newer)
-    auth._exchange()  # started (and issued) before ``newer``: dropped
-    assert auth.credential is newer
+    entered, finish = threading.Event(), threading.Event()
+    extend = owner.extend
+
+    def slow_extend(token, exchange):
+        entered.set()
+        assert finish.wait(5)
+        return extend(token, exchange)
+
+    owner.extend = slow_extend
+    clock.now += 361  # due: a proactive refresh starts (an extend, slow to answer)
+    refresher = threading.Thread(target=auth.before_call)
+    refresher.start()
+    assert entered.wait(5)
+    clock.now += 5
+    auth.wait_limit = 0.0  # (a login that does not wait for the refresh to end)
+    newer = auth.login()  # another thread's login, started (and issued) after the extend
+    finish.set()
+    refresher.join(5)
+    assert owner.exchanges == ["login", "login", "extend"]
+    assert auth.credential is newer  # the extend's older token was dropped
 
 
 def test_installing_nothing_drops_the_token(clock):
@@ -692,14 +703,27 @@ def test_a_waiter_gets_a_usable_error_even_when_the_leaders_cannot_be_copied():
     assert type(same) is CredentialsRejectedError and same.__traceback__ is None
 
 
-def test_the_authenticator_forgets_flights_in_a_forked_child(clock):
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+def test_a_child_forked_while_another_thread_logs_in_logs_in_by_itself(clock):
     owner, auth = logged_in(clock)
-    auth._flight = object()  # another thread was logging in at fork time
-    held = auth._lock
-    held.acquire()
+    auth.wait_limit = 1.0  # (a child that waited for the parent's login would give up)
+    clock.now = auth.credential.expires + 1
+    gate = owner.gate = threading.Event()
+    leader = threading.Thread(target=auth.before_call)  # the parent's login, held up
+    leader.start()
+    for _ in range(500):
+        if len(owner.exchanges) == 2:
+            break
+        threading.Event().wait(0.01)
+
+    def child():  # that login does not exist here: the child's first call logs in itself
+        kept = auth.credential is not None  # the token itself is kept
+        owner.gate = None
+        auth.before_call()
+        return [kept, owner.exchanges, auth.credential.state(clock.now, None)]
+
     try:
-        auth._after_fork_in_child()
-        assert auth._flight is None and auth._lock is not held
-        assert auth.credential is not None  # the token itself is kept
+        assert in_forked_child(child) == [True, ["login", "login", "login"], FRESH]
     finally:
-        held.release()
+        gate.set()
+        leader.join(5)

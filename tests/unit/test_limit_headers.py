@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from pcpi._limit_headers import Limits, read_limits
+from pcpi._limit_headers import BURST, RATE, REMAINING, Limits, read_limits
 
-from .test_pacing import limits
+from .._fakes import limit_headers as limits
 
 
 def test_the_three_headers_are_read_as_numbers():
@@ -16,11 +16,11 @@ def test_the_three_headers_are_read_as_numbers():
 
 def test_an_answer_without_a_rate_announces_no_limit():
     assert read_limits({}) is None
-    assert read_limits({"X-RateLimit-Burst-Capacity": "5", "X-RateLimit-Remaining": "5"}) is None
+    assert read_limits({BURST: "5", REMAINING: "5"}) is None
 
 
 def test_a_missing_burst_is_one_call_and_a_missing_remaining_is_none_left():
-    assert read_limits({"X-RateLimit-Replenish-Rate": "10"}) == Limits(10.0, 1.0, 0.0)
+    assert read_limits({RATE: "10"}) == Limits(10.0, 1.0, 0.0)
 
 
 @pytest.mark.parametrize("given,expect", [

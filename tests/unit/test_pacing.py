@@ -16,20 +16,13 @@ from pcpi import Pacer, PacingPolicy
 from pcpi._pacing import endpoint_key
 from pcpi.testing._ratelimit import TokenBucket as TenantBucket
 
+from .._fakes import Clock, limit_headers
+
 KEY = ("GET", "api.example", "/cloud")
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def limits(rate, burst, remaining):
-    return {"X-RateLimit-Replenish-Rate": str(rate), "X-RateLimit-Burst-Capacity": str(burst),
-            "X-RateLimit-Remaining": str(remaining)}
+    return limit_headers(rate, burst, remaining)
 
 
 def waits(pacer, n, key=KEY):
@@ -510,7 +503,7 @@ def test_a_long_wait_is_reported_once_a_minute_per_endpoint():
 
 def test_unreadable_headers_leave_the_endpoint_unlimited():
     pacer = Pacer(clock=Clock())
-    pacer.observe(KEY, 200, {"X-RateLimit-Replenish-Rate": "fast"})
+    pacer.observe(KEY, 200, limits("fast", 5, 5))
     pacer.observe(KEY, 200, limits(0, 5, 5))
     assert pacer.limit(KEY) is None and pacer.take(KEY) == (0.0, True)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
 import zlib
 
 import pytest
@@ -16,6 +17,8 @@ from pcpi._answer import NotJSON, strict_json
 from pcpi._bounded import BoundedCache
 from pcpi._decode import MAX_LAYERS, Corrupt, Decoder, Truncated
 from pcpi._interim import MAX_INTERIM, FinalResponse, TooManyInterim, final_response_connection
+
+from .._fakes import in_forked_child
 
 DATA = b"".join(b"row %d of the answer\n" % i for i in range(5000))
 
@@ -198,14 +201,19 @@ def test_a_bounded_cache_needs_room_for_something():
             BoundedCache(**bad)
 
 
-def test_the_cache_lock_is_new_in_a_forked_child():
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+def test_a_cache_is_usable_in_a_child_forked_while_its_lock_was_held():
     cache = BoundedCache(2)
-    held = cache._lock
+    cache.put("a", 1)
+    held = cache._lock  # as a thread caught in the middle of a put holds it
     held.acquire()
+
+    def child():
+        cache.put("b", 2)
+        return cache.items()
+
     try:
-        cache._after_fork_in_child()
-        assert cache._lock is not held
-        cache.put("a", 1)
+        assert in_forked_child(child) == [["a", 1], ["b", 2]]
     finally:
         held.release()
 

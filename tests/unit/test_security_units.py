@@ -19,6 +19,8 @@ from pcpi._redact import Secret, SecretBytes, redact, remember
 from pcpi._transport import _redirected, total_seconds, valid_header_value
 from pcpi.errors import OriginError
 
+from .._fakes import Clock, limit_headers
+
 
 # ---------------------------------------------------------------------- origins
 @pytest.mark.parametrize("a,b,same", [
@@ -192,20 +194,7 @@ def test_total_seconds_of_a_timeout():
 
 
 # ---------------------------------------------------------------------- pacing bounds
-class Clock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self):
-        return self.now
-
-
 KEY = ("GET", "api.example", "/cloud")
-
-
-def headers(rate, burst="1", remaining="0"):
-    return {"X-RateLimit-Replenish-Rate": rate, "X-RateLimit-Burst-Capacity": burst,
-            "X-RateLimit-Remaining": remaining}
 
 
 @pytest.mark.parametrize("rate,burst,remaining,retry_after", [
@@ -214,16 +203,17 @@ def headers(rate, burst="1", remaining="0"):
 ])
 def test_no_pacing_wait_exceeds_max_wait(rate, burst, remaining, retry_after):
     pacer = Pacer(clock=Clock(), max_wait=120)
-    pacer.observe(KEY, 200, headers(rate, burst, remaining))
-    pacer.observe(KEY, 429, {**headers(rate, burst, remaining), "Retry-After": retry_after})
+    pacer.observe(KEY, 200, limit_headers(rate, burst, remaining))
+    pacer.observe(KEY, 429, {**limit_headers(rate, burst, remaining), "Retry-After": retry_after})
     waits = [pacer.take(KEY)[0] for _ in range(200)]
     assert all(0 <= w <= 120 and math.isfinite(w) for w in waits)
     limit = pacer.limit(KEY)  # an absurd rate is not believed at all
     assert limit is None or (0.5 / 64 <= limit[0] <= 100_000 and 1 <= limit[1] <= 100_000)
 
 
-@pytest.mark.parametrize("bad", [headers("nan"), headers("inf"), headers("10", "nan"),
-                                 headers("10", "1", "-inf"), headers("-5"), headers("ten")])
+@pytest.mark.parametrize("bad", [limit_headers("nan"), limit_headers("inf"),
+                                 limit_headers("10", "nan"), limit_headers("10", "1", "-inf"),
+                                 limit_headers("-5"), limit_headers("ten")])
 def test_headers_that_are_not_finite_numbers_are_ignored(bad):
     pacer = Pacer(clock=Clock())
     pacer.observe(KEY, 200, bad)
@@ -236,7 +226,7 @@ def test_pacing_state_is_bounded():
         key = ("GET", "api.example", f"/path-{i}")
         pacer.take(key)                                  # a first call, alone
         pacer.observe(key, 200, {})                      # not limited
-        pacer.observe(key, 200, headers("10", "5", "5"))  # now limited
+        pacer.observe(key, 200, limit_headers("10", "5", "5"))  # now limited
         pacer.report_due(key)
     assert max(len(pacer._free), len(pacer._paces), len(pacer._reported)) <= 16
     assert pacer.limit(("GET", "api.example", "/path-999")) is not None

@@ -3,6 +3,7 @@ log redaction filter, and RQL pagination driven by a fake session (no sockets)."
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import pickle
@@ -142,7 +143,7 @@ class Pages:
             raise body
         res = requests.Response()
         res.status_code = 200
-        res._content = body if isinstance(body, bytes) else _dumps(body)
+        res.raw = io.BytesIO(body if isinstance(body, bytes) else _dumps(body))
         return res
 
     def _preview(self, res, limit):
