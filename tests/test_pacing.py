@@ -26,7 +26,10 @@ def test_a_fan_out_paces_to_the_tenant_limit_with_almost_no_429s(tenant):
     wall = time.monotonic() - t0
     m.close()
     assert codes == [200] * 100
-    assert tenant.stats()["responses_by_status"].get("429", 0) <= 2
+    # (unpaced: over 20 in 60 calls, below; a loaded machine delays some answers, and a call
+    # sent meanwhile can meet an empty bucket at the tenant: a few, not dozens)
+    refused = tenant.stats()["responses_by_status"].get("429", 0)
+    assert refused <= 5, refused
     assert wall >= (100 - 5) / 80 * 0.9  # paced to the limit, not faster (a lower bound)
 
 
