@@ -264,12 +264,11 @@ def _redacted(items: Iterator[_T]) -> Iterator[_T]:
         raise
 
 
-def paginate(session: Any, method: str, endpoint_url: str, json: Any = None,
-             params: Any = None, *, style: Optional[str] = None,
-             items_key: Optional[str] = None, page_size: Optional[int] = None,
-             max_items: Optional[int] = None, resume: Any = None,
-             max_pages: int = MAX_PAGES) -> Pager:
-    """A :class:`Pager` over ``method endpoint_url`` (see :meth:`pcpi.Session.paginate`)."""
+def plan_listing(method: str, endpoint_url: str, json: Any = None, params: Any = None, *,
+                 style: Optional[str] = None, items_key: Optional[str] = None,
+                 page_size: Optional[int] = None) -> Plan:
+    """How ``method endpoint_url`` pages: ``style`` and ``items_key`` as given, or
+    the catalogue's (see :meth:`pcpi.Session.paginate`)."""
     upper, path, _query = split_call(method, endpoint_url)
     entry = lookup(upper, path)
     paging = entry.paging if entry is not None else None
@@ -278,6 +277,16 @@ def paginate(session: Any, method: str, endpoint_url: str, json: Any = None,
             raise ValueError(f"pcpi's catalogue does not know how {upper} {path} pages: pass "
                              f"style= one of {', '.join(repr(s) for s in STYLES)}")
         style = paging.style
-    plan = make_plan(method, endpoint_url, json, params, shape_for(style, paging, items_key),
+    return make_plan(method, endpoint_url, json, params, shape_for(style, paging, items_key),
                      page_size)
-    return Pager(session, plan, resume=resume, max_items=max_items, max_pages=max_pages)
+
+
+def paginate(session: Any, method: str, endpoint_url: str, json: Any = None,
+             params: Any = None, **options: Any) -> Pager:
+    """A :class:`Pager` over ``method endpoint_url``: ``options`` are
+    :meth:`pcpi.Session.paginate`'s keyword arguments (``style``, ``items_key``
+    and ``page_size`` make the plan; ``resume``, ``max_items`` and ``max_pages``
+    bound the run)."""
+    listing = {k: options.pop(k) for k in ("style", "items_key", "page_size") if k in options}
+    return Pager(session, plan_listing(method, endpoint_url, json, params, **listing),
+                 **options)
