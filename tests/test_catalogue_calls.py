@@ -116,3 +116,23 @@ def test_an_endpoint_with_a_documented_limit_is_paced_at_it_from_its_first_call(
     m.close()
     # the burst of 5 at once, then a second a call (turns asked for half a second ahead)
     assert sum(waits) == (pytest.approx(2.0, abs=0.01) if paced else 0), waits
+
+
+def test_computes_list_endpoints_are_paced_at_30_per_30_s_where_no_headers_come():
+    # the fake tenant answers Compute's limit as Prisma does: bare 429s, nothing announced
+    import time
+
+    from pcpi.testing import FakeTenant
+
+    from .conftest import quiet_policy
+
+    with FakeTenant(compute_rate_limit=(1, 30)) as tenant:
+        m = saas_manager(tenant, retry_policy=quiet_policy(sleep=time.sleep))
+        cwp = m.create_cwp_session()
+        codes = [cwp.request("GET", "/api/v1/images").status_code for _ in range(32)]
+        st = tenant.stats()
+        m.close()
+    assert codes == [200] * 32
+    # the 31st call waits for the next second's token: at most one 429 (the tenant's
+    # bucket starts a moment after the client's), not one per quick backoff
+    assert st["responses_by_status"].get("429", 0) <= 1, st["responses_by_status"]
