@@ -30,14 +30,17 @@ bouncing off 429s.
   (to a 64th of the tenant's rate at most), and recovers as fast once two are
   left.  A burst of 3 or less never leaves a client alone at the tenant's rate
   a call spare, so it is not squeezed (a 429 paces it, below).
-* A 429 empties the bucket, and its ``Retry-After`` holds it: no call goes to
-  that endpoint before then.  The pacer then *governs* the endpoint
-  (:meth:`Pacer.governs`): the retry loop resends without a backoff of its own
-  and the wait happens here, so one controller decides a 429's wait.
+* A 429 empties the bucket, and its ``Retry-After`` holds it: no turn is given
+  on that endpoint before then (calls already told when to go, at most
+  ``round_seconds`` ahead, still go).  Where the tenant announced the limit
+  the pacer *governs* the endpoint (:meth:`Pacer.governs`): the retry loop
+  resends without a backoff of its own and the wait happens here, so one
+  controller decides a 429's wait.
 * An endpoint's documented limit can be given before its first answer
   (:meth:`Pacer.seed`, from the endpoint catalogue); headers, once they come,
-  win.  A 429 without headers elsewhere leaves the endpoint to the retry
-  loop's backoff.
+  win (the seed's calls in flight still count).  A seed paces calls but does
+  not govern: a bare 429 (Compute's) is the retry loop's backoff, as a 429
+  without headers is anywhere, and empties the bucket for the others.
 * A call waits for a turn at most ``round_seconds`` ahead (less for a limit
   whose burst lasts under two seconds at its rate: a quarter of ``burst /
   rate``); further back, it waits that long and asks again, so that a change
@@ -77,7 +80,7 @@ SPARE = 2.0
 #: recovers as fast; never below MIN_SHARE of the tenant's rate in all
 SQUEEZE_BELOW, RELAX_ABOVE, MIN_SHARE = 1.0, 2.0, 1 / 64
 #: send times kept per endpoint to count the calls an answer's Remaining has not
-#: seen yet (those of the last 2 s, at most this many)
+#: seen yet (trimmed to the last 2 s once the oldest is 10 s old; at most this many)
 SENT_KEPT = 2048
 
 
@@ -171,9 +174,9 @@ class _Pace:
         # (a client alone at the tenant's rate is told burst - 2 left; with a burst of 3
         # or less that is below one, so a small burst is never squeezed: its 429s pace it)
         if self.level < min(SQUEEZE_BELOW, self.burst - SPARE - 1):
-            self.squeeze = max(MIN_SHARE, self.squeeze * math.exp(-elapsed))
+            self.squeeze = max(MIN_SHARE, self.squeeze * math.exp(-min(elapsed, 60.0)))
         elif self.level > RELAX_ABOVE:
-            self.squeeze = min(1.0, self.squeeze * math.exp(elapsed))
+            self.squeeze = min(1.0, self.squeeze * math.exp(min(elapsed, 60.0)))
         share = max(MIN_SHARE, _share(self.level, self.burst) * self.squeeze)
         self.bucket.set_rate(self.rate * share, max(1.0, self.burst * share))
 
@@ -227,10 +230,12 @@ class Pacer:
         the call goes once the wait is over; else it waits and asks again.  The
         first call to an endpoint goes at once, and the calls that come while it
         is out block here (at most ``probe_wait``) until its answer is observed."""
-        pace = self._pace_for(key)
-        if pace is None:
+        if self._pace_for(key) is None:
             return 0.0, True
         with self._lock:
+            pace = self._paces.peek(key)  # (again: replaced or forgotten meanwhile?)
+            if pace is None:
+                return 0.0, True
             now = self.clock()
             wait, taken = pace.bucket.reserve(now, pace.horizon(self.policy.round_seconds))
             if taken:
@@ -255,9 +260,12 @@ class Pacer:
             now = self.clock()
             pace = self._paces.get(key)
             if limits is not None and (pace is None or not pace.announced):
-                pace = _Pace.learned(limits, now)  # the first word on it
+                seeded, pace = pace, _Pace.learned(limits, now)  # the first word on it
                 self._paces.put(key, pace)
-                limits = None  # (learned from already)
+                if seeded is None:
+                    limits = None  # (learned from already)
+                else:  # a seed's calls in flight still come off the tenant's count
+                    pace.sent = seeded.sent
             if pace is not None:  # (None: forgotten meanwhile)
                 self._answered(pace, status, limits, headers, now, sent_at)
         self.release(key)
@@ -287,9 +295,12 @@ class Pacer:
             probe.event.set()
 
     def governs(self, key: Key) -> bool:
-        """Whether the pacer paces ``key``: then it alone decides when a call
-        refused with a 429 is sent again (:meth:`take` waits for it)."""
-        return self._paces.peek(key) is not None
+        """Whether the pacer paces ``key`` at a limit the tenant announced: then it
+        alone decides when a call refused with a 429 is sent again (:meth:`take`
+        waits for it).  A seeded limit the tenant never announced does not govern:
+        its bare 429s are backed off by the retry loop, as elsewhere."""
+        pace = self._paces.peek(key)
+        return pace is not None and pace.announced
 
     def seed(self, key: Key, rate: float, burst: float) -> None:
         """Pace ``key`` (:func:`endpoint_key` of a method and URL) at a documented

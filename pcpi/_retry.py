@@ -34,13 +34,15 @@ RETURN, RAISE, RETRY, REAUTH = "return", "raise", "retry", "reauth"
 # why a response is returned (the retry loop words its log line from these)
 SUCCESS, FAILED, EXHAUSTED, UNSAFE, PROCESSED, NOT_REPLAYABLE = (
     "success", "failed", "exhausted", "unsafe", "processed", "not-replayable")
+# why a RETRY has no delay of its own: the pacer's turn is the wait
+PACED = "paced"
 
 
 @dataclasses.dataclass(frozen=True)
 class Decision:
     action: str                 # RETURN, RAISE, RETRY or REAUTH
     delay: float = 0.0          # RETRY: seconds to wait first
-    why: str = ""               # RETURN/RAISE: SUCCESS, FAILED, EXHAUSTED, ...
+    why: str = ""               # RETURN/RAISE: SUCCESS, FAILED, EXHAUSTED, ...; RETRY: PACED
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,7 +114,7 @@ def decide(rules: CallRules, progress: Progress, *, status: Optional[int] = None
     if rules.not_replayable:
         return Decision(RETURN, why=NOT_REPLAYABLE)
     if paced and status == 429:
-        return Decision(RETRY)  # one controller decides the wait: the pacer (Retry-After too)
+        return Decision(RETRY, why=PACED)  # one controller decides the wait: the pacer's
     retry_after = (headers or {}).get("Retry-After")
     delay = policy.throttle_delay(progress.throttled + 1, retry_after, rules.retry_timer_max,
                                   rand=rand, status=cast(int, status))

@@ -50,6 +50,7 @@ from ._redact import redact, remember, secret
 from ._retry import (
     EXHAUSTED,
     NOT_REPLAYABLE,
+    PACED,
     PROCESSED,
     RAISE,
     REAUTH,
@@ -330,7 +331,7 @@ class Session(LoginSupport):
             if decision.action == REAUTH:
                 self._reauthenticate(call, attempt, state)
             else:
-                self._back_off(call, attempt, decision.delay, state)
+                self._back_off(call, attempt, decision, state)
 
     def _wait_turn(self, call: Call) -> Optional[float]:
         """Wait for this call's turn under the tenant's rate limit (at most the
@@ -345,6 +346,7 @@ class Session(LoginSupport):
         waited = 0.0
         while True:
             wait, taken = pacer.take(key)
+            wait = min(wait, pacer.max_wait - waited)  # (max_wait in all, however cut up)
             if waited <= 1.0 < waited + wait and self._log.enabled(20) and \
                     pacer.report_due(key):
                 self._report_wait(pacer, key, call)
@@ -361,7 +363,13 @@ class Session(LoginSupport):
         if not call.rules.authenticated:
             return attempt
         auth = self._auth
-        auth.before_call()
+        try:
+            auth.before_call()
+        except BaseException:
+            pacer = self._transport.pacer
+            if pacer is not None and call.pace_key is not None:
+                pacer.release(call.pace_key)  # (a first call: the others go on without it)
+            raise
         attempt.credential, attempt.sent_at = auth.credential, auth.clock()
         sent = attempt.sent = self.headers.get(self.auth_key)
         if call.headers.get(self.auth_key) is not sent:
@@ -405,9 +413,10 @@ class Session(LoginSupport):
                       processed=bool(res.history) and res.request.method != call.method,
                       paced=paced)
 
-    def _back_off(self, call: Call, attempt: Attempt, delay: float, state: CallState) -> None:
+    def _back_off(self, call: Call, attempt: Attempt, decision: Decision,
+                  state: CallState) -> None:
         """Wait before resending: a connection failure, or a 429/5xx answer."""
-        progress = state.progress
+        progress, delay = state.progress, decision.delay
         if attempt.error is not None:
             progress.conn_failures += 1
             self._log.warning(f"{_describe(attempt.error)} on {call.where}; retrying in "
@@ -418,9 +427,11 @@ class Session(LoginSupport):
             progress.throttled += 1
             self.retry_timer = delay
             report = call.report
+            wait = "for the rate limit's next turn" if decision.why == PACED else \
+                f"{delay:.1f} seconds"
             self._log.warning(
                 f"FAILED {res.status_code} - {attempt.elapsed} seconds{report.suffix}"
-                f"{report.error_suffix} - {call.where}; waiting {delay:.1f} seconds "
+                f"{report.error_suffix} - {call.where}; waiting {wait} "
                 f"(retry {progress.throttled} of {call.rules.retries})")
             res.close()
         self.retry_policy.sleep(delay)

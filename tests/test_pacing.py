@@ -123,3 +123,19 @@ def test_pacing_waits_do_not_hold_a_lock(tenant):
     # /license went while /cloud was still queued (4 calls at 5 a second take 0.8 s)
     assert served < 4, served
     assert tenant.stats()["responses_by_status"]["200"] >= 5  # /license and the 4 /cloud
+
+
+def test_a_calls_pacing_waits_add_up_to_max_wait_at_most(tenant):
+    """However the pacer's answers cut a wait up (a longer Retry-After arriving
+    while a call waits), one call waits ``max_wait`` in all, then goes."""
+
+    class Holding(Pacer):
+        def take(self, key):
+            return 100.0, False  # (another 429 said: 100 s more, every time)
+
+    clock = Clock()
+    m = saas_manager(tenant, retry_policy=quiet_policy(sleep=clock.sleep),
+                     pacing=Holding(clock=clock, max_wait=120))
+    assert m.create_cspm_session().request("GET", "/cloud").status_code == 200
+    m.close()
+    assert clock.slept == [100.0, 20.0] * 2  # the login, then the call: 120 s each

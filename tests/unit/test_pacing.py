@@ -304,7 +304,8 @@ def test_a_seeded_limit_paces_its_first_burst_before_any_answer():
     pacer = Pacer(clock=Clock())
     compute = ("GET", "console.example", "/api/v34.04/images")
     pacer.seed(compute, 1.0, 30.0)  # Compute's 30 calls per 30 s
-    assert pacer.governs(compute) and pacer.limit(compute) == (1.0, 30.0)
+    # paced, not governed: the tenant never announced it, so a 429 there is backed off
+    assert not pacer.governs(compute) and pacer.limit(compute) == (1.0, 30.0)
     assert waits(pacer, 31, compute) == [0.0] * 30 + [0.5]  # (asks again: a second away)
     assert pacer.take(compute) == (0.5, False)
 
@@ -569,3 +570,29 @@ def test_the_smallest_bounds_are_accepted():
     other = ("GET", "api.example", "/other")
     pacer.observe(other, 200, limits(20, 5, 4))
     assert pacer.limit(KEY) is None and pacer.limit(other) is not None  # one endpoint kept
+
+
+def test_a_limit_heard_of_again_after_a_long_silence_is_followed():
+    # (the recovery factor e**elapsed overflowed a float after 12 idle minutes)
+    clock = Clock()
+    pacer = Pacer(clock=clock)
+    pacer.observe(KEY, 200, limits(50, 10, 9))
+    clock.now += 800
+    pacer.observe(KEY, 200, limits(50, 10, 9))
+    clock.now += 1e6
+    pacer.observe(KEY, 200, limits(50, 10, 0))
+    assert pacer.limit(KEY)[0] > 0
+
+
+def test_the_first_headers_after_a_seed_count_the_seeds_calls_in_flight():
+    clock = Clock()
+    pacer = Pacer(clock=clock)
+    pacer.seed(KEY, 1.0, 30.0)
+    first = clock.now
+    for _ in range(30):  # the seeded burst goes out
+        assert pacer.take(KEY) == (0.0, True)
+        clock.now += 0.001
+    # the first call's answer: 29 left then, but our 29 later calls are not counted yet
+    pacer.observe(KEY, 200, limits(1, 30, 29), sent_at=first)
+    wait, _ = pacer.take(KEY)
+    assert wait > 0.1  # (a fresh bucket would have let another burst go at once)
