@@ -18,6 +18,9 @@ import sys
 from pcpi.testing import COMPUTE_HOST, SAAS_HOST, resolve_to_loopback
 
 if __name__ == "__main__":
+    # Ctrl-C as a terminal sends it, even when the suite was started in the background
+    # (a shell starts background jobs with SIGINT ignored, and Python keeps it so)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     limit = os.environ.get("PCPI_TEST_FILE_LIMIT")
     saved = resource.getrlimit(resource.RLIMIT_FSIZE)
     if limit:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
 
 from pcpi import FanOutInterrupted, fan_out
@@ -45,4 +46,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    # Ctrl-C as a terminal sends it, even when the suite was started in the background
+    # (a shell starts background jobs with SIGINT ignored, and Python keeps it so)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     sys.exit(main())
