@@ -319,9 +319,9 @@ def test_an_exception_that_cycles_through_its_context_is_scrubbed_once():
 
 def test_held_bytes_count_both_tables():
     before = _redact.held_bytes()
-    # (larger than any secret the suite remembers: a table full by count drops one of
-    # those for it, so what is held still grows)
-    _redact.remember("held-bytes-" + "z" * 5000, lasting=True)
+    # (new each run, and larger than any secret the suite remembers: a table full by
+    # count drops one of those for it, so what is held still grows)
+    _redact.remember(f"held-bytes-{os.urandom(8).hex()}" + "z" * 5000, lasting=True)
     assert _redact.held_bytes() > before
 
 
