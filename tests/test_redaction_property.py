@@ -10,6 +10,7 @@ script would make; every text that comes out is searched for the secret.
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 from urllib.parse import quote
 
@@ -117,7 +118,10 @@ def _run(place: str, secret: str):
     return outcomes
 
 
-@settings(max_examples=100, deadline=None, derandomize=True,
+# 40 derandomized examples in the suite (about half a second each: every one talks to
+# a server); PCPI_PROPERTY_EXAMPLES=1000 for a longer hunt
+@settings(max_examples=int(os.environ.get("PCPI_PROPERTY_EXAMPLES", "40")), deadline=None,
+          derandomize=True,
           suppress_health_check=[HealthCheck.too_slow])
 @given(secret=SECRETS, place=st.sampled_from(PLACES))
 def test_no_text_that_leaves_pcpi_holds_a_secret(secret, place):
