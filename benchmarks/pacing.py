@@ -191,13 +191,7 @@ def main() -> int:
                       "| client | failed | 429s | 429s % | wall s | wall / bound |",
                       "|---|---|---|---|---|---|"]
             runs = _passes(args.repeat, clients, lambda c: cold(tenant, c, client_cpu))
-            for name, rows in runs.items():
-                lines.append(f"| {name} | {_med(rows, lambda r: r['failed']):.0f} "
-                             f"| {_med(rows, lambda r: r['429']):.0f} "
-                             f"| {_med(rows, lambda r: 100 * r['429'] / r['calls']):.1f} "
-                             f"| {_med(rows, lambda r: r['wall']):.1f} "
-                             f"| {_med(rows, lambda r: r['wall'] / r['bound']):.2f}"
-                             f"{_spread(rows, lambda r: r['wall'] / r['bound'])} |")
+            lines += _wall_rows(runs)
             lines.append("")
         if "ENDPOINTS" in which:
             for scope in ("endpoint", "user"):
@@ -244,19 +238,24 @@ def main() -> int:
                       "| client | failed | 429s | 429s % | wall s | wall / bound |",
                       "|---|---|---|---|---|---|"]
             runs = _passes(args.repeat, clients, lambda c: bare(tenant, c, client_cpu))
-            for name, rows in runs.items():
-                lines.append(f"| {name} | {_med(rows, lambda r: r['failed']):.0f} "
-                             f"| {_med(rows, lambda r: r['429']):.0f} "
-                             f"| {_med(rows, lambda r: 100 * r['429'] / r['calls']):.1f} "
-                             f"| {_med(rows, lambda r: r['wall']):.1f} "
-                             f"| {_med(rows, lambda r: r['wall'] / r['bound']):.2f}"
-                             f"{_spread(rows, lambda r: r['wall'] / r['bound'])} |")
+            lines += _wall_rows(runs)
             lines.append("")
     body = "\n".join(lines).rstrip()
     print("\n" + body)
     if args.write:
         write_section(args.section, body)
     return 0
+
+
+def _wall_rows(runs: Dict[str, List[dict]]) -> List[str]:
+    """One table row per client: failed, 429s, wall and wall / bound (medians)."""
+    return [f"| {name} | {_med(rows, lambda r: r['failed']):.0f} "
+            f"| {_med(rows, lambda r: r['429']):.0f} "
+            f"| {_med(rows, lambda r: 100 * r['429'] / r['calls']):.1f} "
+            f"| {_med(rows, lambda r: r['wall']):.1f} "
+            f"| {_med(rows, lambda r: r['wall'] / r['bound']):.2f}"
+            f"{_spread(rows, lambda r: r['wall'] / r['bound'])} |"
+            for name, rows in runs.items()]
 
 
 def _passes(repeat: int, clients: Dict[str, Tuple[str, str]], run) -> Dict[str, List[dict]]:
