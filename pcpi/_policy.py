@@ -53,7 +53,8 @@ class Backoff:
         ``maximum`` (the session's ``retry_timer_max``) as well as ``self.maximum``."""
         cap = self.maximum if maximum is None else min(self.maximum, maximum)
         try:
-            base = min(cap, self.initial * self.multiplier ** min(max(0, attempt - 1), 1024))
+            # (a float power: instant for any attempt, and OverflowError past the cap)
+            base = min(cap, self.initial * float(self.multiplier) ** max(0, attempt - 1))
         except OverflowError:  # thousands of retries: long past the cap
             base = cap
         return base * (1.0 - self.jitter * rand())
