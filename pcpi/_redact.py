@@ -92,8 +92,7 @@ def _idna_2003(secret: str) -> str:
 def _idna_2008(secret: str) -> str:  # what urllib3 writes for a non-ASCII host
     import idna  # (requests' own dependency)
 
-    return ".".join(idna.encode(label.lower(), strict=True, std3_rules=True).decode("ascii")
-                    for label in secret.split("."))
+    return idna.encode(secret.lower(), strict=True, std3_rules=True).decode("ascii")
 
 
 _IDNA = (_idna_2003, _idna_2008)
