@@ -247,10 +247,10 @@ def redact(text: str, secrets: Iterable[Optional[str]] = ()) -> str:
     if extra:
         remember(*extra)
     pattern, literals = _known()
+    if literals:  # (first: a long secret may hold a short one, never the reverse)
+        text = _replace_literals(text, literals)
     if pattern is not None:
         text = pattern.sub(REDACTED, text)
-    if literals:
-        text = _replace_literals(text, literals)
     return _JWT.sub(REDACTED, text)
 
 

@@ -286,3 +286,15 @@ def test_redaction_works_in_a_forked_child():
         return redact(f"in the child {s}")
 
     assert in_forked_child(child) == f"in the child {REDACTED}"
+
+
+@pytest.mark.parametrize("size", [12, 80, 200])  # short in short, short in long, long in long
+def test_a_secret_that_contains_another_is_replaced_whole(size):
+    import os as _os
+
+    from pcpi._redact import redact, remember
+
+    outer = _os.urandom(size // 2).hex()
+    inner = outer[: size // 2]  # (a prefix: replaced first, it would leave the rest)
+    remember(inner, outer, lasting=True)
+    assert outer[size // 2:] not in redact(f"key={outer};")
