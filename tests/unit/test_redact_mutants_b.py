@@ -288,13 +288,15 @@ def test_redaction_works_in_a_forked_child():
     assert in_forked_child(child) == f"in the child {REDACTED}"
 
 
-@pytest.mark.parametrize("size", [12, 80, 200])  # short in short, short in long, long in long
-def test_a_secret_that_contains_another_is_replaced_whole(size):
+# (a prefix: both match where it starts; in the middle: replaced one after the other)
+@pytest.mark.parametrize("size,at", [(12, 0), (80, 1), (200, 1), (200, 0)])
+def test_a_secret_that_contains_another_is_replaced_whole(size, at):
     import os as _os
 
     from pcpi._redact import redact, remember
 
-    outer = _os.urandom(size // 2).hex()
-    inner = outer[: size // 2]  # (a prefix: replaced first, it would leave the rest)
+    rest = _os.urandom(size).hex()
+    outer = ("az" + rest)[1 - at: size + 1 - at]  # "z..." or "az..."
+    inner = outer[at: at + size // 2]  # (first in reverse alphabetical order too)
     remember(inner, outer, lasting=True)
-    assert outer[size // 2:] not in redact(f"key={outer};")
+    assert outer[at + size // 2:] not in redact(f"key={outer};")
