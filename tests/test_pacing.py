@@ -26,7 +26,7 @@ def test_a_fan_out_paces_to_the_tenant_limit_with_almost_no_429s(tenant):
     wall = time.monotonic() - t0
     m.close()
     assert codes == [200] * 100
-    # (unpaced: over 20 in 60 calls, below; a loaded machine delays some answers, and a call
+    # (unpaced: more than 5 in 60 calls, below; a loaded machine delays some answers, and a call
     # sent meanwhile can meet an empty bucket at the tenant: a few, not dozens)
     refused = tenant.stats()["responses_by_status"].get("429", 0)
     assert refused <= 5, refused
@@ -47,7 +47,9 @@ def test_without_pacing_the_same_fan_out_bounces_off_the_limit(tenant):
         codes = list(pool.map(lambda _: cspm.request("GET", "/cloud").status_code, range(60)))
     m.close()
     assert codes == [200] * 60
-    assert tenant.stats()["responses_by_status"].get("429", 0) > 20
+    # (more than the paced fan-out above may meet; about 30 on a quiet machine, 13 when
+    # a loaded one sent slowly)
+    assert tenant.stats()["responses_by_status"].get("429", 0) > 5
 
 
 def test_one_pacer_is_shared_by_every_session_of_a_manager(tenant):
