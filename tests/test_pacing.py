@@ -14,11 +14,14 @@ from .conftest import saas_manager
 
 # ---------------------------------------------------------------------- over sockets
 def test_a_fan_out_paces_to_the_tenant_limit_with_almost_no_429s(tenant):
-    tenant.configure(rate_limit=(80, 5))
+    # (a burst that lasts a quarter of a second at the rate, as Prisma's documented
+    # limits' do at least: with 5 at 80/s, 62 ms, a loaded machine's late threads
+    # bunch their sends past it)
+    tenant.configure(rate_limit=(40, 10))
     m = saas_manager(tenant, retry_policy=quiet_policy(sleep=time.sleep))
     cspm = m.create_cspm_session()
     assert cspm.request("GET", "/cloud").status_code == 200  # the first answer teaches it
-    tenant.configure(rate_limit=(80, 5))  # a full bucket again
+    tenant.configure(rate_limit=(40, 10))  # a full bucket again
     tenant.reset_stats()
     t0 = time.monotonic()
     with ThreadPoolExecutor(30) as pool:
@@ -30,7 +33,7 @@ def test_a_fan_out_paces_to_the_tenant_limit_with_almost_no_429s(tenant):
     # sent meanwhile can meet an empty bucket at the tenant: a few, not dozens)
     refused = tenant.stats()["responses_by_status"].get("429", 0)
     assert refused <= 5, refused
-    assert wall >= (100 - 5) / 80 * 0.9  # paced to the limit, not faster (a lower bound)
+    assert wall >= (100 - 10) / 40 * 0.9  # paced to the limit, not faster (a lower bound)
 
 
 def test_without_pacing_the_same_fan_out_bounces_off_the_limit(tenant):
