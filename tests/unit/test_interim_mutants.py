@@ -17,11 +17,20 @@ from pcpi._interim import MAX_INTERIM, FinalResponse, TooManyInterim, final_resp
 FINAL = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
 
+class _File(io.BytesIO):
+    """A socket's read file: flushing it after close is a no-op, as for a real one
+    (http.client closes it on a bad status line, and its ``__del__`` flushes)."""
+
+    def flush(self) -> None:
+        if not self.closed:
+            super().flush()
+
+
 class _Sock:
     """What http.client reads an answer from: one in-memory file."""
 
     def __init__(self, wire: bytes):
-        self.file = io.BytesIO(wire)
+        self.file = _File(wire)
 
     def makefile(self, mode):
         return self.file
