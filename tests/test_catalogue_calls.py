@@ -10,7 +10,8 @@ import warnings
 
 import pytest
 
-from pcpi import errors
+from pcpi import _catalogue, errors
+from pcpi._bounded import BoundedCache
 from pcpi._catalogue import lookup
 
 from ._fakes import names
@@ -64,7 +65,10 @@ def test_an_unknown_post_marked_idempotent_is_resent(tenant, cspm):
     assert tenant.stats()["requests_by_endpoint"][f"POST {path}"] == 2
 
 
-def test_a_deprecated_endpoint_is_said_once_naming_its_replacement(tenant, cspm):
+def test_a_deprecated_endpoint_is_said_once_naming_its_replacement(tenant, cspm, monkeypatch):
+    # "once per process": a fresh memory, so the test does not depend on whether an
+    # earlier test in this process (mutmut runs the suite twice in one) said it already
+    monkeypatch.setattr(_catalogue, "_warned", BoundedCache(_catalogue.MAX_WARNED))
     tenant.add_route("GET", "/compliance/posture", 200, {"summary": {}})
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
