@@ -79,3 +79,33 @@ def test_a_307_to_a_body_that_cannot_be_sent_again_is_the_answer():
         transport.close()
     assert [r.path for r in server.seen] == ["/first"]
     assert res.status_code == 307 and res.content == b"again" and res.history == []
+
+
+def test_a_redirect_answered_to_the_caller_streams_the_body_it_kept():
+    """iter_content() and iter_lines() of a 3xx handed back give what .content gives,
+    as for any requests answer: the body was read once, into the answer."""
+    from pcpi._body import Payload
+
+    transport = Transport(pacing=False)
+    with HostileServer(lambda req: answer(307, b"line one\nline two",
+                                          headers={"Location": "/next"}), tls=False) as server:
+        res = transport.send("POST", f"{server.url}/first", headers={},
+                             body=Payload.of(data=iter([b"once"])))
+        transport.close()
+    assert b"".join(res.iter_content(3)) == b"line one\nline two"
+    assert list(res.iter_lines()) == [b"line one", b"line two"]
+
+
+def test_a_redirects_oversized_body_is_dropped_not_read():
+    from pcpi._body import Payload
+    from pcpi._transport import _REDIRECT_BODY
+
+    big = b"x" * (_REDIRECT_BODY + 1)
+    transport = Transport(pacing=False)
+    with HostileServer(lambda req: answer(307, big, headers={"Location": "/next"}),
+                       tls=False) as server:
+        res = transport.send("POST", f"{server.url}/first", headers={},
+                             body=Payload.of(data=iter([b"once"])))
+        transport.close()
+    assert res.status_code == 307
+    assert res.content == b"" and b"".join(res.iter_content(1024)) == b""
