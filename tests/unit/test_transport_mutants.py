@@ -22,6 +22,7 @@ from pcpi._decode import Decoder
 from pcpi._transport import (
     _CHUNK,
     _TRAILING,
+    Transport,
     _body,
     _Call,
     _raw_chunks,
@@ -290,3 +291,30 @@ def test_a_deadline_too_long_to_wait_for_is_no_deadline(timeout):
 
 def test_a_deadline_just_under_the_longest_wait_is_kept():
     assert total_seconds((threading.TIMEOUT_MAX - 10, 1)) == threading.TIMEOUT_MAX - 9
+
+
+# -- what a transport is built with reaches what sends --------------------------------
+
+def test_every_call_accepts_any_type_unless_the_caller_says_otherwise():
+    from .test_transport_edges import _unsent
+
+    assert _unsent(headers={}).request.headers["Accept"] == "*/*"
+
+
+def test_a_pacer_given_to_a_transport_is_the_one_it_uses():
+    from pcpi._pacing import Pacer
+
+    pacer = Pacer()
+    transport = Transport(pacing=pacer)
+    assert transport.pacer is pacer
+    transport.close()
+
+
+def test_the_pool_sizes_reach_the_connection_pools():
+    transport = Transport(pool_connections=3, pool_maxsize=7, pacing=False)
+    manager = transport._adapter.poolmanager  # (the one reach: no public handle on pools)
+    assert manager.connection_pool_kw["maxsize"] == 7
+    for n in range(5):  # pools for 5 origins (no connection is opened): 3 are kept
+        manager.connection_from_host(f"h{n}.example", 443, "https")
+    assert len(manager.pools) == 3
+    transport.close()
