@@ -33,7 +33,7 @@ from pcpi._transport import (
 )
 from pcpi.errors import ResponseTooLargeError, TruncatedBodyError
 
-from .test_transport_edges import URL, _answer, _read_into
+from .test_transport_edges import URL, _answer, _read_into, no_proxy_env  # noqa: F401
 
 E = requests.exceptions
 CALL = _Call("GET", URL, None)
@@ -318,3 +318,35 @@ def test_the_pool_sizes_reach_the_connection_pools():
         manager.connection_from_host(f"h{n}.example", 443, "https")
     assert len(manager.pools) == 3
     transport.close()
+
+
+@pytest.fixture
+def proxy_env(no_proxy_env):  # noqa: F811  (the environment without proxies, to set)
+    return no_proxy_env
+
+
+def test_a_callers_none_proxy_drops_the_environments_for_that_scheme_only(proxy_env):
+    proxy_env.setenv("HTTPS_PROXY", "http://proxy-a.example:3128")
+    proxy_env.setenv("HTTP_PROXY", "http://proxy-h.example:3128")
+    transport = Transport(pacing=False)
+    assert transport.proxies_for(URL, {"https": None}) == {"http": "http://proxy-h.example:3128"}
+    assert transport.proxies_for(URL, {"ftp": None, "http": ""}) == \
+        {"https": "http://proxy-a.example:3128", "http": ""}  # (not there: nothing to drop)
+    transport.close()
+
+
+def test_a_compression_bomb_is_decoded_no_further_than_the_limit():
+    """16 KiB chunks of zeros decode to about 16 MiB each: the decoder stops at the
+    limit instead of handing over the whole chunk first."""
+    import tracemalloc
+
+    sent = _gzip(bytes(64 << 20))
+    res = _answer(sent, headers={"Content-Encoding": "gzip"})
+    tracemalloc.start()
+    try:
+        with pytest.raises(ResponseTooLargeError):
+            _read_into(res, 1 << 20)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 << 20  # a few times the 1 MiB limit, never the chunk's 16 MiB
